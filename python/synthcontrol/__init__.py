@@ -1,0 +1,27 @@
+"""synthcontrol: synthetic control with exact estimators and honest inference.
+
+>>> import synthcontrol as sc
+>>> panel = sc.Panel(df, unit="state", time="year", outcome="cigsale",
+...                  treated="California", treatment_time=1989)       # doctest: +SKIP
+>>> res = sc.SyntheticControl().fit(panel)                            # doctest: +SKIP
+>>> print(res.summary()); res.placebo().p_value                      # doctest: +SKIP
+"""
+from .errors import DataError, InfeasibleDesignError, SolverError, SpecificationError, SynthError
+from .estimators import SyntheticControl
+from .panel import Panel, panel_from_events
+from .results import Inference, SCResult
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):  # lazy: `sc.datasets` without importing it at package import
+    if name == "datasets":
+        import importlib
+        return importlib.import_module(".datasets", __name__)
+    raise AttributeError(f"module 'synthcontrol' has no attribute {name!r}")
+
+
+__all__ = [
+    "Panel", "panel_from_events", "SyntheticControl", "SCResult", "Inference", "datasets",
+    "SynthError", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
+]

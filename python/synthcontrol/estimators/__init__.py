@@ -1,0 +1,3 @@
+from .synthetic_control import SyntheticControl
+
+__all__ = ["SyntheticControl"]

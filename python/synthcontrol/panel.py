@@ -1,0 +1,510 @@
+"""Long data -> a validated unit x period panel.
+
+This is the only module that knows about DataFrame layout.  Everything
+downstream works on the arrays held by :class:`Panel`:
+
+* ``Y``: ``(T, N)`` float array, one column per unit (``units``), one row per
+  period (``times``);
+* ``y_treated``: the treated unit's series, or the mean of a treated group;
+* ``X_donors``: ``(T, J)`` donors' series (columns follow ``donors``);
+* ``T0``: number of pre-treatment periods (periods before ``treatment_time``).
+
+The caller's DataFrame is never modified: every operation works on copies of
+the columns it needs.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, SpecificationError
+
+__all__ = ["Panel", "panel_from_events", "EventSource"]
+
+_FILL_POLICIES = (None, "interpolate")
+_AGGREGATES = ("mean",)
+
+
+def _fmt_list(items, limit=5):
+    items = list(items)
+    shown = ", ".join(repr(_py(x)) for x in items[:limit])
+    if len(items) > limit:
+        shown += f", ... ({len(items)} in all)"
+    return shown
+
+
+def _py(x):
+    """numpy scalar -> python scalar, for readable messages."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _require_columns(df, cols, what="data"):
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"column(s) {_fmt_list(missing)} not found in {what}; "
+            f"available columns: {_fmt_list(df.columns, limit=20)}"
+        )
+
+
+def _as_label_list(x) -> list:
+    if x is None:
+        return []
+    if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+        return [x]
+    return list(x)
+
+
+def _check_outcome_values(values: np.ndarray, units, times, outcome: str):
+    """values: (T, N) float array possibly containing NaN (missing cells)."""
+    bad = np.isinf(values)
+    if bad.any():
+        t, n = np.argwhere(bad)[0]
+        raise DataError(
+            f"outcome column {outcome!r} has {int(bad.sum())} infinite value(s), "
+            f"first at unit {_py(units[n])!r}, period {_py(times[t])!r}"
+        )
+
+
+def _interpolate_columns(M: np.ndarray) -> np.ndarray:
+    """Linear interpolation by position down each column, constant at the edges.
+
+    Equivalent to pandas' ``interpolate(method="linear").ffill().bfill()`` on a
+    period x unit table.  Columns with no observed value stay NaN.
+    """
+    out = M.copy()
+    pos = np.arange(M.shape[0], dtype=float)
+    for j in np.flatnonzero(np.isnan(M).any(axis=0)):
+        col = M[:, j]
+        ok = ~np.isnan(col)
+        if ok.any():
+            out[:, j] = np.interp(pos, pos[ok], col[ok])
+    return out
+
+
+@dataclass(frozen=True)
+class _Treatment:
+    units: tuple
+    time: object  # first treated period label, or None (no treatment / design)
+
+
+class Panel:
+    """A validated balanced panel: units x periods, with the treatment assignment.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data, one row per unit and period.  Never modified.
+    unit, time, outcome : str
+        Column names.  ``time`` values must be sortable (integers, dates, ...).
+    treat : str, optional
+        Name of a 0/1 column: 1 from the first treated period on.  All treated
+        units must start at the same period and stay treated.
+    treated : label or list of labels, optional
+        Alternative to ``treat``: the treated unit(s) ...
+    treatment_time : period label, optional
+        ... and the first treated period.  Without it (and without ``treat``)
+        the panel has no post-period: allowed for design, an error for
+        estimation.
+    donors : list of labels, optional
+        The donor pool (default: every unit that is never treated).
+    aggregate : {"mean"}
+        How a treated group is turned into one series.
+    fill : {None, "interpolate"}
+        Missing cells (absent rows or NaN outcomes) are an error by default;
+        ``"interpolate"`` fills them linearly in time within each unit and
+        carries the first/last observed value to the edges.
+
+    Attributes
+    ----------
+    units, times : pandas.Index
+    Y : (T, N) ndarray
+    treated_units : tuple
+    treatment_time : label or None
+    T0 : int
+    donors : pandas.Index
+    y_treated : (T,) ndarray
+    X_donors : (T, J) ndarray
+    n_filled : int, cells filled by the fill policy
+    """
+
+    def __init__(self, data, unit, time, outcome, treat=None, treated=None,
+                 treatment_time=None, donors=None, aggregate="mean", fill=None):
+        _require_columns(data, [unit, time, outcome] + ([treat] if treat is not None else []))
+        if fill not in _FILL_POLICIES:
+            raise SpecificationError(f"fill must be one of {_FILL_POLICIES}, got {fill!r}")
+        if aggregate not in _AGGREGATES:
+            raise SpecificationError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}")
+        if treat is not None and (treated is not None or treatment_time is not None):
+            raise SpecificationError(
+                "give the treatment either as a 0/1 column (treat=...) or as "
+                "treated=... with treatment_time=..., not both")
+        cols = [unit, time, outcome] + ([treat] if treat is not None else [])
+        df = data.loc[:, cols].copy()  # never touch the caller's frame
+
+        y = df[outcome]
+        if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+            raise DataError(
+                f"outcome column {outcome!r} must be numeric, got dtype {y.dtype}; "
+                f"first non-numeric value: {_first_non_numeric(y)!r}")
+        for c in (unit, time):
+            if df[c].isna().any():
+                i = df.index[df[c].isna()][0]
+                raise DataError(f"column {c!r} has missing values (first at row {_py(i)!r})")
+
+        dup = df.duplicated(subset=[unit, time], keep=False)
+        if dup.any():
+            pairs = df.loc[dup, [unit, time]].drop_duplicates().head(5)
+            shown = "; ".join(f"{unit}={_py(u)!r}, {time}={_py(t)!r}" for u, t in pairs.itertuples(index=False))
+            raise DataError(
+                f"{int(dup.sum())} rows share a ({unit}, {time}) pair; each unit-period must appear "
+                f"once. Duplicated: {shown}. Aggregate them first (e.g. groupby().mean()).")
+
+        try:
+            times = pd.Index(np.sort(df[time].unique()))
+        except TypeError as e:
+            raise DataError(f"time column {time!r} has values that cannot be ordered: {e}") from None
+        units = pd.Index(pd.unique(df[unit]))
+        try:
+            units = units.sort_values()
+        except TypeError:
+            pass
+        ui = units.get_indexer(df[unit])
+        ti = times.get_indexer(df[time])
+        T, N = len(times), len(units)
+        vals = np.full((T, N), np.nan)
+        vals[ti, ui] = y.to_numpy(dtype=float, na_value=np.nan)
+        present = np.zeros((T, N), dtype=bool)
+        present[ti, ui] = True
+        _check_outcome_values(vals, units, times, outcome)
+
+        absent = ~present
+        if absent.any() and fill is None:
+            t, n = np.argwhere(absent)[0]
+            raise DataError(
+                f"unbalanced panel: {int(absent.sum())} unit-period row(s) are absent, first: "
+                f"unit {_py(units[n])!r} has no row for period {_py(times[t])!r}. "
+                f"Add the rows, drop the unit, or pass fill='interpolate'.")
+        nan_cells = np.isnan(vals) & present
+        if nan_cells.any() and fill is None:
+            t, n = np.argwhere(nan_cells)[0]
+            raise DataError(
+                f"outcome {outcome!r} is missing in {int(nan_cells.sum())} cell(s), first: unit "
+                f"{_py(units[n])!r}, period {_py(times[t])!r}. Pass fill='interpolate' to fill "
+                f"them linearly in time, or drop the unit.")
+        n_filled = int(np.isnan(vals).sum())
+        if n_filled:
+            vals = _interpolate_columns(vals)
+            empty = np.isnan(vals).all(axis=0)
+            if empty.any():
+                raise DataError(
+                    f"unit(s) {_fmt_list(units[empty])} have no observed outcome at all; drop them")
+
+        # --- treatment ---------------------------------------------------------------
+        if treat is not None:
+            tr = _treatment_from_column(df, unit, time, treat, units, times, ui, ti)
+        else:
+            tr_units = _as_label_list(treated)
+            unknown = [u for u in tr_units if u not in units]
+            if unknown:
+                raise DataError(
+                    f"treated unit(s) {_fmt_list(unknown)} not found in column {unit!r}; "
+                    f"units are: {_fmt_list(units, limit=10)}")
+            if len(set(tr_units)) != len(tr_units):
+                raise SpecificationError(f"treated lists a unit twice: {_fmt_list(tr_units)}")
+            if treatment_time is not None and not tr_units:
+                raise SpecificationError("treatment_time given without treated unit(s)")
+            if tr_units and treatment_time is None:
+                raise SpecificationError(
+                    f"treated={_fmt_list(tr_units)} given without treatment_time; pass the first "
+                    f"treated period (or use a 0/1 treat column)")
+            tr = _Treatment(tuple(tr_units), treatment_time)
+
+        self._init_arrays(unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled)
+
+    # ------------------------------------------------------------------------------
+    def _init_arrays(self, unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled):
+        self.unit, self.time, self.outcome = unit, time, outcome
+        self.units, self.times = units, times
+        self.aggregate = aggregate
+        self.n_filled = n_filled
+        self.treated_units = tr.units
+        self.treatment_time = tr.time
+        if tr.units and tr.time is not None:
+            T0 = int(np.searchsorted(times.to_numpy(), tr.time, side="left")) \
+                if _orderable(times, tr.time) else None
+            if T0 is None:
+                raise DataError(f"treatment_time {tr.time!r} cannot be compared with column {time!r}")
+            if T0 < 2:
+                raise DataError(
+                    f"fewer than 2 pre-treatment periods: treatment starts at {time}={_py(tr.time)!r} "
+                    f"and the data have {T0} period(s) before it (first period {_py(times[0])!r})")
+        else:
+            T0 = len(times)
+        self.T0 = T0
+
+        treated_set = set(tr.units)
+        if donors is None:
+            donor_labels = [u for u in units if u not in treated_set]
+        else:
+            donor_labels = _as_label_list(donors)
+            unknown = [u for u in donor_labels if u not in units]
+            if unknown:
+                raise DataError(f"donor unit(s) {_fmt_list(unknown)} not found in column {unit!r}")
+            both = [u for u in donor_labels if u in treated_set]
+            if both:
+                raise SpecificationError(f"unit(s) {_fmt_list(both)} are both treated and donors")
+            if len(set(donor_labels)) != len(donor_labels):
+                raise SpecificationError("donors lists a unit twice")
+        if tr.units and len(donor_labels) < 2:
+            raise DataError(
+                f"fewer than 2 donors: the donor pool has {len(donor_labels)} unit(s) "
+                f"({_fmt_list(donor_labels)}); a synthetic control needs at least 2")
+        self.donors = pd.Index(donor_labels)
+        Y = np.ascontiguousarray(vals, dtype=float)
+        Y.setflags(write=False)
+        self.Y = Y
+        if tr.units:
+            cols = units.get_indexer(list(tr.units))
+            yt = Y[:, cols].mean(axis=1) if len(cols) > 1 else Y[:, cols[0]].copy()
+        else:
+            yt = None
+        if yt is not None:
+            yt.setflags(write=False)
+        self.y_treated = yt
+        Xd = np.ascontiguousarray(Y[:, units.get_indexer(donor_labels)])
+        Xd.setflags(write=False)
+        self.X_donors = Xd
+        self.events = None  # EventSource for panels built from user-level logs
+
+    # ------------------------------------------------------------------------------
+    @property
+    def has_post(self) -> bool:
+        return bool(self.treated_units) and self.T0 < len(self.times)
+
+    @property
+    def post(self) -> np.ndarray:
+        m = np.zeros(len(self.times), dtype=bool)
+        m[self.T0:] = True
+        return m
+
+    @property
+    def treated_label(self) -> str:
+        if len(self.treated_units) == 1:
+            return str(self.treated_units[0])
+        return f"mean of {len(self.treated_units)} treated units"
+
+    @property
+    def wide(self) -> pd.DataFrame:
+        """Period x unit table of the (filled) outcomes."""
+        return pd.DataFrame(np.array(self.Y), index=self.times, columns=self.units)
+
+    def require_estimable(self):
+        """Raise unless the panel has treated unit(s), >= 2 pre-periods and a post-period."""
+        if not self.treated_units:
+            raise SpecificationError(
+                "the panel has no treated unit; give treat=... or treated=... with treatment_time=...")
+        if not self.has_post:
+            raise SpecificationError(
+                f"no post-treatment period: treatment_time {_py(self.treatment_time)!r} is after the "
+                f"last period {_py(self.times[-1])!r}. A panel without post data can be used for "
+                f"design, not for estimating an effect.")
+
+    def __repr__(self):
+        tr = self.treated_label if self.treated_units else "none"
+        return (f"Panel({len(self.units)} units x {len(self.times)} periods, outcome={self.outcome!r}, "
+                f"treated={tr}, treatment_time={_py(self.treatment_time)!r}, T0={self.T0}, "
+                f"donors={len(self.donors)}, filled cells={self.n_filled})")
+
+
+def _orderable(times, t):
+    try:
+        np.searchsorted(times.to_numpy(), t)
+        return True
+    except TypeError:
+        return False
+
+
+def _first_non_numeric(s: pd.Series):
+    conv = pd.to_numeric(s, errors="coerce")
+    bad = conv.isna() & s.notna()
+    return s[bad].iloc[0] if bad.any() else None
+
+
+def _treatment_from_column(df, unit, time, treat, units, times, ui, ti) -> _Treatment:
+    d = df[treat]
+    if d.isna().any():
+        i = d.index[d.isna()][0]
+        raise DataError(f"treatment column {treat!r} has missing values (first at row {_py(i)!r})")
+    ok = d.isin([0, 1, True, False])
+    if not ok.all():
+        raise DataError(f"treatment column {treat!r} must be 0/1; found value {_py(d[~ok].iloc[0])!r}")
+    D = np.zeros((len(times), len(units)), dtype=np.int8)
+    D[ti, ui] = d.to_numpy().astype(np.int8)
+    ever = D.any(axis=0)
+    if not ever.any():
+        raise DataError(f"treatment column {treat!r} is 0 everywhere: no treated unit")
+    starts = {}
+    for n in np.flatnonzero(ever):
+        col = D[:, n]
+        first = int(np.argmax(col))
+        if not col[first:].all():
+            off = first + int(np.argmin(col[first:]))
+            raise DataError(
+                f"treatment switches off: unit {_py(units[n])!r} is treated at {time}="
+                f"{_py(times[first])!r} but not at {time}={_py(times[off])!r}; "
+                f"synthetic control needs an absorbing treatment")
+        starts[units[n]] = first
+    firsts = set(starts.values())
+    if len(firsts) > 1:
+        desc = "; ".join(f"{_py(u)!r} at {_py(times[f])!r}" for u, f in list(starts.items())[:5])
+        raise SpecificationError(
+            f"treated units start at different periods ({desc}); staggered adoption is not "
+            f"supported: analyse each adoption cohort separately")
+    return _Treatment(tuple(starts), times[firsts.pop()])
+
+
+# =====================================================================================
+# user-level logs
+# =====================================================================================
+class EventSource:
+    """User-level rows kept with an event panel so it can be rebuilt from a resample.
+
+    Holds, for every row of the original event log, the cell it falls in
+    (``-1`` outside the window) and its outcome, plus the cluster (user) each row
+    belongs to.  :meth:`rebuild` turns a multiset of clusters into a fresh
+    ``(T, N)`` matrix in a few milliseconds.
+    """
+
+    def __init__(self, cell, value, cluster_codes, n_clusters, T, N, fill):
+        self.cell = cell
+        self.value = value
+        self.n_clusters = n_clusters
+        self.T, self.N = T, N
+        self.fill = fill
+        order = np.argsort(cluster_codes, kind="stable")
+        self._rows_by_cluster = order
+        counts = np.bincount(cluster_codes, minlength=n_clusters)
+        self._starts = np.concatenate(([0], np.cumsum(counts)))
+        self._one_row_each = bool((counts == 1).all())
+        self._cluster_codes = cluster_codes
+
+    def rows_for(self, clusters: np.ndarray) -> np.ndarray:
+        """Row indices of the given cluster draws (with repetition)."""
+        if self._one_row_each:
+            return self._rows_by_cluster[clusters]
+        starts = self._starts[clusters]
+        lens = self._starts[clusters + 1] - starts
+        rep = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
+        return self._rows_by_cluster[np.arange(lens.sum()) + rep]
+
+    def matrix(self, rows=None) -> tuple[np.ndarray, int]:
+        """Mean outcome per cell over ``rows`` (all rows if None); returns (M, n_empty)."""
+        cell = self.cell if rows is None else self.cell[rows]
+        val = self.value if rows is None else self.value[rows]
+        keep = cell >= 0
+        cell, val = cell[keep], val[keep]
+        size = self.T * self.N
+        s = np.bincount(cell, weights=val, minlength=size)
+        n = np.bincount(cell, minlength=size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            M = (s / n).reshape(self.T, self.N)
+        n_empty = int((n == 0).sum())
+        if n_empty and self.fill == "interpolate":
+            M = _interpolate_columns(M)
+        return M, n_empty
+
+    def resample(self, rng: np.random.Generator) -> np.ndarray:
+        """Cluster bootstrap: draw clusters with replacement, return the rebuilt matrix."""
+        draws = rng.integers(0, self.n_clusters, size=self.n_clusters)
+        M, _ = self.matrix(self.rows_for(draws))
+        return M
+
+
+def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
+                      treatment_time=None, window=None, agg="mean", fill="interpolate",
+                      donors=None, treat_aggregate="mean") -> Panel:
+    """Aggregate user-level event logs into a unit x period :class:`Panel`.
+
+    Each cell is the mean ``outcome`` of the rows of that unit and period inside
+    ``window`` (a half-open ``[start, end)`` range of ``time``); empty cells are
+    filled by linear interpolation in time with the edges carried (``fill=
+    "interpolate"``).  The rows and their ``cluster`` (user id) are kept so
+    that :meth:`SCResult.bootstrap` can resample users and rebuild the panel.
+
+    The resampling draws clusters in order of first appearance in ``events``;
+    with one row per user this is the same as drawing rows, so a seeded
+    bootstrap reproduces a plain ``df.iloc[rng.integers(0, n, n)]`` loop.
+    """
+    cols = [unit, time, outcome] + ([cluster] if cluster is not None else [])
+    _require_columns(events, cols, what="events")
+    if agg != "mean":
+        raise SpecificationError(f"agg must be 'mean', got {agg!r}")
+    if fill not in _FILL_POLICIES:
+        raise SpecificationError(f"fill must be one of {_FILL_POLICIES}, got {fill!r}")
+    ev = events.loc[:, cols].copy()
+    y = ev[outcome]
+    if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+        raise DataError(f"outcome column {outcome!r} must be numeric, got dtype {y.dtype}; "
+                        f"first non-numeric value: {_first_non_numeric(y)!r}")
+    yv = y.to_numpy(dtype=float, na_value=np.nan)
+    if np.isinf(yv).any():
+        i = int(np.flatnonzero(np.isinf(yv))[0])
+        raise DataError(f"outcome column {outcome!r} has infinite values (first at row {_py(ev.index[i])!r})")
+    for c in (unit, time):
+        if ev[c].isna().any():
+            raise DataError(f"column {c!r} has missing values (first at row {_py(ev.index[ev[c].isna()][0])!r})")
+    tv = ev[time]
+    if window is not None:
+        lo, hi = window
+        inwin = ((tv >= lo) if lo is not None else True) & ((tv < hi) if hi is not None else True)
+        inwin = np.array(inwin, dtype=bool) if not isinstance(inwin, bool) else np.full(len(ev), inwin)
+    else:
+        inwin = np.ones(len(ev), dtype=bool)
+    inwin &= ~np.isnan(yv)  # a row without an outcome contributes to no cell
+    if not inwin.any():
+        raise DataError(f"no event rows with an outcome fall inside window {window!r} of column {time!r}")
+    units = pd.Index(pd.unique(ev.loc[inwin, unit]))
+    try:
+        units = units.sort_values()
+    except TypeError:
+        pass
+    times = pd.Index(np.sort(pd.unique(tv[inwin])))
+    ui = units.get_indexer(ev[unit])
+    ti = times.get_indexer(tv)
+    cell = np.where(inwin & (ui >= 0) & (ti >= 0), ti * len(units) + ui, -1).astype(np.int64)
+    if cluster is not None:
+        if ev[cluster].isna().any():
+            raise DataError(f"cluster column {cluster!r} has missing values")
+        codes, uniq = pd.factorize(ev[cluster], sort=False)
+    else:
+        codes, uniq = np.arange(len(ev)), np.arange(len(ev))
+    src = EventSource(cell, np.nan_to_num(yv), np.asarray(codes, dtype=np.int64), len(uniq),
+                      len(times), len(units), fill)
+    M, n_empty = src.matrix()
+    if n_empty and fill is None:
+        t, n = np.argwhere(np.isnan(M))[0]
+        raise DataError(
+            f"{n_empty} unit-period cell(s) have no events, first: unit {_py(units[n])!r}, "
+            f"period {_py(times[t])!r}; pass fill='interpolate'")
+    empty = np.isnan(M).all(axis=0)
+    if empty.any():
+        raise DataError(f"unit(s) {_fmt_list(units[empty])} have no events in the window")
+
+    tr_units = _as_label_list(treated)
+    unknown = [u for u in tr_units if u not in units]
+    if unknown:
+        raise DataError(f"treated unit(s) {_fmt_list(unknown)} not found in column {unit!r} "
+                        f"(inside the window); units are: {_fmt_list(units, limit=10)}")
+    if tr_units and treatment_time is None:
+        raise SpecificationError("treated given without treatment_time")
+    p = Panel.__new__(Panel)
+    p._init_arrays(unit, time, outcome, units, times, M, _Treatment(tuple(tr_units), treatment_time),
+                   donors, treat_aggregate, n_empty)
+    p.events = src
+    return p

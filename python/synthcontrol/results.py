@@ -1,0 +1,216 @@
+"""Immutable results: the fitted synthetic control and inference outcomes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SCResult", "Inference"]
+
+
+@dataclass(frozen=True)
+class Inference:
+    """The outcome of one inference method.
+
+    Attributes
+    ----------
+    method : str
+    p_value : float or None
+    ci_lower, ci_upper : float or None
+        Interval for the ATT (None when the method gives none).
+    alpha : float or None
+    details : dict
+        Method-specific numbers (statistics per unit, draws, tables, ...).
+    """
+
+    method: str
+    p_value: float | None = None
+    ci_lower: float | None = None
+    ci_upper: float | None = None
+    alpha: float | None = None
+    details: dict = field(default_factory=dict, repr=False)
+
+    def summary(self) -> str:
+        lines = [f"Inference: {self.method}"]
+        if self.p_value is not None:
+            lines.append(f"  {'p-value':<22s} {self.p_value:.4f}")
+        if self.ci_lower is not None:
+            level = f"{100 * (1 - self.alpha):g}%" if self.alpha is not None else ""
+            lines.append(f"  {level} interval   [{self.ci_lower:+.4f}, {self.ci_upper:+.4f}]")
+        for k, v in self.details.items():
+            if isinstance(v, (int, float, np.floating, np.integer, str)) and not isinstance(v, bool):
+                lines.append(f"  {k:<22s} {v:.4f}" if isinstance(v, (float, np.floating)) else f"  {k:<22s} {v}")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.summary()
+
+
+@dataclass(frozen=True)
+class SCResult:
+    """A fitted synthetic control.  Build it with ``SyntheticControl().fit(panel)``.
+
+    Attributes
+    ----------
+    att : float
+        Mean effect over the post-treatment periods.
+    effects : pandas.Series
+        Observed minus counterfactual, per post period.
+    observed, counterfactual : pandas.Series
+        Over all periods.
+    weights : pandas.Series
+        Donor label -> weight (non-negative, summing to one).
+    V : pandas.Series or None
+        Predictor weights (None for the outcome-only fit).
+    pre_rmse : float
+        Root mean squared gap over the pre-treatment periods.
+    diagnostics : dict
+        ``kkt_violation`` (relative, unitless), ``duality_gap`` (proven bound on
+        SSR - SSR*), ``loss_w``, ``n_active_donors``, ``backend``, ...
+    panel : Panel
+        The data the result was fitted on.
+    """
+
+    att: float
+    effects: pd.Series
+    observed: pd.Series
+    counterfactual: pd.Series
+    weights: pd.Series
+    V: pd.Series | None
+    pre_rmse: float
+    diagnostics: dict
+    panel: Any = field(repr=False)
+    estimator: Any = field(repr=False, default=None)
+    fit_mask: np.ndarray = field(repr=False, default=None)
+    _cache: dict = field(repr=False, default_factory=dict, compare=False)
+
+    # ------------------------------------------------------------------------------
+    @classmethod
+    def from_weights(cls, panel, w, diagnostics, *, estimator=None, fit_mask=None, V=None):
+        y = np.asarray(panel.y_treated, dtype=float)
+        cf = panel.X_donors @ w
+        post = panel.post
+        gap = y - cf
+        name = panel.outcome
+        times = panel.times
+        observed = pd.Series(y, index=times, name=name)
+        counterfactual = pd.Series(cf, index=times, name=f"synthetic {name}")
+        effects = pd.Series(gap[post], index=times[post], name="effect")
+        weights = pd.Series(w, index=panel.donors, name="weight")
+        pre_rmse = float(np.sqrt(np.mean(gap[~post] ** 2)))
+        post_rmse = float(np.sqrt(np.mean(gap[post] ** 2)))
+        diagnostics = dict(diagnostics)
+        diagnostics.setdefault("pre_mspe", pre_rmse ** 2)
+        diagnostics["post_rmspe"] = post_rmse
+        diagnostics["rmspe_ratio"] = post_rmse / pre_rmse if pre_rmse > 0 else np.inf
+        return cls(att=float(gap[post].mean()), effects=effects, observed=observed,
+                   counterfactual=counterfactual, weights=weights, V=V, pre_rmse=pre_rmse,
+                   diagnostics=diagnostics, panel=panel, estimator=estimator,
+                   fit_mask=fit_mask if fit_mask is not None else ~post)
+
+    # ------------------------------------------------------------------------------
+    @property
+    def gap(self) -> pd.Series:
+        """Observed minus counterfactual over all periods."""
+        return (self.observed - self.counterfactual).rename("gap")
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy per-period table: period, observed, counterfactual, effect, post."""
+        p = self.panel
+        return pd.DataFrame({
+            "period": p.times,
+            "observed": self.observed.to_numpy(),
+            "counterfactual": self.counterfactual.to_numpy(),
+            "effect": self.gap.to_numpy(),
+            "post": p.post,
+        })
+
+    def summary(self) -> str:
+        """A plain-text report of the fit."""
+        p = self.panel
+        d = self.diagnostics
+        w = self.weights[self.weights > 1e-3].sort_values(ascending=False)
+        pre_mean = float(self.observed[~p.post].mean())
+        post_mean = float(self.observed[p.post].mean())
+        rows = [
+            ("Outcome", p.outcome),
+            ("Treated", p.treated_label),
+            ("Treatment time", f"{p.treatment_time}"),
+            ("Pre / post periods", f"{p.T0} / {len(p.times) - p.T0}"),
+            ("Donors (active)", f"{len(p.donors)} ({d.get('n_active_donors')})"),
+            ("Backend", d.get("backend", "")),
+            ("Treated pre / post mean", f"{pre_mean:.4f} / {post_mean:.4f}"),
+            ("ATT (mean post gap)", f"{self.att:+.4f}"),
+            ("Pre-period RMSE", f"{self.pre_rmse:.4f}"),
+            ("Post/pre RMSPE ratio", f"{d.get('rmspe_ratio', float('nan')):.3f}"),
+            ("KKT violation", f"{d.get('kkt_violation', float('nan')):.2e}"),
+            ("Duality gap (SSR)", f"{d.get('duality_gap', float('nan')):.2e}"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        bar = "=" * (width + 32)
+        out = [bar, "Synthetic control".center(len(bar)), bar]
+        out += [f"{k:<{width}}  {v}" for k, v in rows]
+        out.append("-" * len(bar))
+        out.append(f"Donor weights > 0.001 ({len(w)}):")
+        for lab, val in w.items():
+            out.append(f"  {str(lab):<{width}}  {val:.4f}")
+        out.append(bar)
+        return "\n".join(out)
+
+    def __str__(self):
+        return self.summary()
+
+    def plot(self, kind="trajectory", ax=None, **kwargs):
+        """Plot the result: ``"trajectory"``, ``"gap"``, ``"weights"`` or ``"placebo"``.
+
+        Returns the matplotlib Figure.  ``"placebo"`` runs :meth:`placebo`
+        (statistic ``"mean_gap"`` unless given) if it has not been run.
+        """
+        from . import plotting
+        return plotting.plot_result(self, kind=kind, ax=ax, **kwargs)
+
+    # --- inference ---------------------------------------------------------------
+    def placebo(self, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_pool="donors") -> Inference:
+        """In-space placebo test: every donor in turn plays the treated unit.
+
+        Parameters
+        ----------
+        statistic : {"rmspe_ratio", "mean_gap"}
+            ``"rmspe_ratio"``: Abadie's post/pre RMSPE ratio, ``p = rank / N``
+            over the treated unit and the placebos.  ``"mean_gap"``: the mean
+            post-period gap, ``p = (#{|placebo| >= |observed|} + 1) / (N + 1)``.
+        exclude_mspe_ratio : float, optional
+            Drop placebos whose pre-period MSPE exceeds this multiple of the
+            treated unit's (Abadie et al. 2010 use 20, 5 and 2).
+        donor_pool : {"donors", "all"}
+            Donors of each placebo fit: the other donors only (default), or the
+            other donors plus the treated series (ADH 2010's test).
+        """
+        from .inference.placebo import placebo_test
+        return placebo_test(self, statistic=statistic, exclude_mspe_ratio=exclude_mspe_ratio,
+                            donor_pool=donor_pool)
+
+    def in_time_placebo(self, fake_time=None) -> Inference:
+        """Backdate the treatment to ``fake_time`` (or every feasible pre-period) and refit."""
+        from .inference.in_time import in_time_placebo
+        return in_time_placebo(self, fake_time=fake_time)
+
+    def leave_one_out(self, threshold=1e-3) -> pd.DataFrame:
+        """Drop each donor with weight > ``threshold`` in turn, refit, report the new ATT."""
+        from .inference.loo import leave_one_out
+        return leave_one_out(self, threshold=threshold)
+
+    def bootstrap(self, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress=False) -> Inference:
+        """User-level cluster bootstrap (panels built with :func:`panel_from_events`)."""
+        from .inference.bootstrap import cluster_bootstrap
+        return cluster_bootstrap(self, n_boot=n_boot, seed=seed, alpha=alpha, n_jobs=n_jobs,
+                                 progress=progress)
+
+    def refit(self, y=None, X=None, mask=None):
+        """Weights of the same estimator on other arrays (used by inference methods)."""
+        from .estimators.synthetic_control import fit_outcome_only
+        p = self.panel
+        return fit_outcome_only(p.y_treated if y is None else y, p.X_donors if X is None else X,
+                                self.fit_mask if mask is None else mask)
