@@ -1,0 +1,250 @@
+"""Command line: ``synthcontrol demo`` and ``synthcontrol fit``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def _save(fig, path: Path):
+    fig.savefig(path, dpi=120)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return path
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _result_dict(res):
+    return {
+        "att": res.att,
+        "pre_rmse": res.pre_rmse,
+        "effects": {str(k): float(v) for k, v in res.effects.items()},
+        "weights": {str(k): float(v) for k, v in res.weights.items() if v > 0},
+        "diagnostics": {k: v for k, v in res.diagnostics.items()},
+    }
+
+
+def _inference_dict(inf):
+    keep = {k: v for k, v in inf.details.items()
+            if isinstance(v, (int, float, str, np.integer, np.floating)) and not isinstance(v, bool)}
+    return {"method": inf.method, "p_value": inf.p_value, "ci_lower": inf.ci_lower,
+            "ci_upper": inf.ci_upper, "alpha": inf.alpha, **keep}
+
+
+def cmd_demo(args) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    import synthcontrol as sc
+    from synthcontrol.plotting import plot_bootstrap, plot_leave_one_out
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = []
+
+    def say(s=""):
+        print(s)
+        lines.append(s)
+
+    t_start = time.perf_counter()
+    if args.data:
+        logs = pd.read_csv(args.data)
+        source = f"event log {args.data}"
+        truth = None
+    else:
+        logs = sc.datasets.make_rollout_logs(seed=args.seed, n_users=args.n_users)
+        source = f"generated: make_rollout_logs(seed={args.seed}, n_users={args.n_users:,})"
+        truth = 0.05
+    say("synthcontrol demo — a model upgrade shipped to every workspace at once")
+    say("=" * 72)
+    say(f"Data: {source}; {len(logs):,} users, {logs['workspace_id'].nunique()} workspaces")
+    say("Wave 1 (workspaces 0-24) upgraded at week 20; wave 2 (25-49) not yet: the donor pool.")
+    panel = sc.panel_from_events(logs, unit="workspace_id", time="signup_week",
+                                 outcome="task_completed", cluster="user_id",
+                                 treated=range(25), treatment_time=20, window=(0, 30))
+    say(f"Panel: {panel}")
+    pre_mean = float(np.mean(panel.y_treated[~panel.post]))
+    post_mean = float(np.mean(panel.y_treated[panel.post]))
+    say(f"Naive before/after gap of the treated wave: {post_mean - pre_mean:+.4f}")
+    say()
+
+    res = sc.SyntheticControl().fit(panel)
+    say(res.summary())
+    say()
+    say("Post-period effects (treated minus synthetic):")
+    for t, v in res.effects.items():
+        say(f"  week {t}: {v:+.4f}")
+    say()
+
+    pl = res.placebo(statistic="mean_gap")
+    d = pl.details
+    say("In-space placebo (each wave-2 workspace as a fake treated unit):")
+    say(f"  placebo mean gap {d['placebo_att_mean']:+.4f}, sd {d['placebo_att_sd']:.4f}, "
+        f"range [{d['placebo_att_min']:+.4f}, {d['placebo_att_max']:+.4f}]")
+    say(f"  |placebo| >= |observed|: {d['n_as_extreme']} of {d['n_placebos']}; "
+        f"pseudo p-value {pl.p_value:.4f}  (smallest possible 1/{d['n_placebos'] + 1})")
+    pr = res.placebo(statistic="rmspe_ratio")
+    say(f"  post/pre RMSPE ratio {pr.details['observed_rmspe_ratio']:.3f}, rank "
+        f"{pr.details['rank']} of {pr.details['n_units']}: p = {pr.p_value:.4f}")
+    say()
+
+    loo = res.leave_one_out()
+    say(f"Leave-one-out ({len(loo)} donors with weight > 0.001):")
+    say(loo.round(4).to_string(index=False))
+    say(f"  LOO ATT range [{loo['att'].min():+.4f}, {loo['att'].max():+.4f}] vs full fit {res.att:+.4f}")
+    say()
+
+    itp = res.in_time_placebo(fake_time=15)
+    say(f"In-time placebo (fake upgrade at week 15, fitted on weeks 0-14): fake ATT "
+        f"{itp.details['att']:+.4f} ({100 * itp.details['ratio_to_att']:.0f}% of the real ATT)")
+    say()
+
+    t0 = time.perf_counter()
+    boot = res.bootstrap(n_boot=args.n_boot, seed=7, progress=not args.no_progress)
+    say(f"User-level cluster bootstrap, {args.n_boot} resamples ({time.perf_counter() - t0:.1f} s):")
+    say(f"  95% CI [{boot.ci_lower:+.4f}, {boot.ci_upper:+.4f}], bootstrap se {boot.details['se']:.4f}")
+    if truth is not None:
+        inside = boot.ci_lower <= truth <= boot.ci_upper
+        say(f"  true effect {truth:+.4f} inside the CI: {'yes' if inside else 'no'}; "
+            f"zero inside: {'yes' if boot.ci_lower <= 0 <= boot.ci_upper else 'no'}")
+    say()
+
+    figs = {
+        "trajectory.png": res.plot("trajectory"),
+        "gap.png": res.plot("gap"),
+        "weights.png": res.plot("weights"),
+        "placebo.png": res.plot("placebo", statistic="mean_gap"),
+        "leave_one_out.png": plot_leave_one_out(loo),
+        "bootstrap.png": plot_bootstrap(boot, truth=truth),
+    }
+    for name, fig in figs.items():
+        _save(fig, out / name)
+    payload = {"fit": _result_dict(res), "placebo_mean_gap": _inference_dict(pl),
+               "placebo_rmspe_ratio": _inference_dict(pr), "bootstrap": _inference_dict(boot),
+               "leave_one_out": loo.to_dict(orient="records"), "in_time_placebo_week15": itp.details["att"]}
+    (out / "results.json").write_text(json.dumps(payload, indent=2, default=_json_default))
+    say(f"Figures: {', '.join(figs)}; numbers: results.json — in {out}/")
+    say(f"Done in {time.perf_counter() - t_start:.1f} s.")
+    (out / "report.txt").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+def _coerce_like(values, series):
+    """Convert CLI strings to the dtype of a column (ints, floats, else strings)."""
+    import pandas as pd
+    out = []
+    for v in values:
+        if pd.api.types.is_integer_dtype(series):
+            out.append(int(v))
+        elif pd.api.types.is_float_dtype(series):
+            out.append(float(v))
+        else:
+            out.append(v)
+    return out
+
+
+def cmd_fit(args) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    import synthcontrol as sc
+
+    df = pd.read_csv(args.data)
+    kw = dict(unit=args.unit, time=args.time, outcome=args.outcome, fill=args.fill)
+    if args.treat:
+        kw["treat"] = args.treat
+    else:
+        if not args.treated or args.treatment_time is None:
+            raise sc.SpecificationError("give --treat COLUMN, or --treated UNIT and --treatment-time T")
+        for c in (args.unit, args.time):
+            if c not in df.columns:
+                raise sc.DataError(f"column {c!r} not found in {args.data}; columns: {list(df.columns)}")
+        treated = _coerce_like([u for x in args.treated for u in x.split(",")], df[args.unit])
+        kw["treated"] = treated if len(treated) > 1 else treated[0]
+        kw["treatment_time"] = _coerce_like([args.treatment_time], df[args.time])[0]
+    panel = sc.Panel(df, **kw)
+    res = sc.SyntheticControl().fit(panel)
+    print(res.summary())
+    payload = {"fit": _result_dict(res)}
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    if "placebo" in args.inference:
+        pl = res.placebo(statistic="rmspe_ratio", donor_pool=args.placebo_pool)
+        print()
+        print(pl.summary())
+        payload["placebo"] = _inference_dict(pl)
+    if "loo" in args.inference:
+        loo = res.leave_one_out()
+        print()
+        print(loo.round(4).to_string(index=False))
+        payload["leave_one_out"] = loo.to_dict(orient="records")
+    if out:
+        for kind in ("trajectory", "gap", "weights") + (("placebo",) if "placebo" in args.inference else ()):
+            _save(res.plot(kind), out / f"{kind}.png")
+        res.to_frame().to_csv(out / "effects.csv", index=False)
+        (out / "results.json").write_text(json.dumps(payload, indent=2, default=_json_default))
+        (out / "summary.txt").write_text(res.summary() + "\n")
+        print(f"\nwritten to {out}/")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="synthcontrol", description="Synthetic control from the command line.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="the global-rollout study end to end on generated data")
+    d.add_argument("--out", default="synthcontrol-demo", help="folder for figures and report")
+    d.add_argument("--seed", type=int, default=42, help="seed of the data generator")
+    d.add_argument("--n-users", type=int, default=50_000)
+    d.add_argument("--n-boot", type=int, default=500)
+    d.add_argument("--data", default=None, help="use this event-log CSV instead of generating one")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_demo)
+    f = sub.add_parser("fit", help="fit a synthetic control to a long CSV")
+    f.add_argument("data")
+    f.add_argument("--unit", required=True)
+    f.add_argument("--time", required=True)
+    f.add_argument("--outcome", required=True)
+    f.add_argument("--treated", action="append", help="treated unit(s); repeat or comma-separate")
+    f.add_argument("--treatment-time")
+    f.add_argument("--treat", help="0/1 treatment column (instead of --treated/--treatment-time)")
+    f.add_argument("--fill", choices=["interpolate"], default=None)
+    f.add_argument("--inference", nargs="*", default=["placebo"], choices=["placebo", "loo"])
+    f.add_argument("--placebo-pool", choices=["donors", "all"], default="donors")
+    f.add_argument("--out", default=None)
+    f.set_defaults(func=cmd_fit)
+    return ap
+
+
+def main(argv=None) -> int:
+    from .errors import SynthError
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SynthError as e:
+        print(f"synthcontrol: error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"synthcontrol: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

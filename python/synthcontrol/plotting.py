@@ -1,0 +1,157 @@
+"""Figures for fitted results (matplotlib).  Every function returns the Figure."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_result", "plot_bootstrap", "plot_leave_one_out"]
+
+TREATED = "#C44E52"
+SYNTH = "#3B5B92"
+GREY = "#9A9A9A"
+KINDS = ("trajectory", "gap", "weights", "placebo")
+
+
+def _fig_ax(ax, figsize=(9, 4.5)):
+    import matplotlib.pyplot as plt
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    return fig, ax
+
+
+def _treatment_line(ax, res):
+    p = res.panel
+    ax.axvline(p.treatment_time, color="#555555", linestyle=":", linewidth=1.3,
+               label=f"treatment ({p.treatment_time})")
+
+
+def plot_result(res, kind="trajectory", ax=None, **kwargs):
+    from .errors import SpecificationError
+    if kind not in KINDS:
+        raise SpecificationError(f"kind must be one of {KINDS}, got {kind!r}")
+    return {"trajectory": _trajectory, "gap": _gap, "weights": _weights,
+            "placebo": _placebo}[kind](res, ax=ax, **kwargs)
+
+
+def _trajectory(res, ax=None, title=None):
+    fig, ax = _fig_ax(ax)
+    p = res.panel
+    t = p.times
+    ax.plot(t, res.observed.to_numpy(), color=TREATED, marker="o", markersize=3.5, linewidth=1.8,
+            label=p.treated_label + (" (treated)" if len(p.treated_units) == 1 else ""))
+    ax.plot(t, res.counterfactual.to_numpy(), color=SYNTH, marker="s", markersize=3, linestyle="--",
+            linewidth=1.8, label="synthetic control")
+    _treatment_line(ax, res)
+    ax.set_xlabel(p.time)
+    ax.set_ylabel(p.outcome)
+    ax.set_title(title or f"Treated vs synthetic control — ATT {res.att:+.4g}, pre RMSE {res.pre_rmse:.3g}")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _gap(res, ax=None, title=None):
+    fig, ax = _fig_ax(ax)
+    p = res.panel
+    g = res.gap.to_numpy()
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.plot(p.times, g, color=TREATED, marker="o", markersize=3.5, linewidth=1.8, label="observed - synthetic")
+    post = p.post
+    ax.fill_between(np.asarray(p.times)[post], 0, g[post], color=TREATED, alpha=0.15,
+                    label=f"post-period mean {res.att:+.4g}")
+    _treatment_line(ax, res)
+    ax.set_xlabel(p.time)
+    ax.set_ylabel(f"gap in {p.outcome}")
+    ax.set_title(title or "Gap between the treated unit and its synthetic control")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _weights(res, ax=None, threshold=1e-3, title=None):
+    w = res.weights[res.weights > threshold].sort_values()
+    fig, ax = _fig_ax(ax, figsize=(7, max(2.5, 0.32 * len(w) + 1.2)))
+    ax.barh([str(i) for i in w.index], w.to_numpy(), color=SYNTH)
+    for y, v in enumerate(w.to_numpy()):
+        ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
+    ax.set_xlabel("weight")
+    ax.set_xlim(0, max(w.max() * 1.18, 0.05))
+    ax.set_title(title or f"Donor weights > {threshold:g} ({len(w)} of {len(res.weights)} donors)")
+    fig.tight_layout()
+    return fig
+
+
+def _placebo(res, ax=None, statistic=None, title=None, **kwargs):
+    """Left: every placebo's gap path in grey, the treated one in red.
+    Right: the placebo distribution of the test statistic with the observed value."""
+    import matplotlib.pyplot as plt
+    inf = res._cache.get("placebo_last")
+    if inf is None or (statistic is not None and inf.details["statistic"] != statistic) or kwargs:
+        inf = res.placebo(statistic=statistic or "mean_gap", **kwargs)
+    d = inf.details
+    gaps = d["gaps"]
+    p = res.panel
+    if ax is None:
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    else:
+        fig, a1, a2 = ax.figure, ax, None
+    for c in gaps.columns[1:]:
+        a1.plot(p.times, gaps[c].to_numpy(), color=GREY, linewidth=0.9, alpha=0.7)
+    a1.plot(p.times, gaps.iloc[:, 0].to_numpy(), color=TREATED, linewidth=2.2, label=p.treated_label)
+    a1.plot([], [], color=GREY, label=f"placebos ({d['n_placebos']})")
+    a1.axhline(0, color="black", linewidth=0.8)
+    _treatment_line(a1, res)
+    a1.set_xlabel(p.time)
+    a1.set_ylabel(f"gap in {p.outcome}")
+    a1.set_title(title or f"In-space placebo — p = {inf.p_value:.4f} ({d['statistic']})")
+    a1.legend(frameon=False, fontsize=8)
+    if a2 is not None:
+        tab = d["table"]
+        tab = tab[tab["included"]]
+        col = "rmspe_ratio" if d["statistic"] == "rmspe_ratio" else "att"
+        vals = tab.loc[~tab["treated"], col].to_numpy()
+        obs = float(tab.loc[tab["treated"], col].iloc[0])
+        a2.hist(vals, bins=min(20, max(5, len(vals) // 2)), color=GREY, edgecolor="white")
+        a2.axvline(obs, color=TREATED, linewidth=2.2, label=f"observed {obs:+.4g}")
+        a2.set_xlabel("post/pre RMSPE ratio" if col == "rmspe_ratio" else "placebo mean post-period gap")
+        a2.set_ylabel("placebos")
+        a2.legend(frameon=False, fontsize=8)
+        a2.set_title("Placebo distribution")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bootstrap(inf, ax=None, truth=None):
+    """Histogram of cluster-bootstrap ATTs with the percentile interval."""
+    fig, ax = _fig_ax(ax, figsize=(7, 4))
+    d = inf.details
+    ax.hist(d["draws"], bins=30, color=GREY, edgecolor="white")
+    ax.axvline(d["att"], color=TREATED, linewidth=2, label=f"estimate {d['att']:+.4f}")
+    ax.axvspan(inf.ci_lower, inf.ci_upper, color=SYNTH, alpha=0.12,
+               label=f"{100 * (1 - inf.alpha):g}% CI [{inf.ci_lower:+.4f}, {inf.ci_upper:+.4f}]")
+    if truth is not None:
+        ax.axvline(truth, color="black", linestyle="--", linewidth=1.2, label=f"truth {truth:+.4f}")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("ATT in bootstrap resample")
+    ax.set_ylabel("resamples")
+    ax.set_title(f"User-level cluster bootstrap ({d['n_boot']} resamples)")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_leave_one_out(loo, ax=None):
+    """ATT after dropping each active donor, against the full-fit ATT."""
+    fig, ax = _fig_ax(ax, figsize=(7, max(2.5, 0.32 * len(loo) + 1.2)))
+    labels = [f"{d} (w={w:.3f})" for d, w in zip(loo["dropped"], loo["weight"])]
+    ax.scatter(loo["att"], range(len(loo)), color=SYNTH, zorder=3)
+    ax.set_yticks(range(len(loo)), labels)
+    ax.invert_yaxis()
+    ax.axvline(loo.attrs.get("att", np.nan), color=TREATED, linewidth=2, label="full-fit ATT")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("ATT without the donor")
+    ax.set_title("Leave-one-out donor sensitivity")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
