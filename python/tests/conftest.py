@@ -1,0 +1,53 @@
+"""Shared fixtures: where the canonical data and the recorded reference numbers live.
+
+Data: ``$SYNTHCONTROL_DATA`` if set, else ``<repo>/../shared/data``.
+Reference numbers: ``$SYNTHCONTROL_REFERENCE`` if set, else ``<repo>/../shared/reference``.
+Tests that need a file that is absent are skipped with the path in the reason;
+CI sets both locations, so nothing is skipped there (.ci/run fails on skips of this kind).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("SYNTHCONTROL_DATA", REPO.parent / "shared" / "data"))
+
+
+def reference_dir() -> Path:
+    return Path(os.environ.get("SYNTHCONTROL_REFERENCE", REPO.parent / "shared" / "reference"))
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"data file not available: {path} (set SYNTHCONTROL_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def rollout_logs() -> pd.DataFrame:
+    return pd.read_csv(_need(data_dir() / "synthetic_llm_logs.csv"))
+
+
+@pytest.fixture(scope="session")
+def smoking() -> pd.DataFrame:
+    return pd.read_csv(_need(data_dir() / "smoking.csv"))
+
+
+@pytest.fixture(scope="session")
+def p99data() -> pd.DataFrame:
+    return pd.read_csv(_need(data_dir() / "P99data.csv"))
+
+
+@pytest.fixture(scope="session")
+def reference():
+    def load(name):
+        return json.loads(_need(reference_dir() / name).read_text())
+    return load
