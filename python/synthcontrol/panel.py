@@ -50,6 +50,12 @@ def _require_columns(df, cols, what="data"):
             f"column(s) {_fmt_list(missing)} not found in {what}; "
             f"available columns: {_fmt_list(df.columns, limit=20)}"
         )
+    for c in dict.fromkeys(cols):
+        n = int((df.columns == c).sum())
+        if n > 1:
+            raise DataError(f"column {c!r} appears {n} times in {what}; column names must be unique")
+    if len(df) == 0:
+        raise DataError(f"{what} has no rows")
 
 
 def _as_label_list(x) -> list:
@@ -136,10 +142,7 @@ class Panel:
     def __init__(self, data, unit, time, outcome, treat=None, treated=None,
                  treatment_time=None, donors=None, aggregate="mean", fill=None):
         _require_columns(data, [unit, time, outcome] + ([treat] if treat is not None else []))
-        if fill not in _FILL_POLICIES:
-            raise SpecificationError(f"fill must be one of {_FILL_POLICIES}, got {fill!r}")
-        if aggregate not in _AGGREGATES:
-            raise SpecificationError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}")
+        _check_options(fill, aggregate)
         if treat is not None and (treated is not None or treatment_time is not None):
             raise SpecificationError(
                 "give the treatment either as a 0/1 column (treat=...) or as "
@@ -209,21 +212,7 @@ class Panel:
         if treat is not None:
             tr = _treatment_from_column(df, unit, time, treat, units, times, ui, ti)
         else:
-            tr_units = _as_label_list(treated)
-            unknown = [u for u in tr_units if u not in units]
-            if unknown:
-                raise DataError(
-                    f"treated unit(s) {_fmt_list(unknown)} not found in column {unit!r}; "
-                    f"units are: {_fmt_list(units, limit=10)}")
-            if len(set(tr_units)) != len(tr_units):
-                raise SpecificationError(f"treated lists a unit twice: {_fmt_list(tr_units)}")
-            if treatment_time is not None and not tr_units:
-                raise SpecificationError("treatment_time given without treated unit(s)")
-            if tr_units and treatment_time is None:
-                raise SpecificationError(
-                    f"treated={_fmt_list(tr_units)} given without treatment_time; pass the first "
-                    f"treated period (or use a 0/1 treat column)")
-            tr = _Treatment(tuple(tr_units), treatment_time)
+            tr = _treatment_from_labels(treated, treatment_time, units, unit)
 
         self._init_arrays(unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled)
 
@@ -236,10 +225,9 @@ class Panel:
         self.treated_units = tr.units
         self.treatment_time = tr.time
         if tr.units and tr.time is not None:
-            T0 = int(np.searchsorted(times.to_numpy(), tr.time, side="left")) \
-                if _orderable(times, tr.time) else None
-            if T0 is None:
-                raise DataError(f"treatment_time {tr.time!r} cannot be compared with column {time!r}")
+            tt = coerce_period(tr.time, times, "treatment_time", time)
+            tr = _Treatment(tr.units, tt)
+            T0 = int(np.searchsorted(times.to_numpy(), tt, side="left"))
             if T0 < 2:
                 raise DataError(
                     f"fewer than 2 pre-treatment periods: treatment starts at {time}={_py(tr.time)!r} "
@@ -322,18 +310,67 @@ class Panel:
                 f"donors={len(self.donors)}, filled cells={self.n_filled})")
 
 
-def _orderable(times, t):
+def coerce_period(value, times: pd.Index, what: str, column: str):
+    """Check that ``value`` is a single period label comparable with ``times``.
+
+    Date strings are accepted for a datetime column.  Raises
+    :class:`SpecificationError` naming ``what`` (e.g. "treatment_time").
+    """
+    if isinstance(value, (list, tuple, set, dict, np.ndarray, pd.Series, pd.Index)):
+        raise SpecificationError(f"{what} {value!r}: must be a single period of column {column!r}")
+    if pd.api.types.is_datetime64_any_dtype(times.dtype):
+        if isinstance(value, (bool, int, float, np.number)):
+            raise SpecificationError(
+                f"{what} {value!r} cannot be compared with column {column!r}, whose periods are "
+                f"dates; pass a date such as {str(times[0].date())!r}")
+        try:
+            return pd.Timestamp(value)
+        except (TypeError, ValueError):
+            raise SpecificationError(
+                f"{what} {value!r} cannot be compared with the dates in column {column!r}") from None
+    if pd.api.types.is_numeric_dtype(times.dtype):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise SpecificationError(
+                f"{what} {value!r} cannot be compared with column {column!r}, whose periods are "
+                f"numbers (e.g. {_py(times[0])!r}); pass a number")
+        return value
     try:
-        np.searchsorted(times.to_numpy(), t)
-        return True
+        np.searchsorted(times.to_numpy(), value)
+        times.to_numpy() < value  # noqa: B015 (comparability check)
     except TypeError:
-        return False
+        raise SpecificationError(f"{what} {value!r} cannot be compared with column {column!r}") from None
+    return value
 
 
 def _first_non_numeric(s: pd.Series):
     conv = pd.to_numeric(s, errors="coerce")
     bad = conv.isna() & s.notna()
     return s[bad].iloc[0] if bad.any() else None
+
+
+def _treatment_from_labels(treated, treatment_time, units, unit, where="") -> _Treatment:
+    tr_units = _as_label_list(treated)
+    unknown = [u for u in tr_units if u not in units]
+    if unknown:
+        raise DataError(
+            f"treated unit(s) {_fmt_list(unknown)} not found in column {unit!r}{where}; "
+            f"units are: {_fmt_list(units, limit=10)}")
+    if len(set(tr_units)) != len(tr_units):
+        raise SpecificationError(f"treated lists a unit twice: {_fmt_list(tr_units)}")
+    if treatment_time is not None and not tr_units:
+        raise SpecificationError("treatment_time given without treated unit(s)")
+    if tr_units and treatment_time is None:
+        raise SpecificationError(
+            f"treated={_fmt_list(tr_units)} given without treatment_time; pass the first "
+            f"treated period (or use a 0/1 treat column)")
+    return _Treatment(tuple(tr_units), treatment_time)
+
+
+def _check_options(fill, aggregate):
+    if fill not in _FILL_POLICIES:
+        raise SpecificationError(f"fill must be one of {_FILL_POLICIES}, got {fill!r}")
+    if aggregate not in _AGGREGATES:
+        raise SpecificationError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}")
 
 
 def _treatment_from_column(df, unit, time, treat, units, times, ui, ti) -> _Treatment:
@@ -344,17 +381,17 @@ def _treatment_from_column(df, unit, time, treat, units, times, ui, ti) -> _Trea
     ok = d.isin([0, 1, True, False])
     if not ok.all():
         raise DataError(f"treatment column {treat!r} must be 0/1; found value {_py(d[~ok].iloc[0])!r}")
-    D = np.zeros((len(times), len(units)), dtype=np.int8)
+    D = np.full((len(times), len(units)), -1, dtype=np.int8)  # -1: no row (unknown)
     D[ti, ui] = d.to_numpy().astype(np.int8)
-    ever = D.any(axis=0)
+    ever = (D == 1).any(axis=0)
     if not ever.any():
         raise DataError(f"treatment column {treat!r} is 0 everywhere: no treated unit")
     starts = {}
     for n in np.flatnonzero(ever):
         col = D[:, n]
-        first = int(np.argmax(col))
-        if not col[first:].all():
-            off = first + int(np.argmin(col[first:]))
+        first = int(np.argmax(col == 1))
+        if (col[first:] == 0).any():
+            off = first + int(np.argmax(col[first:] == 0))
             raise DataError(
                 f"treatment switches off: unit {_py(units[n])!r} is treated at {time}="
                 f"{_py(times[first])!r} but not at {time}={_py(times[off])!r}; "
@@ -445,8 +482,7 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
     _require_columns(events, cols, what="events")
     if agg != "mean":
         raise SpecificationError(f"agg must be 'mean', got {agg!r}")
-    if fill not in _FILL_POLICIES:
-        raise SpecificationError(f"fill must be one of {_FILL_POLICIES}, got {fill!r}")
+    _check_options(fill, treat_aggregate)
     ev = events.loc[:, cols].copy()
     y = ev[outcome]
     if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
@@ -455,15 +491,25 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
     yv = y.to_numpy(dtype=float, na_value=np.nan)
     if np.isinf(yv).any():
         i = int(np.flatnonzero(np.isinf(yv))[0])
-        raise DataError(f"outcome column {outcome!r} has infinite values (first at row {_py(ev.index[i])!r})")
+        raise DataError(
+            f"outcome column {outcome!r} has {int(np.isinf(yv).sum())} infinite value(s), first at "
+            f"unit {_py(ev[unit].iloc[i])!r}, period {_py(ev[time].iloc[i])!r} (row {_py(ev.index[i])!r})")
     for c in (unit, time):
         if ev[c].isna().any():
             raise DataError(f"column {c!r} has missing values (first at row {_py(ev.index[ev[c].isna()][0])!r})")
     tv = ev[time]
     if window is not None:
-        lo, hi = window
-        inwin = ((tv >= lo) if lo is not None else True) & ((tv < hi) if hi is not None else True)
-        inwin = np.array(inwin, dtype=bool) if not isinstance(inwin, bool) else np.full(len(ev), inwin)
+        if isinstance(window, (str, bytes)) or not isinstance(window, (tuple, list)) or len(window) != 2:
+            raise SpecificationError(
+                f"window must be a (start, end) pair of {time!r} values (half-open: start <= t < end; "
+                f"None for open), got {window!r}")
+        tidx = pd.Index(tv.iloc[:1])
+        lo, hi = (None if b is None else coerce_period(b, tidx, "window bound", time) for b in window)
+        inwin = np.ones(len(ev), dtype=bool)
+        if lo is not None:
+            inwin &= (tv >= lo).to_numpy()
+        if hi is not None:
+            inwin &= (tv < hi).to_numpy()
     else:
         inwin = np.ones(len(ev), dtype=bool)
     inwin &= ~np.isnan(yv)  # a row without an outcome contributes to no cell
@@ -496,15 +542,8 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
     if empty.any():
         raise DataError(f"unit(s) {_fmt_list(units[empty])} have no events in the window")
 
-    tr_units = _as_label_list(treated)
-    unknown = [u for u in tr_units if u not in units]
-    if unknown:
-        raise DataError(f"treated unit(s) {_fmt_list(unknown)} not found in column {unit!r} "
-                        f"(inside the window); units are: {_fmt_list(units, limit=10)}")
-    if tr_units and treatment_time is None:
-        raise SpecificationError("treated given without treatment_time")
+    tr = _treatment_from_labels(treated, treatment_time, units, unit, where=" (inside the window)")
     p = Panel.__new__(Panel)
-    p._init_arrays(unit, time, outcome, units, times, M, _Treatment(tuple(tr_units), treatment_time),
-                   donors, treat_aggregate, n_empty)
+    p._init_arrays(unit, time, outcome, units, times, M, tr, donors, treat_aggregate, n_empty)
     p.events = src
     return p

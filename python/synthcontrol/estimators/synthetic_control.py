@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SolverError, SpecificationError
-from ..panel import Panel
+from ..panel import Panel, coerce_period
 from ..results import SCResult
 from ..solvers.simplex import simplex_ls
 
@@ -89,6 +89,8 @@ class SyntheticControl:
             raise SpecificationError(
                 f"fit_window must be a (start, end) pair of periods, got {self.fit_window!r}") from None
         t = panel.times
+        lo = coerce_period(lo, t, "fit_window start", panel.time)
+        hi = coerce_period(hi, t, "fit_window end", panel.time)
         m = np.asarray((t >= lo) & (t <= hi), dtype=bool)
         if (m & ~pre).any():
             raise SpecificationError(

@@ -48,6 +48,8 @@ def in_time_placebo(res, fake_time=None) -> Inference:
         rows = [_one(res, k)[2] for k in range(2, T0)]
         table = pd.DataFrame(rows)
         return Inference(method="in-time placebo (all fake times)", details={"table": table})
+    from ..panel import coerce_period
+    fake_time = coerce_period(fake_time, times, "fake_time", p.time)
     if fake_time not in times:
         raise SpecificationError(f"fake_time {fake_time!r} is not a period of the panel")
     k = int(times.get_loc(fake_time))

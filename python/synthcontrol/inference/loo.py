@@ -14,6 +14,10 @@ def leave_one_out(res, threshold=1e-3) -> pd.DataFrame:
     ``att`` (the ATT without it), ``change`` (``att`` minus the full ATT),
     ``pre_rmse`` (of the refit).  ``DataFrame.attrs`` hold the full ATT.
     """
+    from ..errors import SpecificationError
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
+            or not 0 <= threshold < 1:
+        raise SpecificationError(f"threshold must be a number in [0, 1), got {threshold!r}")
     p = res.panel
     w = res.weights.to_numpy()
     post = p.post
