@@ -1,0 +1,54 @@
+"""The command line: demo end to end (small), fit on Prop 99, errors as exit code 2."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from synthcontrol.cli import main
+
+from .conftest import data_dir
+
+
+def test_demo_small(tmp_path, capsys):
+    out = tmp_path / "demo"
+    rc = main(["demo", "--out", str(out), "--n-users", "8000", "--n-boot", "20", "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "ATT (mean post gap)" in text and "cluster bootstrap" in text and "Leave-one-out" in text
+    for f in ("trajectory.png", "gap.png", "weights.png", "placebo.png", "leave_one_out.png",
+              "bootstrap.png", "results.json", "report.txt"):
+        assert (out / f).stat().st_size > 0, f
+    res = json.loads((out / "results.json").read_text())
+    assert abs(sum(res["fit"]["weights"].values()) - 1) < 1e-9
+    assert res["bootstrap"]["ci_lower"] <= res["fit"]["att"] <= res["bootstrap"]["ci_upper"]
+
+
+def test_fit_prop99(tmp_path, capsys):
+    f = data_dir() / "smoking.csv"
+    if not f.exists():
+        pytest.skip(f"{f} not available")
+    out = tmp_path / "fit"
+    rc = main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
+               "--treated", "California", "--treatment-time", "1989", "--inference", "placebo", "loo",
+               "--placebo-pool", "all", "--out", str(out)])
+    assert rc == 0
+    res = json.loads((out / "results.json").read_text())
+    assert round(res["fit"]["att"], 4) == -19.5136
+    assert res["placebo"]["p_value"] == pytest.approx(3 / 39)
+    assert {r["dropped"] for r in res["leave_one_out"]} == {
+        "Utah", "Montana", "Nevada", "Connecticut", "New Hampshire", "Colorado"}
+    assert (out / "placebo.png").exists() and (out / "effects.csv").exists()
+
+
+def test_fit_errors_are_reported_not_raised(tmp_path, capsys):
+    f = tmp_path / "x.csv"
+    f.write_text("state,year,y\nA,1,1.0\nB,1,2.0\n")
+    rc = main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
+               "--treated", "A", "--treatment-time", "2"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "synthcontrol: error:" in err and "'cigsale'" in err
+    rc = main(["fit", str(tmp_path / "missing.csv"), "--unit", "s", "--time", "t", "--outcome", "y",
+               "--treat", "d"])
+    assert rc == 2
