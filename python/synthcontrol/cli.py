@@ -65,6 +65,13 @@ def cmd_demo(args) -> int:
     t_start = time.perf_counter()
     if args.data:
         logs = pd.read_csv(args.data)
+        need = ["workspace_id", "signup_week", "task_completed", "user_id"]
+        missing = [c for c in need if c not in logs.columns]
+        if missing:
+            raise sc.DataError(
+                f"--data {args.data}: the demo needs an event log with columns {need} (the "
+                f"global-rollout layout of make_rollout_logs); missing {missing}. For other data "
+                f"use 'synthcontrol fit'.")
         source = f"event log {args.data}"
         truth = None
     else:
@@ -148,14 +155,20 @@ def cmd_demo(args) -> int:
 def _coerce_like(values, series):
     """Convert CLI strings to the dtype of a column (ints, floats, else strings)."""
     import pandas as pd
+    from .errors import SpecificationError
     out = []
     for v in values:
-        if pd.api.types.is_integer_dtype(series):
-            out.append(int(v))
-        elif pd.api.types.is_float_dtype(series):
-            out.append(float(v))
-        else:
-            out.append(v)
+        try:
+            if pd.api.types.is_integer_dtype(series):
+                out.append(int(v))
+            elif pd.api.types.is_float_dtype(series):
+                out.append(float(v))
+            else:
+                out.append(v)
+        except ValueError:
+            raise SpecificationError(
+                f"{v!r} does not match column {series.name!r}, whose values are {series.dtype} "
+                f"(e.g. {series.iloc[0]!r})") from None
     return out
 
 
@@ -169,6 +182,8 @@ def cmd_fit(args) -> int:
     df = pd.read_csv(args.data)
     kw = dict(unit=args.unit, time=args.time, outcome=args.outcome, fill=args.fill)
     if args.treat:
+        if args.treated or args.treatment_time is not None:
+            raise sc.SpecificationError("give either --treat COLUMN or --treated/--treatment-time, not both")
         kw["treat"] = args.treat
     else:
         if not args.treated or args.treatment_time is None:

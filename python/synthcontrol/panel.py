@@ -123,7 +123,9 @@ class Panel:
         How a treated group is turned into one series.
     fill : {None, "interpolate"}
         Missing cells (absent rows or NaN outcomes) are an error by default;
-        ``"interpolate"`` fills them linearly in time within each unit and
+        ``"interpolate"`` fills them within each unit by linear interpolation
+        between neighbouring observed periods (by position in the period order,
+        as pandas' ``interpolate(method="linear")``; equal spacing assumed) and
         carries the first/last observed value to the edges.
 
     Attributes
@@ -199,7 +201,7 @@ class Panel:
             raise DataError(
                 f"outcome {outcome!r} is missing in {int(nan_cells.sum())} cell(s), first: unit "
                 f"{_py(units[n])!r}, period {_py(times[t])!r}. Pass fill='interpolate' to fill "
-                f"them linearly in time, or drop the unit.")
+                f"them by linear interpolation between the neighbouring periods, or drop the unit.")
         n_filled = int(np.isnan(vals).sum())
         if n_filled:
             vals = _interpolate_columns(vals)
@@ -277,8 +279,13 @@ class Panel:
 
     @property
     def post(self) -> np.ndarray:
-        m = np.zeros(len(self.times), dtype=bool)
-        m[self.T0:] = True
+        """Boolean mask of the post-treatment periods (read-only)."""
+        m = self.__dict__.get("_post")
+        if m is None:
+            m = np.zeros(len(self.times), dtype=bool)
+            m[self.T0:] = True
+            m.setflags(write=False)
+            self._post = m
         return m
 
     @property
@@ -348,7 +355,7 @@ def _first_non_numeric(s: pd.Series):
     return s[bad].iloc[0] if bad.any() else None
 
 
-def _treatment_from_labels(treated, treatment_time, units, unit, where="") -> _Treatment:
+def _treatment_from_labels(treated, treatment_time, units, unit, where="", alt=" (or use a 0/1 treat column)") -> _Treatment:
     tr_units = _as_label_list(treated)
     unknown = [u for u in tr_units if u not in units]
     if unknown:
@@ -362,7 +369,7 @@ def _treatment_from_labels(treated, treatment_time, units, unit, where="") -> _T
     if tr_units and treatment_time is None:
         raise SpecificationError(
             f"treated={_fmt_list(tr_units)} given without treatment_time; pass the first "
-            f"treated period (or use a 0/1 treat column)")
+            f"treated period{alt}")
     return _Treatment(tuple(tr_units), treatment_time)
 
 
@@ -470,7 +477,7 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
 
     Each cell is the mean ``outcome`` of the rows of that unit and period inside
     ``window`` (a half-open ``[start, end)`` range of ``time``); empty cells are
-    filled by linear interpolation in time with the edges carried (``fill=
+    filled by linear interpolation along the period order with the edges carried (``fill=
     "interpolate"``).  The rows and their ``cluster`` (user id) are kept so
     that :meth:`SCResult.bootstrap` can resample users and rebuild the panel.
 
@@ -542,7 +549,7 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
     if empty.any():
         raise DataError(f"unit(s) {_fmt_list(units[empty])} have no events in the window")
 
-    tr = _treatment_from_labels(treated, treatment_time, units, unit, where=" (inside the window)")
+    tr = _treatment_from_labels(treated, treatment_time, units, unit, where=" (inside the window)", alt="")
     p = Panel.__new__(Panel)
     p._init_arrays(unit, time, outcome, units, times, M, tr, donors, treat_aggregate, n_empty)
     p.events = src

@@ -4,10 +4,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import math
+
 import numpy as np
 import pandas as pd
 
+_sum = np.add.reduce
+
 __all__ = ["SCResult", "Inference"]
+
+
+def _fmt(v):
+    """Numbers for reports: 4 decimals, or 3 significant digits when that would show 0.0000."""
+    if isinstance(v, (float, np.floating)):
+        if v != 0 and abs(v) < 5e-5:
+            return f"{v:.3g}"
+        return f"{v:.4f}"
+    return str(v)
 
 
 @dataclass(frozen=True)
@@ -35,20 +48,20 @@ class Inference:
     def summary(self) -> str:
         lines = [f"Inference: {self.method}"]
         if self.p_value is not None:
-            lines.append(f"  {'p-value':<22s} {self.p_value:.4f}")
+            lines.append(f"  {'p-value':<22s} {_fmt(self.p_value)}")
         if self.ci_lower is not None:
             level = f"{100 * (1 - self.alpha):g}%" if self.alpha is not None else ""
             lines.append(f"  {level} interval   [{self.ci_lower:+.4f}, {self.ci_upper:+.4f}]")
         for k, v in self.details.items():
             if isinstance(v, (int, float, np.floating, np.integer, str)) and not isinstance(v, bool):
-                lines.append(f"  {k:<22s} {v:.4f}" if isinstance(v, (float, np.floating)) else f"  {k:<22s} {v}")
+                lines.append(f"  {k:<22s} {_fmt(v)}")
         return "\n".join(lines)
 
     def __str__(self):
         return self.summary()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SCResult:
     """A fitted synthetic control.  Build it with ``SyntheticControl().fit(panel)``.
 
@@ -71,50 +84,83 @@ class SCResult:
         SSR - SSR*), ``loss_w``, ``n_active_donors``, ``backend``, ...
     panel : Panel
         The data the result was fitted on.
+
+    The labelled pandas objects are built on first access (a fit inside a
+    placebo or bootstrap loop never pays for them).
     """
 
     att: float
-    effects: pd.Series
-    observed: pd.Series
-    counterfactual: pd.Series
-    weights: pd.Series
-    V: pd.Series | None
     pre_rmse: float
     diagnostics: dict
-    panel: Any = field(repr=False)
-    estimator: Any = field(repr=False, default=None)
-    fit_mask: np.ndarray = field(repr=False, default=None)
-    _cache: dict = field(repr=False, default_factory=dict, compare=False)
+    panel: Any
+    estimator: Any = None
+    fit_mask: np.ndarray = None
+    V: pd.Series | None = None
+    w: np.ndarray = None  # donor weights, in panel.donors order
+    cf: np.ndarray = None  # counterfactual, all periods
+    _cache: dict = field(default_factory=dict, compare=False)
 
     # ------------------------------------------------------------------------------
     @classmethod
     def from_weights(cls, panel, w, diagnostics, *, estimator=None, fit_mask=None, V=None):
-        y = np.asarray(panel.y_treated, dtype=float)
+        y = panel.y_treated
         cf = panel.X_donors @ w
         post = panel.post
         gap = y - cf
-        name = panel.outcome
-        times = panel.times
-        observed = pd.Series(y, index=times, name=name)
-        counterfactual = pd.Series(cf, index=times, name=f"synthetic {name}")
-        effects = pd.Series(gap[post], index=times[post], name="effect")
-        weights = pd.Series(w, index=panel.donors, name="weight")
-        pre_rmse = float(np.sqrt(np.mean(gap[~post] ** 2)))
-        post_rmse = float(np.sqrt(np.mean(gap[post] ** 2)))
+        gpre, gpost = gap[~post], gap[post]
+        pre_rmse = math.sqrt(float(gpre @ gpre) / len(gpre))
+        post_rmse = math.sqrt(float(gpost @ gpost) / len(gpost))
         diagnostics = dict(diagnostics)
         diagnostics.setdefault("pre_mspe", pre_rmse ** 2)
         diagnostics["post_rmspe"] = post_rmse
-        diagnostics["rmspe_ratio"] = post_rmse / pre_rmse if pre_rmse > 0 else np.inf
-        return cls(att=float(gap[post].mean()), effects=effects, observed=observed,
-                   counterfactual=counterfactual, weights=weights, V=V, pre_rmse=pre_rmse,
-                   diagnostics=diagnostics, panel=panel, estimator=estimator,
-                   fit_mask=fit_mask if fit_mask is not None else ~post)
+        diagnostics["rmspe_ratio"] = post_rmse / pre_rmse if pre_rmse > 0 else math.inf
+        w = np.asarray(w, dtype=float)
+        w.setflags(write=False)
+        cf.setflags(write=False)
+        return cls(att=float(_sum(gpost)) / len(gpost), pre_rmse=pre_rmse, diagnostics=diagnostics,
+                   panel=panel, estimator=estimator,
+                   fit_mask=fit_mask if fit_mask is not None else ~post, V=V, w=w, cf=cf)
+
+    def _series(self, key, make):
+        s = self._cache.get(key)
+        if s is None:
+            s = self._cache[key] = make()
+        return s
+
+    @property
+    def weights(self) -> pd.Series:
+        """Donor label -> weight."""
+        return self._series("weights", lambda: pd.Series(self.w, index=self.panel.donors, name="weight"))
+
+    @property
+    def observed(self) -> pd.Series:
+        p = self.panel
+        return self._series("observed", lambda: pd.Series(p.y_treated, index=p.times, name=p.outcome))
+
+    @property
+    def counterfactual(self) -> pd.Series:
+        p = self.panel
+        return self._series("counterfactual",
+                            lambda: pd.Series(self.cf, index=p.times, name=f"synthetic {p.outcome}"))
+
+    @property
+    def effects(self) -> pd.Series:
+        """Observed minus counterfactual, per post-treatment period."""
+        p = self.panel
+        return self._series("effects", lambda: pd.Series(
+            (p.y_treated - self.cf)[p.post], index=p.times[p.post], name="effect"))
+
+    def __repr__(self):
+        return (f"SCResult(att={self.att:.6g}, pre_rmse={self.pre_rmse:.6g}, "
+                f"n_active_donors={self.diagnostics.get('n_active_donors')}, "
+                f"backend={self.diagnostics.get('backend')!r})")
 
     # ------------------------------------------------------------------------------
     @property
     def gap(self) -> pd.Series:
         """Observed minus counterfactual over all periods."""
-        return (self.observed - self.counterfactual).rename("gap")
+        p = self.panel
+        return self._series("gap", lambda: pd.Series(p.y_treated - self.cf, index=p.times, name="gap"))
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy per-period table: period, observed, counterfactual, effect, post."""
@@ -203,7 +249,13 @@ class SCResult:
         return leave_one_out(self, threshold=threshold)
 
     def bootstrap(self, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress=False) -> Inference:
-        """User-level cluster bootstrap (panels built with :func:`panel_from_events`)."""
+        """User-level cluster bootstrap (panels built with :func:`panel_from_events`).
+
+        ``n_jobs=None`` takes the estimator's ``n_jobs``; the draws come from one
+        seeded stream in order, so the answer does not depend on ``n_jobs``.
+        """
+        if n_jobs is None and self.estimator is not None:
+            n_jobs = getattr(self.estimator, "n_jobs", None)
         from .inference.bootstrap import cluster_bootstrap
         return cluster_bootstrap(self, n_boot=n_boot, seed=seed, alpha=alpha, n_jobs=n_jobs,
                                  progress=progress)

@@ -52,3 +52,17 @@ def test_fit_errors_are_reported_not_raised(tmp_path, capsys):
     rc = main(["fit", str(tmp_path / "missing.csv"), "--unit", "s", "--time", "t", "--outcome", "y",
                "--treat", "d"])
     assert rc == 2
+
+
+def test_cli_rejects_mismatched_arguments(tmp_path, capsys):
+    f = tmp_path / "x.csv"
+    f.write_text("state,year,y,d\n" + "".join(f"{s},{t},{t * 0.5 + i},0\n"
+                                               for i, s in enumerate("ABC") for t in range(1, 6)))
+    assert main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "y",
+                 "--treated", "A", "--treatment-time", "3.5"]) == 2
+    assert "'3.5' does not match column 'year'" in capsys.readouterr().err
+    assert main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "y",
+                 "--treat", "d", "--treated", "A"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["demo", "--data", str(f), "--out", str(tmp_path / "d")]) == 2
+    assert "workspace_id" in capsys.readouterr().err

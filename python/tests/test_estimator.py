@@ -134,3 +134,19 @@ def test_placebo_mean_gap_counts_by_hand():
                      treatment_time=2008)
         direct = sc.SyntheticControl().fit(p)
         assert tab.set_index("unit").loc[donor, "att"] == pytest.approx(direct.att, abs=1e-9)
+
+
+def test_in_time_placebo_respects_fit_window():
+    rng = np.random.default_rng(8)
+    df = make_long(rng, n_periods=16, T0=12)
+    panel = sc.Panel(df, unit="unit", time="period", outcome="y", treated="u0", treatment_time=2012)
+    full = sc.SyntheticControl().fit(panel).in_time_placebo(fake_time=2009)
+    late = sc.SyntheticControl(fit_window=(2004, 2011)).fit(panel).in_time_placebo(fake_time=2009)
+    # the windowed fit uses 2004-2008 only: identical to fitting a panel cut to those years
+    cut = sc.Panel(df[df.period >= 2004], unit="unit", time="period", outcome="y", treated="u0",
+                   treatment_time=2009)
+    direct = sc.SyntheticControl(fit_window=(2004, 2008)).fit(cut)
+    np.testing.assert_allclose(late.details["weights"], direct.weights, atol=1e-10)
+    assert not np.allclose(full.details["weights"], late.details["weights"])
+    with pytest.raises(sc.SpecificationError, match="fit window"):
+        sc.SyntheticControl(fit_window=(2008, 2011)).fit(panel).in_time_placebo(fake_time=2009)

@@ -58,6 +58,9 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     fit_mask, post = res.fit_mask, p.post
     rng = np.random.default_rng(seed)
     n_jobs = 1 if n_jobs in (None, 0) else int(n_jobs)
+    if n_jobs < 0:  # joblib's convention: -1 = every core
+        import os
+        n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
 
     bar = None
     if progress:

@@ -14,18 +14,22 @@ def _one(res, k):
     """Fake treatment at pre-period index k (2 <= k < T0): fit on [0, k), 'post' = [k, T0)."""
     p = res.panel
     T0 = p.T0
-    mask = np.zeros(len(p.times), dtype=bool)
-    mask[:k] = True
-    mask &= res.fit_mask | (np.arange(len(p.times)) < k)
+    mask = res.fit_mask & (np.arange(len(p.times)) < k)  # the fit window, cut at the fake date
+    if mask.sum() < 2:
+        raise SpecificationError(
+            f"fake_time {p.times[k]!r} leaves {int(mask.sum())} period(s) of the fit window to fit on; need at least 2")
     w, diag = res.refit(mask=mask)
     y = np.asarray(p.y_treated)
     gap = y - p.X_donors @ w
     pre, fake_post = gap[:k], gap[k:T0]
     pre_rmse = float(np.sqrt(np.mean(pre ** 2)))
     post_rmse = float(np.sqrt(np.mean(fake_post ** 2)))
+    # an (almost) exact pre-fit -- common when donors outnumber the fitted periods -- makes
+    # the ratio meaningless: report NaN rather than inf or 1e15
+    exact = pre_rmse <= 1e-9 * max(1.0, float(np.abs(y[:k]).max()))
     return w, gap, {
         "fake_time": p.times[k], "att": float(fake_post.mean()), "pre_rmse": pre_rmse,
-        "post_rmse": post_rmse, "rmspe_ratio": post_rmse / pre_rmse if pre_rmse > 0 else np.inf,
+        "post_rmse": post_rmse, "rmspe_ratio": np.nan if exact else post_rmse / pre_rmse,
         "kkt_violation": diag["kkt_violation"],
     }
 
@@ -38,14 +42,19 @@ def in_time_placebo(res, fake_time=None) -> Inference:
     ``details`` has ``att`` (the fake ATT), ``effects``, ``pre_rmse``,
     ``rmspe_ratio``, ``weights`` and ``ratio_to_att`` (|fake ATT| / |ATT|).
 
-    With ``fake_time=None``: every pre-period with at least two periods before
-    it, in a ``table``; the p-value is not defined for this diagnostic (None).
+    With ``fake_time=None``: every pre-period with at least two fitted periods
+    before it, in a ``table``; the p-value is not defined for this diagnostic
+    (None).  ``rmspe_ratio`` is NaN where the earlier periods are fitted
+    exactly (more donors than periods), since the ratio then has no meaning.
+
+    The weights are fitted on the estimator's fit window cut at the fake date.
     """
     p = res.panel
     times = p.times
     T0 = p.T0
     if fake_time is None:
-        rows = [_one(res, k)[2] for k in range(2, T0)]
+        first = int(np.flatnonzero(res.fit_mask)[1]) + 1  # two fitted periods before the fake date
+        rows = [_one(res, k)[2] for k in range(max(2, first), T0)]
         table = pd.DataFrame(rows)
         return Inference(method="in-time placebo (all fake times)", details={"table": table})
     from ..panel import coerce_period
