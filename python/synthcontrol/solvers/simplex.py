@@ -149,6 +149,8 @@ def simplex_ls(X, y, *, max_iter=None) -> SimplexFit:
     y = np.asarray(y, dtype=float)
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"simplex_ls: X must be (T, J) and y (T,), got {X.shape} and {y.shape}")
+    if X.shape[1] == 0:
+        raise ValueError("simplex_ls: no donors (X has zero columns)")
     Xc, yc = center(X, y)
     return simplex_ls_gram(Xc.T @ Xc, Xc.T @ yc, Xc, yc, max_iter=max_iter)
 
@@ -169,7 +171,10 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None) -> SimplexFit:
     gscale = max(float(np.abs(G).max()), float(np.abs(c).max()), 1e-300)
     tol = 1e3 * _EPS * gscale * J ** 0.5
 
-    j0 = int(np.argmin(G.diagonal() - 2.0 * c))  # start at the best single donor
+    # start at the best single donor; distances from X directly, since diag(G) - 2c loses
+    # tiny distances against ||y||^2 (an exact copy of y must beat a near copy)
+    D = X - y[:, None]
+    j0 = int(np.argmin(_sum(D * D, axis=0)))
     S = np.array([j0])
     w = np.zeros(J)
     w[j0] = 1.0
