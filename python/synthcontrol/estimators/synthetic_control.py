@@ -1,6 +1,8 @@
 """The synthetic-control estimator: settings in, an immutable result out."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -117,7 +119,7 @@ class SyntheticControl:
 def fit_outcome_only(y, X, mask):
     """Outcome-only simplex fit on the periods in ``mask``; returns (weights, diagnostics)."""
     fit = simplex_ls(X[mask], y[mask])
-    if not fit.converged or not np.all(np.isfinite(fit.weights)):
+    if not fit.converged or not math.isfinite(float(np.add.reduce(fit.weights))):
         raise SolverError(
             f"the simplex least-squares solver did not converge after {fit.n_iter} iterations "
             f"(KKT violation {fit.kkt_violation:.3g}); the donor data may contain extreme values")
@@ -125,8 +127,8 @@ def fit_outcome_only(y, X, mask):
         "solver": "active-set simplex LS",
         "kkt_violation": fit.kkt_violation,
         "duality_gap": fit.duality_gap,
-        "loss_w": fit.ssr / int(mask.sum()),  # mean squared error over the fit periods
-        "n_active_donors": int((fit.weights > 0).sum()),
+        "loss_w": fit.ssr / np.count_nonzero(mask),  # mean squared error over the fit periods
+        "n_active_donors": np.count_nonzero(fit.weights),
         "n_iter": fit.n_iter,
         "converged": fit.converged,
     }

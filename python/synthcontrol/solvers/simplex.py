@@ -43,6 +43,7 @@ __all__ = ["SimplexFit", "simplex_ls", "simplex_ls_gram", "kkt_certificate", "pl
 _EPS = np.finfo(float).eps
 _min = np.minimum.reduce  # ufunc reductions: a fraction of ndarray.min()'s call overhead
 _sum = np.add.reduce
+_max = np.maximum.reduce
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,10 @@ def kkt_certificate(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float,
     return (ssr, *_kkt_from_gradient(Xc.T @ r, w, Xc, yc))
 
 
-def _kkt_from_gradient(g, w, X, y, G=None):
-    if G is not None:
-        colnorm = float(np.sqrt(G.diagonal().max())) if G.size else 0.0
-    else:
+def _kkt_from_gradient(g, w, X, y, colnorm=None):
+    if colnorm is None:
         colnorm = float(np.sqrt((X * X).sum(axis=0)).max()) if X.size else 0.0
-    scale = colnorm * max(float(np.sqrt(y @ y)), colnorm)
+    scale = colnorm * max(math.sqrt(float(y @ y)), colnorm)
     if scale == 0.0:
         scale = 1.0
     supp = w > 0
@@ -113,25 +112,38 @@ def _solve_lstsq(X, y, S):
     return np.concatenate(([1.0 - rest.sum()], rest))
 
 
-def _solve(G, c, X, y, S):
+def _bordered(G, c):
+    """The bordered KKT matrix [[G, 1], [1', 0]] and right-hand side [c; 1] of all donors.
+
+    The subproblem on a support S is the sub-system on rows/columns S + [J]:
+    two ``take`` calls per solve instead of assembling it."""
+    J = G.shape[0]
+    K = np.empty((J + 1, J + 1))
+    K[:J, :J] = G
+    K[J, :J] = 1.0
+    K[:J, J] = 1.0
+    K[J, J] = 0.0
+    rhs = np.empty(J + 1)
+    rhs[:J] = c
+    rhs[J] = 1.0
+    return K, rhs
+
+
+def _solve(Kb, rb, X, y, S, safe=False):
     """min ||y - X_S z||^2 s.t. sum z = 1, via the bordered KKT system of the Gram matrix.
 
-    Falls back to the SVD solve on X when that system is singular or the
-    answer is not finite.
-    """
-    k = len(S)
+    ``S`` ends with the border index J (see :func:`_bordered`).  Falls back to
+    the SVD solve on X when the system is singular or its answer does not
+    satisfy sum z = 1 (a near-singular system).  The sum check is made only
+    with ``safe=True``: the fast pass relies on the final certificate, and a fit
+    whose certificate fails is redone in safe mode (see :func:`simplex_ls_gram`)."""
+    k = len(S) - 1
     if k == 1:
         return np.ones(1)
-    K = np.ones((k + 1, k + 1))
-    K[:k, :k] = G.take(S, 0).take(S, 1)
-    K[k, k] = 0.0
-    rhs = np.empty(k + 1)
-    rhs[:k] = c.take(S)
-    rhs[k] = 1.0
-    _, _, sol, info = dgesv(K, rhs, overwrite_a=1, overwrite_b=1)
+    _, _, sol, info = dgesv(Kb.take(S, 0).take(S, 1), rb.take(S), overwrite_a=1, overwrite_b=1)
     z = sol[:k]
-    if info != 0 or not math.isfinite(_sum(z)):
-        return _solve_lstsq(X, y, S)
+    if info != 0 or (safe and not abs(_sum(z) - 1.0) < 1e-8):  # the comparison also catches NaN
+        return _solve_lstsq(X, y, S[:-1])
     return z
 
 
@@ -155,27 +167,36 @@ def simplex_ls(X, y, *, max_iter=None) -> SimplexFit:
     return simplex_ls_gram(Xc.T @ Xc, Xc.T @ yc, Xc, yc, max_iter=max_iter)
 
 
-def simplex_ls_gram(G, c, X, y, *, max_iter=None) -> SimplexFit:
+def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False) -> SimplexFit:
     """Active-set solve given the Gram matrix ``G = X'X`` and ``c = X'y``.
 
     ``X`` and ``y`` should already be centred (:func:`center`); batched callers
     centre once and share ``G`` across fits.  The Gram matrix drives the search
     (gradients and the small KKT solves); the final support is re-solved from
-    ``X`` by QR for full accuracy.
+    ``X`` by QR for full accuracy.  If the certificate of the fast pass is not
+    clean (KKT violation above 1e-10, or not finite), the fit is redone with
+    every small solve checked and, if singular, replaced by an SVD solve on X;
+    the better of the two (by SSR, then KKT) is returned.
     """
     J = G.shape[0]
     if J == 0:
         raise ValueError("simplex_ls: no donors (X has zero columns)")
     if max_iter is None:
         max_iter = 10 * J + 50
-    gscale = max(float(np.abs(G).max()), float(np.abs(c).max()), 1e-300)
+    diag_max = float(_max(G.diagonal()))
+    # |G_ij| <= max_i G_ii (Cauchy-Schwarz), so this bounds every entry of G and c's scale
+    gscale = max(diag_max, float(_max(np.abs(c))), 1e-300)
     tol = 1e3 * _EPS * gscale * J ** 0.5
+    Kb, rb = _bordered(G, c)
 
     # start at the best single donor; distances from X directly, since diag(G) - 2c loses
     # tiny distances against ||y||^2 (an exact copy of y must beat a near copy)
-    D = X - y[:, None]
-    j0 = int(np.argmin(_sum(D * D, axis=0)))
-    S = np.array([j0])
+    d = G.diagonal() - 2.0 * c  # squared distance to y, less ||y||^2
+    j0 = int(d.argmin())
+    if d[j0] + float(y @ y) <= 1e-8 * gscale:  # a (near) copy of y: compare exactly on X
+        D = X - y[:, None]
+        j0 = int(np.argmin(_sum(D * D, axis=0)))
+    S = np.array([j0, J])  # the support, then the border index J
     w = np.zeros(J)
     w[j0] = 1.0
     in_S = np.zeros(J, dtype=bool)
@@ -185,7 +206,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None) -> SimplexFit:
     converged = False
     while n_iter < max_iter:
         g = G @ w - c  # half gradient of SSR
-        mu = float(g[S] @ w[S])
+        mu = float(g @ w)
         g[in_S] = np.inf
         if banned is not None:
             g[banned] = np.inf
@@ -193,8 +214,8 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None) -> SimplexFit:
         if not g[k] < mu - tol:
             converged = True
             break
-        S_new = np.concatenate((S, (k,)))
-        z = _solve(G, c, X, y, S_new)
+        S_new = np.concatenate((S[:-1], (k, J)))
+        z = _solve(Kb, rb, X, y, S_new, safe)
         n_iter += 1
         if not z[-1] > 0:  # k is (numerically) affinely dependent on the support: skip it
             if banned is None:
@@ -208,7 +229,8 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None) -> SimplexFit:
         while _min(z) <= 0:
             if n_iter >= max_iter:
                 break
-            ws = w[S]
+            Sd = S[:-1]
+            ws = w[Sd]
             neg = z <= 0
             ratios = ws[neg] / (ws[neg] - z[neg])
             alpha = float(ratios.min())
@@ -217,33 +239,37 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None) -> SimplexFit:
             drop[np.flatnonzero(neg)[ratios <= alpha * (1 + 1e-12)]] = True
             if drop.all():  # cannot happen in exact arithmetic
                 drop[int(np.argmax(ws))] = False
-            w[S[drop]] = 0.0
-            in_S[S[drop]] = False
-            S = S[~drop]
-            ws = ws[~drop]
-            w[S] = ws
-            z = _solve(G, c, X, y, S)
+            w[Sd[drop]] = 0.0
+            in_S[Sd[drop]] = False
+            Sd = Sd[~drop]
+            w[Sd] = ws[~drop]
+            S = np.concatenate((Sd, (J,)))
+            z = _solve(Kb, rb, X, y, S, safe)
             n_iter += 1
         else:
-            w[S] = z
+            w[S[:-1]] = z
             continue
         break  # the iteration cap interrupted the inner loop: not converged
 
-    w = _polish(X, y, w)
-    r = X @ w - y
-    kkt, gap = _kkt_from_gradient(X.T @ r, w, X, y, G)
-    return SimplexFit(weights=w, ssr=float(r @ r), kkt_violation=kkt, duality_gap=gap,
-                      n_iter=n_iter, converged=converged)
+    w, r = _polish(X, y, w)
+    kkt, gap = _kkt_from_gradient(X.T @ r, w, X, y, math.sqrt(diag_max))
+    fit = SimplexFit(weights=w, ssr=float(r @ r), kkt_violation=kkt, duality_gap=gap,
+                     n_iter=n_iter, converged=converged)
+    if not safe and not kkt <= 1e-10:
+        other = simplex_ls_gram(G, c, X, y, max_iter=max_iter, safe=True)
+        if (other.converged, -other.ssr, -other.kkt_violation) > (fit.converged, -fit.ssr, -kkt):
+            return other
+    return fit
 
 
 def _polish(X, y, w):
     """Re-solve the final support from X (QR, not the Gram) and keep it if it is
-    feasible and no worse; this removes the Gram matrix's squared conditioning."""
+    feasible and no worse; this removes the Gram matrix's squared conditioning.
+    Returns the weights and their residual ``X w - y``."""
     S = (w > 0).nonzero()[0]
+    r0 = X @ w - y
     if len(S) <= 1:
-        out = np.zeros_like(w)
-        out[S] = 1.0
-        return out
+        return w, r0
     xr = X[:, S[0]]
     A = X[:, S[1:]] - xr[:, None]
     if A.shape[0] >= A.shape[1]:
@@ -252,15 +278,13 @@ def _polish(X, y, w):
             rest = x[: A.shape[1]]
             z0 = 1.0 - _sum(rest)
             if z0 > 0 and _min(rest) > 0:
-                cand = np.zeros_like(w)
+                cand = np.zeros(len(w))
                 cand[S[0]] = z0
                 cand[S[1:]] = rest
-                r0 = X @ w - y
                 r1 = X @ cand - y
                 if r1 @ r1 <= r0 @ r0 * (1 + 1e-12) + 1e-300:
-                    return cand
-    w = np.clip(w, 0.0, None)
-    return w / w.sum()
+                    return cand, r1
+    return w, r0
 
 
 def placebo_fits(Y, targets=None, donor_mask=None):
