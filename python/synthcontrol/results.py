@@ -105,9 +105,9 @@ class SCResult:
     def from_weights(cls, panel, w, diagnostics, *, estimator=None, fit_mask=None, V=None):
         y = panel.y_treated
         cf = panel.X_donors @ w
-        post = panel.post
+        T0 = panel.T0
         gap = y - cf
-        gpre, gpost = gap[~post], gap[post]
+        gpre, gpost = gap[:T0], gap[T0:]
         pre_rmse = math.sqrt(float(gpre @ gpre) / len(gpre))
         post_rmse = math.sqrt(float(gpost @ gpost) / len(gpost))
         diagnostics = dict(diagnostics)
@@ -119,7 +119,7 @@ class SCResult:
         cf.setflags(write=False)
         return cls(att=float(_sum(gpost)) / len(gpost), pre_rmse=pre_rmse, diagnostics=diagnostics,
                    panel=panel, estimator=estimator,
-                   fit_mask=fit_mask if fit_mask is not None else ~post, V=V, w=w, cf=cf)
+                   fit_mask=fit_mask if fit_mask is not None else ~panel.post, V=V, w=w, cf=cf)
 
     def _series(self, key, make):
         s = self._cache.get(key)

@@ -118,7 +118,11 @@ class SyntheticControl:
 
 def fit_outcome_only(y, X, mask):
     """Outcome-only simplex fit on the periods in ``mask``; returns (weights, diagnostics)."""
-    fit = simplex_ls(X[mask], y[mask])
+    T0 = np.count_nonzero(mask)
+    if mask[:T0].all():  # the usual case, a prefix of the periods: slice views, no copies
+        fit = simplex_ls(X[:T0], y[:T0])
+    else:
+        fit = simplex_ls(X[mask], y[mask])
     if not fit.converged or not math.isfinite(float(np.add.reduce(fit.weights))):
         raise SolverError(
             f"the simplex least-squares solver did not converge after {fit.n_iter} iterations "
@@ -127,7 +131,7 @@ def fit_outcome_only(y, X, mask):
         "solver": "active-set simplex LS",
         "kkt_violation": fit.kkt_violation,
         "duality_gap": fit.duality_gap,
-        "loss_w": fit.ssr / np.count_nonzero(mask),  # mean squared error over the fit periods
+        "loss_w": fit.ssr / T0,  # mean squared error over the fit periods
         "n_active_donors": np.count_nonzero(fit.weights),
         "n_iter": fit.n_iter,
         "converged": fit.converged,

@@ -173,7 +173,8 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False) -> SimplexFit:
     ``X`` and ``y`` should already be centred (:func:`center`); batched callers
     centre once and share ``G`` across fits.  The Gram matrix drives the search
     (gradients and the small KKT solves); the final support is re-solved from
-    ``X`` by QR for full accuracy.  If the certificate of the fast pass is not
+    ``X`` by QR, which avoids the Gram matrix's squared conditioning (a small
+    certificate alone does not bound the weights' error when the fit is exact).  If the certificate of the fast pass is not
     clean (KKT violation above 1e-10, or not finite), the fit is redone with
     every small solve checked and, if singular, replaced by an SVD solve on X;
     the better of the two (by SSR, then KKT) is returned.
@@ -251,7 +252,8 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False) -> SimplexFit:
             continue
         break  # the iteration cap interrupted the inner loop: not converged
 
-    w, r = _polish(X, y, w)
+    r = X @ w - y
+    w, r = _polish(X, y, w, r)
     kkt, gap = _kkt_from_gradient(X.T @ r, w, X, y, math.sqrt(diag_max))
     fit = SimplexFit(weights=w, ssr=float(r @ r), kkt_violation=kkt, duality_gap=gap,
                      n_iter=n_iter, converged=converged)
@@ -262,12 +264,11 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False) -> SimplexFit:
     return fit
 
 
-def _polish(X, y, w):
+def _polish(X, y, w, r0):
     """Re-solve the final support from X (QR, not the Gram) and keep it if it is
     feasible and no worse; this removes the Gram matrix's squared conditioning.
     Returns the weights and their residual ``X w - y``."""
     S = (w > 0).nonzero()[0]
-    r0 = X @ w - y
     if len(S) <= 1:
         return w, r0
     xr = X[:, S[0]]
