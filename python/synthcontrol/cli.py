@@ -55,7 +55,6 @@ def cmd_demo(args) -> int:
     from synthcontrol.plotting import plot_bootstrap, plot_leave_one_out
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     lines = []
 
     def say(s=""):
@@ -78,6 +77,7 @@ def cmd_demo(args) -> int:
         logs = sc.datasets.make_rollout_logs(seed=args.seed, n_users=args.n_users)
         source = f"generated: make_rollout_logs(seed={args.seed}, n_users={args.n_users:,})"
         truth = 0.05
+    out.mkdir(parents=True, exist_ok=True)
     say("synthcontrol demo — a model upgrade shipped to every workspace at once")
     say("=" * 72)
     say(f"Data: {source}; {len(logs):,} users, {logs['workspace_id'].nunique()} workspaces")
@@ -156,11 +156,13 @@ def _coerce_like(values, series):
     """Convert CLI strings to the dtype of a column (ints, floats, else strings)."""
     import pandas as pd
     from .errors import SpecificationError
+    from .panel import _py
     out = []
     for v in values:
         try:
             if pd.api.types.is_integer_dtype(series):
-                out.append(int(v))
+                f = float(v)
+                out.append(int(f) if f.is_integer() else f)
             elif pd.api.types.is_float_dtype(series):
                 out.append(float(v))
             else:
@@ -168,7 +170,7 @@ def _coerce_like(values, series):
         except ValueError:
             raise SpecificationError(
                 f"{v!r} does not match column {series.name!r}, whose values are {series.dtype} "
-                f"(e.g. {series.iloc[0]!r})") from None
+                f"(e.g. {_py(series.iloc[0])!r})") from None
     return out
 
 

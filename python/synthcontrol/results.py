@@ -122,10 +122,12 @@ class SCResult:
                    fit_mask=fit_mask if fit_mask is not None else ~panel.post, V=V, w=w, cf=cf)
 
     def _series(self, key, make):
+        # built once, handed out as a shallow copy: with pandas' copy-on-write a caller who
+        # edits it edits their own copy (and the underlying arrays are read-only anyway)
         s = self._cache.get(key)
         if s is None:
             s = self._cache[key] = make()
-        return s
+        return s.copy(deep=False)
 
     @property
     def weights(self) -> pd.Series:

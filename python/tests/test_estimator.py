@@ -150,3 +150,16 @@ def test_in_time_placebo_respects_fit_window():
     assert not np.allclose(full.details["weights"], late.details["weights"])
     with pytest.raises(sc.SpecificationError, match="fit window"):
         sc.SyntheticControl(fit_window=(2008, 2011)).fit(panel).in_time_placebo(fake_time=2009)
+
+
+def test_result_series_are_not_shared_with_the_caller():
+    rng = np.random.default_rng(9)
+    res = fit(make_long(rng))
+    w0 = res.weights.copy()
+    try:
+        s = res.weights
+        s.iloc[0] = 99.0
+    except ValueError:  # pandas < 3 without copy-on-write: the read-only array refuses the write
+        pass
+    pd.testing.assert_series_equal(res.weights, w0)
+    assert isinstance(res.diagnostics["n_active_donors"], int)

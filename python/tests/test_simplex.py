@@ -709,8 +709,8 @@ def test_exact_copy_of_target_beats_a_near_copy():
     arithmetic: ||x_0 - y||^2 = 1e-18 vanishes next to ||y||^2, the two donors tie, the first one wins,
     and its gradient gap (~1e-18) is far below the stopping tolerance.  Result: w = (1, 0, 0), SSR 1e-18,
     instead of w = (0, 1, 0), SSR 0, with converged=True and kkt_violation ~1e-19; with the first two
-    columns swapped the exact copy wins, so the answer also depends on the donor order.  Still open in
-    commit 3e1fc63 (centring the data does not help: the tie is in ||y||^2 itself).
+    columns swapped the exact copy wins, so the answer also depends on the donor order.  Found in
+    commit 3e1fc63; fixed by re-measuring near-copy distances on X when choosing the start.
     """
     y = np.array([1.0, 2.0, 3.0])
     near = np.array([1.0 + 1e-9, 2.0, 3.0])
@@ -718,3 +718,16 @@ def test_exact_copy_of_target_beats_a_near_copy():
     fit = simplex_ls(np.column_stack([near, y, other]), y)
     assert fit.weights.tolist() == [0.0, 1.0, 0.0], f"weights {fit.weights}, SSR {fit.ssr!r}"
     assert fit.ssr == 0.0
+
+
+@pytest.mark.parametrize("s", [1e-200, 1e-120, 1e120, 1e200])
+def test_extreme_magnitudes_are_rescaled(s):
+    """Outcomes near the float limits: the Gram matrix would under/overflow; the kernel rescales."""
+    X = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 3.0]])
+    y = np.array([0.5, 0.5])
+    base = simplex_ls(X, y)
+    fit = simplex_ls(s * X, s * y)
+    np.testing.assert_allclose(fit.weights, base.weights, atol=1e-12)
+    np.testing.assert_allclose(fit.weights, [0.5, 0.5, 0.0], atol=1e-12)
+    assert fit.converged and fit.kkt_violation < 1e-12
+    assert fit.ssr == pytest.approx(base.ssr * s * s, abs=1e-12 * s * s)

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SpecificationError
+from ..panel import _py
 from ..results import Inference
 
 __all__ = ["in_time_placebo"]
@@ -17,7 +18,7 @@ def _one(res, k):
     mask = res.fit_mask & (np.arange(len(p.times)) < k)  # the fit window, cut at the fake date
     if mask.sum() < 2:
         raise SpecificationError(
-            f"fake_time {p.times[k]!r} leaves {int(mask.sum())} period(s) of the fit window to fit on; need at least 2")
+            f"fake_time {_py(p.times[k])!r} leaves {int(mask.sum())} period(s) of the fit window to fit on; need at least 2")
     w, diag = res.refit(mask=mask)
     y = np.asarray(p.y_treated)
     gap = y - p.X_donors @ w
@@ -55,6 +56,10 @@ def in_time_placebo(res, fake_time=None) -> Inference:
     if fake_time is None:
         first = int(np.flatnonzero(res.fit_mask)[1]) + 1  # two fitted periods before the fake date
         rows = [_one(res, k)[2] for k in range(max(2, first), T0)]
+        if not rows:
+            raise SpecificationError(
+                "no feasible fake treatment time: every earlier date leaves fewer than 2 periods of "
+                "the fit window to fit on")
         table = pd.DataFrame(rows)
         return Inference(method="in-time placebo (all fake times)", details={"table": table})
     from ..panel import coerce_period

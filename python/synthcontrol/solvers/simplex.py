@@ -164,7 +164,16 @@ def simplex_ls(X, y, *, max_iter=None) -> SimplexFit:
     if X.shape[1] == 0:
         raise ValueError("simplex_ls: no donors (X has zero columns)")
     Xc, yc = center(X, y)
+    s = max(float(_max(np.abs(Xc), axis=None)), float(_max(np.abs(yc))))
+    if 0.0 < s and not 1e-100 < s < 1e100:  # the Gram matrix would under/overflow: rescale
+        fit = simplex_ls_gram(*_gram(Xc / s, yc / s), Xc / s, yc / s, max_iter=max_iter)
+        return SimplexFit(weights=fit.weights, ssr=fit.ssr * s * s, kkt_violation=fit.kkt_violation,
+                          duality_gap=fit.duality_gap * s * s, n_iter=fit.n_iter, converged=fit.converged)
     return simplex_ls_gram(Xc.T @ Xc, Xc.T @ yc, Xc, yc, max_iter=max_iter)
+
+
+def _gram(X, y):
+    return X.T @ X, X.T @ y
 
 
 def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False) -> SimplexFit:
