@@ -132,6 +132,7 @@ def fit_outcome_only(y, X, mask):
         "kkt_violation": fit.kkt_violation,
         "duality_gap": fit.duality_gap,
         "loss_w": fit.ssr / T0,  # mean squared error over the fit periods
+        "l2_imbalance": math.sqrt(fit.ssr),  # ||y - X w|| over the fit periods (augsynth's name)
         "n_active_donors": int(np.count_nonzero(fit.weights)),
         "n_iter": fit.n_iter,
         "converged": fit.converged,
