@@ -1,0 +1,155 @@
+# plot(fit, type = ...): ggplot2 when installed (and engine = "auto"), base graphics otherwise.
+
+utils::globalVariables(c("period", "value", "series", "effect", "donor", "weight", "unit", "gap"))
+
+# Documented in man/plot.synthcontrol.Rd.
+plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "placebo"),
+                              engine = c("auto", "base", "ggplot2"), inference = NULL, ...) {
+  type <- match.arg(type)
+  engine <- match.arg(engine)
+  if (engine == "auto") engine <- if (requireNamespace("ggplot2", quietly = TRUE)) "ggplot2" else "base"
+  if (engine == "ggplot2" && !requireNamespace("ggplot2", quietly = TRUE)) {
+    .sc_stop("engine = \"ggplot2\" needs the ggplot2 package; install it or use engine = \"base\"",
+             class = "synthcontrol_spec_error")
+  }
+  if (type == "placebo") {
+    if (is.null(inference)) inference <- x$inference$placebo
+    if (is.null(inference)) inference <- placebo(x)
+    if (!inherits(inference, "synthcontrol_inference") || is.null(inference$gaps)) {
+      .sc_stop("`inference` must be the result of placebo(fit)", class = "synthcontrol_spec_error")
+    }
+  }
+  if (engine == "ggplot2") {
+    p <- .gg_plot(x, type, inference)
+    print(p)
+    return(invisible(p))
+  }
+  switch(type,
+    trajectory = .base_trajectory(x, ...),
+    gap = .base_gap(x, ...),
+    weights = .base_weights(x, ...),
+    placebo = .base_placebo(x, inference, ...))
+  invisible(x)
+}
+
+# x positions: numbers and dates plot as themselves; text periods by position.
+.xpos <- function(periods) if (.is_text_period(periods)) seq_along(periods) else periods
+
+.treat_line <- function(x, xs) {
+  post <- x$trajectory$post
+  i <- which(post)[1L]
+  if (is.na(i)) return(invisible())
+  # midway between the last pre and the first post period
+  at <- if (i > 1L) (as.numeric(xs[i]) + as.numeric(xs[i - 1L])) / 2 else as.numeric(xs[i])
+  graphics::abline(v = at, lty = 2, col = "grey40")
+}
+
+.is_text_period <- function(periods) !(is.numeric(periods) || inherits(periods, c("Date", "POSIXt")))
+.xaxt <- function(periods) if (.is_text_period(periods)) "n" else "s"
+
+.text_axis <- function(periods) {
+  if (.is_text_period(periods)) {
+    graphics::axis(1, at = seq_along(periods), labels = as.character(periods))
+  }
+}
+
+.base_trajectory <- function(x, main = NULL, ...) {
+  tr <- x$trajectory
+  xs <- .xpos(tr$period)
+  yl <- range(c(tr$observed, tr$counterfactual), finite = TRUE)
+  plot(xs, tr$observed, type = "l", lwd = 2, col = "black", ylim = yl,
+       xaxt = .xaxt(tr$period),
+       xlab = x$time, ylab = x$outcome,
+       main = if (is.null(main)) paste0(x$treated_label, ": observed vs synthetic") else main, ...)
+  .text_axis(tr$period)
+  graphics::lines(xs, tr$counterfactual, lwd = 2, lty = 2, col = "firebrick")
+  .treat_line(x, xs)
+  graphics::legend("bottomleft", legend = c(x$treated_label, paste("synthetic", x$treated_label)),
+                   lty = c(1, 2), lwd = 2, col = c("black", "firebrick"), bty = "n")
+}
+
+.base_gap <- function(x, main = NULL, ...) {
+  tr <- x$trajectory
+  xs <- .xpos(tr$period)
+  plot(xs, tr$effect, type = "l", lwd = 2, xlab = x$time,
+       xaxt = .xaxt(tr$period),
+       ylab = paste("gap in", x$outcome, "(observed - synthetic)"),
+       main = if (is.null(main)) paste0("Gap: ", x$treated_label, " (ATT ", .fmt(x$att), ")") else main, ...)
+  .text_axis(tr$period)
+  graphics::abline(h = 0, col = "grey40")
+  .treat_line(x, xs)
+}
+
+.base_weights <- function(x, threshold = 1e-3, main = NULL, ...) {
+  w <- x$weights[x$weights > threshold]
+  w <- w[order(w)]
+  op <- graphics::par(mar = c(4, max(4, 0.6 * max(nchar(names(w)), 1) + 1.5), 3, 1))
+  on.exit(graphics::par(op))
+  graphics::barplot(w, horiz = TRUE, las = 1, col = "steelblue", xlab = "donor weight",
+                    xlim = c(0, max(c(w, 0.01)) * 1.08),
+                    main = if (is.null(main)) paste0("Donor weights > ", threshold) else main, ...)
+}
+
+.base_placebo <- function(x, inf, main = NULL, ...) {
+  G <- inf$gaps
+  periods <- inf$periods
+  xs <- .xpos(periods)
+  treated_col <- 1L
+  yl <- range(G, finite = TRUE)
+  plot(xs, G[, treated_col], type = "n", ylim = yl, xlab = x$time,
+       xaxt = .xaxt(periods),
+       ylab = paste("gap in", x$outcome),
+       main = if (is.null(main)) paste0("In-space placebos (p = ", .fmt(inf$p_value), ")") else main, ...)
+  .text_axis(periods)
+  grey <- grDevices::adjustcolor("grey55", alpha.f = 0.6)
+  for (j in seq_len(ncol(G))[-treated_col]) graphics::lines(xs, G[, j], col = grey)
+  graphics::lines(xs, G[, treated_col], lwd = 2, col = "black")
+  graphics::abline(h = 0, col = "grey40")
+  .treat_line(x, xs)
+  graphics::legend("bottomleft", legend = c(x$treated_label, "placebos"), lty = 1, lwd = c(2, 1),
+                   col = c("black", grey), bty = "n")
+}
+
+.gg_plot <- function(x, type, inf) {
+  gg <- asNamespace("ggplot2")
+  # ggplot2 >= 3.4 calls a line's width `linewidth`, older versions `size`
+  lw_name <- if (utils::packageVersion("ggplot2") >= "3.4.0") "linewidth" else "size"
+  line <- function(width, ...) {
+    args <- list(...)
+    args[[lw_name]] <- width
+    do.call(gg$geom_line, args)
+  }
+  tr <- x$trajectory
+  post <- tr$period[tr$post]
+  vline <- if (length(post) && (is.numeric(post) || inherits(post, c("Date", "POSIXt"))))
+    gg$geom_vline(xintercept = as.numeric(post[1L]), linetype = 2, colour = "grey40") else NULL
+  if (type == "trajectory") {
+    df <- rbind(data.frame(period = tr$period, value = tr$observed, series = x$treated_label),
+                data.frame(period = tr$period, value = tr$counterfactual,
+                           series = paste("synthetic", x$treated_label)))
+    return(gg$ggplot(df, gg$aes(x = period, y = value, linetype = series, group = series)) +
+             line(0.9) + vline + gg$labs(x = x$time, y = x$outcome, linetype = NULL) +
+             gg$theme_minimal())
+  }
+  if (type == "gap") {
+    return(gg$ggplot(tr, gg$aes(x = period, y = effect, group = 1)) + gg$geom_hline(yintercept = 0) +
+             line(0.9) + vline +
+             gg$labs(x = x$time, y = paste("gap in", x$outcome)) + gg$theme_minimal())
+  }
+  if (type == "weights") {
+    w <- x$weights[x$weights > 1e-3]
+    df <- data.frame(donor = factor(names(w), levels = names(w)[order(w)]), weight = unname(w))
+    return(gg$ggplot(df, gg$aes(x = weight, y = donor)) + gg$geom_col(fill = "steelblue") +
+             gg$labs(x = "donor weight", y = NULL) + gg$theme_minimal())
+  }
+  G <- inf$gaps
+  df <- data.frame(period = rep(inf$periods, ncol(G)), gap = as.vector(G),
+                   unit = rep(colnames(G), each = nrow(G)),
+                   series = rep(c(x$treated_label, rep("placebo", ncol(G) - 1L)), each = nrow(G)))
+  gg$ggplot(df, gg$aes(x = period, y = gap, group = unit, colour = series)) +
+    line(0.4, data = df[df$series == "placebo", ]) +
+    line(1, data = df[df$series != "placebo", ]) +
+    gg$geom_hline(yintercept = 0) + vline +
+    gg$scale_colour_manual(values = stats::setNames(c("black", "grey75"), c(x$treated_label, "placebo"))) +
+    gg$labs(x = x$time, y = paste("gap in", x$outcome), colour = NULL) + gg$theme_minimal()
+}

@@ -1,0 +1,182 @@
+# synthcontrol(): the estimator, augsynth-shaped.
+
+.estimator_options <- c("covariates", "outcome_lags", "predictor_window", "backend", "augment",
+                        "ridge_lambda", "residualize", "seed", "n_jobs")
+.inference_methods <- c("placebo", "leave_one_out", "in_time_placebo")
+
+# Documented in man/synthcontrol.Rd.
+synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_time = NULL,
+                         donors = NULL, fill = NULL, fit_window = NULL, inference = NULL, ...) {
+  cl <- match.call()
+  spec <- .parse_formula(formula)
+  if (missing(data)) .sc_stop("`data` is required: a data frame in long format, one row per unit ",
+                              "and period", class = "synthcontrol_data_error")
+  if (!is.data.frame(data)) {
+    .sc_stop("`data` must be a data frame, got an object of class '", class(data)[1L], "'",
+             class = "synthcontrol_data_error")
+  }
+  env <- parent.frame()
+  unit_col <- .column_name(if (missing(unit)) NULL else substitute(unit), env, data, "unit")
+  time_col <- .column_name(if (missing(time)) NULL else substitute(time), env, data, "time")
+
+  # --- how the treatment is given ------------------------------------------------------------
+  if (!is.null(spec$treat) && (!is.null(treated) || !is.null(treatment_time))) {
+    .sc_stop("give the treatment either as a 0/1 column on the right of the formula (`",
+             spec$outcome, " ~ ", spec$treat, "`) or as `", spec$outcome,
+             " ~ 1` with treated = and treatment_time =, not both",
+             class = "synthcontrol_spec_error")
+  }
+  if (is.null(spec$treat) && (is.null(treated) || is.null(treatment_time))) {
+    .sc_stop("with `", spec$outcome, " ~ 1` give both treated = (the treated unit(s)) and ",
+             "treatment_time = (the first treated period); or name a 0/1 treatment column on the ",
+             "right of the formula, e.g. `", spec$outcome, " ~ treated`",
+             class = "synthcontrol_spec_error")
+  }
+  if (!is.null(fill) && !identical(fill, "interpolate")) {
+    .sc_stop("`fill` must be NULL (missing cells are an error) or \"interpolate\"; got ",
+             paste(format(fill), collapse = ", "), class = "synthcontrol_spec_error")
+  }
+  if (!is.null(fit_window) && length(fit_window) != 2L) {
+    .sc_stop("`fit_window` must be c(start, end), two periods before the treatment; got ",
+             length(fit_window), " value(s)", class = "synthcontrol_spec_error")
+  }
+  if (!is.null(treatment_time) && length(treatment_time) != 1L) {
+    .sc_stop("`treatment_time` must be a single period (the first treated one)",
+             class = "synthcontrol_spec_error")
+  }
+  inference <- .check_inference(inference)
+  opts <- list(...)
+  if (length(opts)) {
+    nm <- names(opts)
+    if (is.null(nm) || any(!nzchar(nm))) {
+      .sc_stop("arguments in `...` must be named (estimator options: ",
+               paste(.estimator_options, collapse = ", "), ")", class = "synthcontrol_spec_error")
+    }
+    bad <- setdiff(nm, .estimator_options)
+    if (length(bad)) {
+      .sc_stop("unknown argument(s): ", paste(bad, collapse = ", "), ". Estimator options are: ",
+               paste(.estimator_options, collapse = ", "), class = "synthcontrol_spec_error")
+    }
+    for (k in intersect(c("seed", "n_jobs"), nm)) {
+      if (is.numeric(opts[[k]])) opts[[k]] <- as.integer(opts[[k]])
+    }
+    if (is.character(opts$covariates)) .check_columns(data, as.list(stats::setNames(
+      opts$covariates, rep("covariate", length(opts$covariates)))))
+  }
+
+  # --- data -----------------------------------------------------------------------------------
+  prep <- .prepare_data(data, unit_col, time_col, spec$outcome, spec$treat)
+  kinds <- prep$kinds
+  treated_py <- .match_type(treated, kinds$unit, "treated", unit_col)
+  donors_py <- .match_type(donors, kinds$unit, "donors", unit_col)
+  tt_py <- .match_type(treatment_time, kinds$time, "treatment_time", time_col)
+  fw_py <- if (is.null(fit_window)) NULL else as.list(.match_type(fit_window, kinds$time, "fit_window", time_col))
+  if (!is.null(donors_py)) donors_py <- as.list(donors_py)
+  if (!is.null(treated_py) && length(treated_py) > 1L) treated_py <- as.list(treated_py)
+
+  v <- .py_call("fit", columns = prep$columns, unit = unit_col, time = time_col,
+                outcome = spec$outcome, treat = spec$treat, treated = treated_py,
+                treatment_time = tt_py, donors = donors_py, fill = fill,
+                datetime_cols = prep$datetime_cols, fit_window = fw_py, options = opts, call = cl)
+  res <- reticulate::py_get_item(v, "result")
+  d <- reticulate::py_to_r(reticulate::py_get_item(v, "data"))
+  fit <- .build_fit(d, kinds, cl, unit_col, time_col, fill)
+  hidden <- new.env(parent = emptyenv())
+  hidden$result <- res
+  hidden$kinds <- kinds
+  attr(fit, ".py") <- hidden
+
+  for (m in inference) {
+    fit$inference[[m]] <- switch(m,
+      placebo = placebo(fit),
+      leave_one_out = leave_one_out(fit),
+      in_time_placebo = in_time_placebo(fit))
+  }
+  fit
+}
+
+.check_inference <- function(inference) {
+  if (is.null(inference)) return(character())
+  if (!is.character(inference)) {
+    .sc_stop("`inference` must be NULL or a character vector of ",
+             paste0('"', .inference_methods, '"', collapse = ", "), class = "synthcontrol_spec_error")
+  }
+  inference[inference == "loo"] <- "leave_one_out"
+  inference[inference == "in_time"] <- "in_time_placebo"
+  bad <- setdiff(inference, .inference_methods)
+  if (length(bad)) {
+    .sc_stop("unknown inference method(s): ", paste(bad, collapse = ", "), "; use ",
+             paste0('"', .inference_methods, '"', collapse = ", "), class = "synthcontrol_spec_error")
+  }
+  unique(inference)
+}
+
+.num <- function(x) {
+  if (is.null(x) || length(x) == 0L) return(numeric())
+  if (is.list(x)) x <- vapply(x, function(e) if (is.null(e)) NA_real_ else as.double(e), 0)
+  as.double(x)
+}
+
+.scalars <- function(x) {
+  x <- x[!vapply(x, is.null, logical(1))]
+  x[vapply(x, function(e) is.atomic(e) && length(e) == 1L, logical(1))]
+}
+
+.build_fit <- function(d, kinds, cl, unit_col, time_col, fill) {
+  periods <- .restore_periods(d$periods, d$period_kind, kinds$time)
+  pnames <- as.character(periods)
+  post <- as.logical(unlist(d$post))
+  observed <- stats::setNames(.num(d$observed), pnames)
+  counterfactual <- stats::setNames(.num(d$counterfactual), pnames)
+  gap <- observed - counterfactual
+  weights <- stats::setNames(.num(d$weights), as.character(unlist(d$donors)))
+  tt <- .restore_periods(list(d$treatment_time), if (identical(kinds$time, "datetime")) "datetime"
+                         else d$period_kind, kinds$time)
+  treated <- .restore_units(d$treated, kinds$unit)
+  V <- if (is.null(d$V)) NULL else stats::setNames(.num(d$V$values), as.character(unlist(d$V$names)))
+  structure(list(
+    att = as.double(d$att),
+    effects = gap[post],
+    observed = observed,
+    counterfactual = counterfactual,
+    weights = weights,
+    V = V,
+    pre_rmse = as.double(d$pre_rmse),
+    diagnostics = .scalars(d$diagnostics),
+    trajectory = data.frame(period = periods, observed = unname(observed),
+                            counterfactual = unname(counterfactual), effect = unname(gap),
+                            post = post, stringsAsFactors = FALSE),
+    treated = treated,
+    treated_label = as.character(d$treated_label),
+    treatment_time = tt,
+    outcome = as.character(d$outcome),
+    unit = unit_col,
+    time = time_col,
+    n_pre = as.integer(d$T0),
+    n_post = as.integer(sum(post)),
+    n_filled = as.integer(d$n_filled),
+    inference = list(),
+    call = cl
+  ), class = "synthcontrol")
+}
+
+# The Python result behind a fit (never handed to users).
+.py_result <- function(fit) {
+  if (!inherits(fit, "synthcontrol")) {
+    .sc_stop("expected a fit made by synthcontrol(), got an object of class '", class(fit)[1L], "'",
+             class = "synthcontrol_spec_error")
+  }
+  e <- attr(fit, ".py")
+  res <- if (is.environment(e)) e$result else NULL
+  if (is.null(res) || reticulate::py_is_null_xptr(res)) {
+    .sc_stop("the Python side of this fit is not available (was it saved and reloaded, or made in ",
+             "another R session?); refit it with synthcontrol() to run inference",
+             class = "synthcontrol_stale_fit")
+  }
+  res
+}
+
+.kinds <- function(fit) {
+  e <- attr(fit, ".py")
+  if (is.environment(e) && !is.null(e$kinds)) e$kinds else list(unit = "character", time = "character")
+}

@@ -1,0 +1,244 @@
+"""Bridge between the R package `synthcontrol` and the Python core.
+
+Everything handed back to R is built from Python builtins only (float, int,
+str, bool, lists and dicts of them), so that reticulate's conversion does not
+depend on the numpy / pandas versions installed.  Every call goes through
+:func:`call`, which never raises: it returns ``{"ok": True, "value": ...}`` or
+``{"ok": False, "kind": ..., "type": ..., "message": ...}`` so that R can turn
+Python exceptions into R conditions without showing a Python traceback.
+"""
+from __future__ import annotations
+
+import math
+import traceback
+
+__all__ = ["call", "status"]
+
+
+def status():
+    """Import the core; report its version and location (or why it failed)."""
+    try:
+        import synthcontrol as sc
+    except Exception as e:  # noqa: BLE001 -- reported to R
+        return {"ok": False, "type": type(e).__name__, "message": str(e)}
+    return {"ok": True, "version": str(getattr(sc, "__version__", "unknown")),
+            "file": str(getattr(sc, "__file__", ""))}
+
+
+def call(name, *args, **kwargs):
+    """Run one of the functions below; never raise."""
+    try:
+        from synthcontrol.errors import SynthError
+    except Exception as e:  # noqa: BLE001
+        return {"ok": False, "kind": "missing", "type": type(e).__name__, "message": str(e)}
+    try:
+        return {"ok": True, "value": _FUNCS[name](*args, **kwargs)}
+    except SynthError as e:
+        return {"ok": False, "kind": "synth", "type": type(e).__name__, "message": str(e)}
+    except Exception as e:  # noqa: BLE001 -- a bug or an unexpected input: keep the traceback aside
+        return {"ok": False, "kind": "internal", "type": type(e).__name__, "message": str(e),
+                "traceback": traceback.format_exc()}
+
+
+# ----------------------------------------------------------------------------------------------
+# conversions to builtins
+# ----------------------------------------------------------------------------------------------
+def _scalar(v):
+    """numpy / pandas scalar -> builtin; None stays None; other objects -> None."""
+    import numpy as np
+    import pandas as pd
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v)
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (pd.Timestamp, np.datetime64)):
+        return _period_str(pd.Timestamp(v))
+    return None
+
+
+def _period_str(ts):
+    if ts.hour == 0 and ts.minute == 0 and ts.second == 0 and ts.microsecond == 0 and ts.nanosecond == 0:
+        return ts.strftime("%Y-%m-%d")
+    return ts.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _periods(index):
+    """A period index -> (kind, list of builtins)."""
+    import numpy as np
+    import pandas as pd
+    idx = pd.Index(index)
+    if pd.api.types.is_datetime64_any_dtype(idx.dtype):
+        return "datetime", [_period_str(pd.Timestamp(t)) for t in idx]
+    if pd.api.types.is_bool_dtype(idx.dtype):
+        return "logical", [bool(t) for t in idx]
+    if pd.api.types.is_integer_dtype(idx.dtype):
+        return "integer", [int(t) for t in idx]
+    if pd.api.types.is_float_dtype(idx.dtype):
+        return "double", [float(t) for t in idx]
+    return "character", [str(t) for t in idx]
+
+
+def _labels(index):
+    """Unit labels -> list of str (names in R)."""
+    return [str(_scalar(u)) if _scalar(u) is not None else str(u) for u in index]
+
+
+def _floats(a):
+    import numpy as np
+    return [float(x) for x in np.asarray(a, dtype=float).ravel()]
+
+
+def _frame(df):
+    """DataFrame -> {"columns": [...], "data": {col: list}, "kinds": {col: kind}}."""
+    import pandas as pd
+    cols, data, kinds = [], {}, {}
+    for c in df.columns:
+        s = df[c]
+        name = str(c)
+        cols.append(name)
+        if pd.api.types.is_bool_dtype(s.dtype):
+            data[name], kinds[name] = [bool(x) for x in s], "logical"
+        elif pd.api.types.is_integer_dtype(s.dtype):
+            data[name], kinds[name] = [int(x) for x in s], "integer"
+        elif pd.api.types.is_float_dtype(s.dtype):
+            data[name], kinds[name] = _floats(s.to_numpy(dtype=float, na_value=float("nan"))), "double"
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            data[name], kinds[name] = [_period_str(pd.Timestamp(x)) for x in s], "datetime"
+        else:
+            vals = [_scalar(x) for x in s]
+            if all(isinstance(x, float) for x in vals):
+                data[name], kinds[name] = vals, "double"
+            elif all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
+                data[name], kinds[name] = vals, "integer"
+            else:
+                data[name], kinds[name] = [str(x) if x is not None else str(y) for x, y in zip(vals, s)], \
+                    "character"
+    return {"columns": cols, "data": data, "kinds": kinds}
+
+
+def _list(x):
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+# ----------------------------------------------------------------------------------------------
+# the calls
+# ----------------------------------------------------------------------------------------------
+def _make_frame(columns, datetime_cols):
+    import pandas as pd
+    cols = {k: _list(v) for k, v in columns.items()}
+    df = pd.DataFrame(cols)
+    for c in _list(datetime_cols) or []:
+        df[c] = pd.to_datetime(df[c])
+    return df
+
+
+def panel(columns, unit, time, outcome, treat=None, treated=None, treatment_time=None,
+          donors=None, fill=None, datetime_cols=None):
+    import synthcontrol as sc
+    df = _make_frame(columns, datetime_cols)
+    return sc.Panel(df, unit=unit, time=time, outcome=outcome, treat=treat, treated=treated,
+                    treatment_time=treatment_time, donors=_list(donors), fill=fill)
+
+
+def fit(columns, unit, time, outcome, treat=None, treated=None, treatment_time=None,
+        donors=None, fill=None, datetime_cols=None, fit_window=None, options=None):
+    import synthcontrol as sc
+    p = panel(columns, unit, time, outcome, treat=treat, treated=treated,
+              treatment_time=treatment_time, donors=donors, fill=fill, datetime_cols=datetime_cols)
+    opts = dict(options or {})
+    for k in ("covariates", "outcome_lags"):
+        if isinstance(opts.get(k), str):
+            opts[k] = [opts[k]]
+    if fit_window is not None:
+        fit_window = tuple(_list(fit_window))
+    res = sc.SyntheticControl(fit_window=fit_window, **opts).fit(p)
+    return {"result": res, "data": result_data(res)}
+
+
+def result_data(res):
+    """An SCResult -> builtins, through its public attributes only."""
+    import numpy as np
+    p = res.panel
+    observed, counterfactual, weights = res.observed, res.counterfactual, res.weights
+    kind, periods = _periods(observed.index)
+    diag = {}
+    for k, v in res.diagnostics.items():
+        s = _scalar(v)
+        if s is not None:
+            diag[str(k)] = s
+    tt = p.treatment_time
+    tt = _period_str(tt) if hasattr(tt, "strftime") else _scalar(tt)
+    if tt is None and p.treatment_time is not None:
+        tt = str(p.treatment_time)
+    return {
+        "att": float(res.att),
+        "pre_rmse": float(res.pre_rmse),
+        "period_kind": kind,
+        "periods": periods,
+        "post": [bool(x) for x in np.asarray(p.post)],
+        "observed": _floats(observed.to_numpy()),
+        "counterfactual": _floats(counterfactual.to_numpy()),
+        "weights": _floats(weights.to_numpy()),
+        "donors": _labels(weights.index),
+        "treated": _labels(p.treated_units),
+        "treated_label": str(p.treated_label),
+        "treatment_time": tt,
+        "T0": int(p.T0),
+        "n_filled": int(p.n_filled),
+        "V": None if res.V is None else {"names": _labels(res.V.index), "values": _floats(res.V)},
+        "diagnostics": diag,
+        "outcome": str(p.outcome),
+    }
+
+
+def placebo(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_pool="donors"):
+    inf = res.placebo(statistic=statistic, exclude_mspe_ratio=exclude_mspe_ratio, donor_pool=donor_pool)
+    return _inference(inf)
+
+
+def in_time_placebo(res, fake_time=None):
+    return _inference(res.in_time_placebo(fake_time=fake_time))
+
+
+def leave_one_out(res, threshold=1e-3):
+    df = res.leave_one_out(threshold=threshold)
+    out = _frame(df)
+    out["att_full"] = float(res.att)
+    return out
+
+
+def _inference(inf):
+    import pandas as pd
+    scalars, frames, series = {}, {}, {}
+    for k, v in inf.details.items():
+        if isinstance(v, pd.DataFrame):
+            if k == "gaps":
+                kind, periods = _periods(v.index)
+                frames[k] = {"period_kind": kind, "periods": periods, "columns": _labels(v.columns),
+                             "values": [_floats(v[c]) for c in v.columns]}
+            else:
+                frames[k] = _frame(v)
+        elif isinstance(v, pd.Series):
+            kind, idx = (_periods(v.index) if k != "weights" else ("character", _labels(v.index)))
+            series[k] = {"kind": kind, "index": idx, "values": _floats(v)}
+        else:
+            s = _scalar(v)
+            if s is not None or v is None:
+                scalars[k] = s
+    return {"method": inf.method, "p_value": _scalar(inf.p_value), "ci_lower": _scalar(inf.ci_lower),
+            "ci_upper": _scalar(inf.ci_upper), "alpha": _scalar(inf.alpha), "details": scalars,
+            "frames": frames, "series": series}
+
+
+_FUNCS = {"panel": panel, "fit": fit, "placebo": placebo, "in_time_placebo": in_time_placebo,
+          "leave_one_out": leave_one_out}

@@ -1,0 +1,4 @@
+library(testthat)
+library(synthcontrol)
+
+test_check("synthcontrol")
