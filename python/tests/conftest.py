@@ -3,7 +3,7 @@
 Data: ``$SYNTHCONTROL_DATA`` if set, else ``<repo>/../shared/data``.
 Reference numbers: ``$SYNTHCONTROL_REFERENCE`` if set, else ``<repo>/../shared/reference``.
 Tests that need a file that is absent are skipped with the path in the reason;
-CI sets both locations, so nothing is skipped there (.ci/run fails on skips of this kind).
+CI sets both locations; under CI a missing file fails the test instead of skipping it.
 """
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def reference_dir() -> Path:
 
 def _need(path: Path) -> Path:
     if not path.exists():
+        if os.environ.get("CI"):  # CI always has ../shared: a missing file there is a failure
+            pytest.fail(f"data file not available in CI: {path}")
         pytest.skip(f"data file not available: {path} (set SYNTHCONTROL_DATA)")
     return path
 
