@@ -152,11 +152,7 @@ class Panel:
         cols = [unit, time, outcome] + ([treat] if treat is not None else [])
         df = data.loc[:, cols].copy()  # never touch the caller's frame
 
-        y = df[outcome]
-        if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
-            raise DataError(
-                f"outcome column {outcome!r} must be numeric, got dtype {y.dtype}; "
-                f"first non-numeric value: {_first_non_numeric(y)!r}")
+        y = _numeric_outcome(df, outcome)
         for c in (unit, time):
             if df[c].isna().any():
                 i = df.index[df[c].isna()][0]
@@ -349,6 +345,14 @@ def coerce_period(value, times: pd.Index, what: str, column: str):
     return value
 
 
+def _numeric_outcome(df, outcome) -> pd.Series:
+    y = df[outcome]
+    if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
+        raise DataError(f"outcome column {outcome!r} must be numeric, got dtype {y.dtype}; "
+                        f"first non-numeric value: {_first_non_numeric(y)!r}")
+    return y
+
+
 def _first_non_numeric(s: pd.Series):
     conv = pd.to_numeric(s, errors="coerce")
     bad = conv.isna() & s.notna()
@@ -491,10 +495,7 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
         raise SpecificationError(f"agg must be 'mean', got {agg!r}")
     _check_options(fill, treat_aggregate)
     ev = events.loc[:, cols].copy()
-    y = ev[outcome]
-    if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
-        raise DataError(f"outcome column {outcome!r} must be numeric, got dtype {y.dtype}; "
-                        f"first non-numeric value: {_first_non_numeric(y)!r}")
+    y = _numeric_outcome(ev, outcome)
     yv = y.to_numpy(dtype=float, na_value=np.nan)
     if np.isinf(yv).any():
         i = int(np.flatnonzero(np.isinf(yv))[0])

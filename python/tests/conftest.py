@@ -25,6 +25,11 @@ def reference_dir() -> Path:
     return Path(os.environ.get("SYNTHCONTROL_REFERENCE", REPO.parent / "shared" / "reference"))
 
 
+def need_file(path: Path) -> Path:
+    """The path if it exists; otherwise skip the test (fail it under CI, which always has ../shared)."""
+    return _need(Path(path))
+
+
 def _need(path: Path) -> Path:
     if not path.exists():
         if os.environ.get("CI"):  # CI always has ../shared: a missing file there is a failure

@@ -14,14 +14,11 @@ from synthcontrol.predictors import build_predictors
 from synthcontrol.solvers.bilevel import outcome_bound_certificate
 from synthcontrol.solvers.simplex import simplex_ls
 
-from .conftest import data_dir
+from .conftest import data_dir, need_file
 
 
 def _read(name):
-    f = data_dir() / name
-    if not f.exists():
-        pytest.skip(f"{f} not available")
-    return pd.read_csv(f)
+    return pd.read_csv(need_file(data_dir() / name))
 
 
 def test_basque_bound_is_attained_and_certified():

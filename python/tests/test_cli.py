@@ -7,7 +7,7 @@ import pytest
 
 from synthcontrol.cli import main
 
-from .conftest import data_dir
+from .conftest import data_dir, need_file
 
 
 def test_demo_small(tmp_path, capsys):
@@ -25,9 +25,7 @@ def test_demo_small(tmp_path, capsys):
 
 
 def test_fit_prop99(tmp_path, capsys):
-    f = data_dir() / "smoking.csv"
-    if not f.exists():
-        pytest.skip(f"{f} not available")
+    f = need_file(data_dir() / "smoking.csv")
     out = tmp_path / "fit"
     rc = main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
                "--treated", "California", "--treatment-time", "1989", "--inference", "placebo", "loo",

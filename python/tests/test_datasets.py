@@ -21,6 +21,8 @@ from synthcontrol import datasets
 from synthcontrol.datasets import REGISTRY, load, make_rollout_logs
 from synthcontrol.errors import DataError, SpecificationError, SynthError
 
+from .conftest import need_file
+
 REQUIRED_NAMES = [
     "prop99", "prop99_mlsynth", "basque", "germany", "kansas", "geolift", "urate", "walmart",
     "rollout_logs",
@@ -104,8 +106,7 @@ def test_load_prop99_via_env(monkeypatch):
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_every_registry_entry_loads(monkeypatch, name):
     info = REGISTRY[name]
-    if not (SHARED / info.file).is_file():
-        pytest.skip(f"{info.file} not in the shared data")
+    need_file(SHARED / info.file)
     monkeypatch.setenv("SYNTHCONTROL_DATA", str(SHARED))
     df = load(name, download=False)
     assert set(info.columns) <= set(df.columns)

@@ -47,6 +47,8 @@ from synthcontrol.solvers.simplex import (
     simplex_ls_gram,
 )
 
+from .conftest import need_file
+
 try:  # the independent reference solver (test extra: cvxpy + clarabel)
     import cvxpy as cp
 
@@ -597,10 +599,7 @@ PROP99_SSR = 52.12957126
 
 def test_prop99_outcome_only_weights():
     pd = pytest.importorskip("pandas")
-    path = _data_file("smoking.csv")
-    if not path.exists():
-        pytest.skip(f"Prop 99 data not found at {path} "
-                    "(set SYNTHCONTROL_DATA to the folder holding smoking.csv)")
+    path = need_file(_data_file("smoking.csv"))
     panel = pd.read_csv(path).pivot(index="year", columns="state", values="cigsale")
     assert panel.shape == (31, 39)
     pre = panel.loc[1970:1988]
