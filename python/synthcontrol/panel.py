@@ -213,6 +213,9 @@ class Panel:
             tr = _treatment_from_labels(treated, treatment_time, units, unit)
 
         self._init_arrays(unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled)
+        # the caller's frame, copied: covariate predictors are built from it at fit time, and a
+        # later edit of the caller's frame must not change a refit
+        self.source = data.copy()
 
     # ------------------------------------------------------------------------------
     def _init_arrays(self, unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled):
@@ -267,6 +270,7 @@ class Panel:
         Xd.setflags(write=False)
         self.X_donors = Xd
         self.events = None  # EventSource for panels built from user-level logs
+        self.source = None  # the long data with covariate columns (set by Panel.__init__)
 
     # ------------------------------------------------------------------------------
     @property

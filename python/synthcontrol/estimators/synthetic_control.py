@@ -25,14 +25,33 @@ class SyntheticControl:
 
     Parameters
     ----------
-    covariates, outcome_lags, predictor_window :
-        Predictors for the covariate (V-weighted) backends.  Not available yet:
-        giving them raises :class:`~synthcontrol.SpecificationError`.
+    covariates : list of str or dict, optional
+        Covariate predictors.  A list: each column averaged over
+        ``predictor_window``.  A dict ``{column: window}``: Abadie's special
+        predictors, each averaged over its own window (a ``(start, end)`` pair,
+        a list of periods or one period).  Read from the data the
+        :class:`~synthcontrol.Panel` was built from.
+    outcome_lags : list or dict, optional
+        Outcome values as predictors: a list of periods (one predictor each),
+        or ``{label: window}`` for window means.
+    predictor_window : (start, end), optional
+        Averaging window of covariates given as a list (Synth's
+        ``time.predictors.prior``); default: the whole pre-period.
     fit_window : (start, end) period labels, optional
         The periods whose outcomes the weights are fitted on (inclusive both
-        ends, all before the treatment).  Default: the whole pre-period.
-    backend : {"auto", "outcome-only"}
-        ``"auto"`` is the outcome-only simplex fit when no covariates are given.
+        ends, all before the treatment; Synth's ``time.optimize.ssr``).
+        Default: the whole pre-period.
+    backend : {"auto", "outcome-only", "malo", "mscmt", "penalized"}
+        ``"auto"``: the outcome-only simplex fit without predictors; with
+        predictors, the certified bilevel search (the lower-bound certificate
+        first, then corners and a seeded multi-start local search).
+        ``"malo"``: certificate, corner solutions and local descent (Malo et
+        al. 2024).  ``"mscmt"``: seeded differential evolution over log10 V with
+        the exact inner solve (Becker & Kloessner 2018).  ``"penalized"``:
+        Abadie & L'Hour (2021) on the scaled predictors, lambda chosen by the
+        outcome fit over ``fit_window``.  Every bilevel fit reports
+        ``loss_v``, ``loss_w``, ``lower_bound`` and the proven ``bound_gap``
+        in :attr:`SCResult.diagnostics`; see ``docs/covariates.md``.
     augment : None
         Ridge augmentation is not available yet.
     seed : int
@@ -71,15 +90,20 @@ class SyntheticControl:
         if self.backend not in _BACKENDS:
             raise SpecificationError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
         has_predictors = bool(self.covariates) or bool(self.outcome_lags)
-        if self.backend in ("mscmt", "malo", "penalized") or has_predictors:
-            raise SpecificationError(
-                "covariate / predictor-weighted backends (covariates, outcome_lags, backend="
-                "'mscmt' | 'malo' | 'penalized') are not available in this version; use the "
-                "outcome-only fit (backend='auto' without covariates)")
         if self.augment is not None:
             raise SpecificationError(
                 f"augment={self.augment!r} is not available in this version; use augment=None")
-        return "outcome-only"
+        if self.backend == "outcome-only" and has_predictors:
+            raise SpecificationError(
+                "backend='outcome-only' ignores predictors, but covariates/outcome_lags were given; "
+                "use backend='auto' (or 'malo', 'mscmt', 'penalized') to use them, or drop them")
+        if self.backend in ("mscmt", "malo", "penalized") and not has_predictors:
+            raise SpecificationError(
+                f"backend={self.backend!r} weights predictors, but no covariates or outcome_lags "
+                f"were given; add them, or use backend='auto' for the outcome-only fit")
+        if not has_predictors:
+            return "outcome-only"
+        return "auto" if self.backend == "auto" else self.backend
 
     def _fit_mask(self, panel: Panel) -> np.ndarray:
         pre = ~panel.post
@@ -111,9 +135,70 @@ class SyntheticControl:
         backend = self._resolve_backend()
         panel.require_estimable()
         mask = self._fit_mask(panel)
+        if backend != "outcome-only":
+            return self._fit_predictors(panel, mask, backend)
         w, diag = fit_outcome_only(panel.y_treated, panel.X_donors, mask)
         diag["backend"] = backend
         return SCResult.from_weights(panel, w, diag, estimator=self, fit_mask=mask)
+
+    def predictors(self, panel: Panel):
+        """The :class:`~synthcontrol.predictors.Predictors` this estimator uses on ``panel``."""
+        from ..predictors import build_predictors
+        if panel.source is None:
+            raise SpecificationError(
+                "covariate predictors need the long data with the covariate columns; this panel "
+                "was built from user-level events (panel_from_events), which keeps only the outcome")
+        pre = list(panel.times[: panel.T0])
+        return build_predictors(
+            panel.source, panel.unit, panel.time, list(panel.treated_units), list(panel.donors),
+            covariates=self.covariates or None, predictor_window=self.predictor_window,
+            outcome=panel.outcome, outcome_lags=self.outcome_lags or None, pre_periods=pre)
+
+    def _fit_predictors(self, panel, mask, backend):
+        from ..solvers.vsearch import penalized_fit, solve_bilevel
+        pr = self.predictors(panel)
+        X1s, X0s, divisor = pr.scaled()
+        X1 = X1s.to_numpy(dtype=float)
+        X0 = X0s.to_numpy(dtype=float)
+        Z1 = np.asarray(panel.y_treated)[mask]
+        Z0 = np.asarray(panel.X_donors)[mask]
+        names = list(pr.names)
+        if backend == "penalized":
+            w, lam, table = penalized_fit(X1, X0, Z1, Z0)
+            r = Z1 - Z0 @ w
+            rx = X1 - X0 @ w
+            diag = {"solver": "penalized simplex QP (Abadie-L'Hour)", "lambda": lam,
+                    "lambda_path": table, "loss_v": float(r @ r) / len(r),
+                    "loss_w": float(rx @ rx) / len(rx), "n_active_donors": int(np.count_nonzero(w)),
+                    "backend": backend, "predictor_scale": divisor.to_dict()}
+            return SCResult.from_weights(panel, w, diag, estimator=self, fit_mask=mask,
+                                         V=pd.Series(np.full(len(names), 1.0 / len(names)), index=names,
+                                                     name="V"))
+        fit = solve_bilevel(X1, X0, Z1, Z0, backend=backend, seed=self.seed)
+        from ..solvers.simplex import kkt_certificate
+        sv = np.sqrt(fit.v)
+        _, inner_kkt, _ = kkt_certificate(sv[:, None] * X0, sv * X1, fit.w)
+        diag = {
+            "solver": f"bilevel V search ({fit.backend})",
+            "loss_v": fit.loss_v,
+            "loss_w": fit.loss_w,
+            "lower_bound": fit.lower_bound,
+            "bound_gap": fit.bound_gap,
+            "bound_attained": fit.attained,
+            "inner_gap": fit.inner_gap_rel,
+            "kkt_violation": float(inner_kkt),
+            "v_agreement": fit.v_agreement,
+            "v_min_loss_w": None if fit.v_min_loss_w is None else dict(zip(names, map(float, fit.v_min_loss_w))),
+            "v_max_order": None if fit.v_max_order is None else dict(zip(names, map(float, fit.v_max_order))),
+            "n_evals": fit.n_evals,
+            "search_seconds": fit.seconds,
+            "stages": dict(fit.stages),
+            "n_active_donors": int(np.count_nonzero(fit.w)),
+            "backend": backend,
+            "predictor_scale": divisor.to_dict(),
+        }
+        V = pd.Series(fit.v, index=names, name="V")
+        return SCResult.from_weights(panel, fit.w, diag, estimator=self, fit_mask=mask, V=V)
 
 
 def fit_outcome_only(y, X, mask):

@@ -176,8 +176,14 @@ def _gram(X, y):
     return X.T @ X, X.T @ y
 
 
-def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False) -> SimplexFit:
+def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> SimplexFit:
     """Active-set solve given the Gram matrix ``G = X'X`` and ``c = X'y``.
+
+    With ``polish=False`` the problem is the quadratic programme
+    ``min w'Gw/2 - c'w`` on the simplex for any ``c`` (e.g. ``X'y`` minus a linear
+    penalty): no QR re-solve from ``X``, and the certificate is computed from the
+    gradient ``G w - c`` (``X``, ``y`` then only set the certificate's scale);
+    ``ssr`` is ``w'Gw - 2c'w + y'y``.
 
     ``X`` and ``y`` should already be centred (:func:`center`); batched callers
     centre once and share ``G`` across fits.  The Gram matrix drives the search
@@ -261,6 +267,11 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False) -> SimplexFit:
             continue
         break  # the iteration cap interrupted the inner loop: not converged
 
+    if not polish:
+        g = G @ w - c
+        kkt, gap = _kkt_from_gradient(g, w, X, y, math.sqrt(diag_max))
+        return SimplexFit(weights=w, ssr=float(w @ (g - c)) + float(y @ y), kkt_violation=kkt,
+                          duality_gap=gap, n_iter=n_iter, converged=converged)
     r = X @ w - y
     w, r = _polish(X, y, w, r)
     kkt, gap = _kkt_from_gradient(X.T @ r, w, X, y, math.sqrt(diag_max))

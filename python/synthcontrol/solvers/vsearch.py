@@ -1,0 +1,331 @@
+"""The predictor-weight (V) search of covariate synthetic control, with bounds.
+
+The bilevel problem (Malo, Eskelinen, Zhou & Kuosmanen 2024; see
+:mod:`synthcontrol.solvers.bilevel` for the notation)::
+
+    min_V  L_V(W*(V)) = ||Z1 - Z0 W*(V)||^2 / T
+    W*(V) in argmin_{W in simplex} L_W(V, W) = (X1 - X0 W)' diag(v) (X1 - X0 W),   v in simplex
+
+Everything here is built on one exact operation, :meth:`VProblem.inner`: the
+lower level solved for a given ``v`` with ties broken toward the upper level
+(the optimistic bilevel convention).  We use the epsilon-regularised (Tykhonov)
+lower level of the paper, ``L_W + eps * L_V`` with a tiny relative ``eps``,
+solved exactly by the active-set simplex kernel on the stacked matrix
+``[sqrt(v) X0; sqrt(eps) Z0]``.  When ``L_W(V, .)`` has a unique minimiser the
+answer is that minimiser up to O(eps); when it has many (a corner ``V`` whose
+predictor the donors can match exactly), the regularisation picks the one with
+the best outcome fit.  How far the returned ``W`` is from optimal for the lower
+level is measured exactly and reported (``inner_gap``: ``L_W(W) - min L_W``,
+the min computed by a separate exact solve).
+
+Bounds, all proven:
+
+* lower bound: the outcome-only optimum ``L(W**)`` (no ``W`` on the simplex does
+  better, whatever ``V`` is);
+* upper bound: ``L_V`` at any ``(V, W*(V))`` we evaluate;
+* the LP of :func:`~synthcontrol.solvers.bilevel.outcome_bound_certificate`
+  decides whether the lower bound is attained (then ``W**`` is optimal and the
+  gap is 0).
+
+Search strategies (the backends of :class:`~synthcontrol.SyntheticControl`):
+
+``malo``
+    certificate LP; the K corner solutions ``V = e_k``; a local search over
+    ``log10 v`` (Nelder-Mead, derivative-free, because ``L_V(W*(V))`` is only
+    piecewise smooth) started from the best corners and from equal weights.
+``mscmt``
+    seeded differential evolution over ``log10 v`` in ``[-8, 0]^K`` (as
+    Becker & Kloessner's MSCMT), each candidate evaluated with the exact inner
+    solve, then the same local polish.
+``auto``
+    the certificate first; if the bound is not attained, corners plus a
+    quasi-random design of starting points, each polished locally.
+
+No pandas here: arrays in, arrays out.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import differential_evolution, linprog, minimize
+from scipy.stats import qmc
+
+from .bilevel import outcome_bound_certificate
+from .simplex import center, simplex_ls, simplex_ls_gram
+
+__all__ = ["VProblem", "BilevelFit", "solve_bilevel", "penalized_fit", "v_choices"]
+
+_LOG_LO = -8.0  # smallest log10 weight the searches use (MSCMT's default lower bound on V is 1e-8)
+
+
+@dataclass(frozen=True)
+class BilevelFit:
+    """The outcome of a V search: the answer, its bounds, and how it was found."""
+
+    w: np.ndarray  # donor weights (J,)
+    v: np.ndarray  # predictor weights (P,), sum 1
+    loss_v: float  # upper level: mean squared outcome gap over the fit periods
+    loss_w: float  # lower level: (X1 - X0 w)' diag(v) (X1 - X0 w) on the given (scaled) predictors
+    lower_bound: float  # proven: no (V, W) does better than this
+    bound_gap: float  # loss_v - lower_bound >= 0: proven distance to the optimum at most this
+    attained: bool  # the lower bound is attained (certified optimum)
+    inner_gap: float  # L_W(w) - min_W L_W(v, W) >= 0 (exact), how far w is from optimal for v
+    inner_gap_rel: float  # inner_gap / (||X1 - mean||^2 scale), unitless
+    v_agreement: float  # max |v_min_loss_w - v_max_order|: how well the data pin V down
+    v_min_loss_w: np.ndarray | None
+    v_max_order: np.ndarray | None
+    backend: str
+    n_evals: int
+    seconds: float
+    stages: dict = field(default_factory=dict)  # stage name -> best loss_v after it
+    certificate: object = None  # the LP certificate of the lower bound
+    extra: dict = field(default_factory=dict)
+
+
+class VProblem:
+    """One bilevel instance: scaled predictors ``X1 (P,)``, ``X0 (P, J)`` and
+    outcomes ``Z1 (T,)``, ``Z0 (T, J)`` over the fit periods."""
+
+    def __init__(self, X1, X0, Z1, Z0, *, eps=1e-6):
+        X1 = np.asarray(X1, dtype=float)
+        X0 = np.asarray(X0, dtype=float)
+        Z1 = np.asarray(Z1, dtype=float)
+        Z0 = np.asarray(Z0, dtype=float)
+        if X0.ndim != 2 or X1.shape != (X0.shape[0],):
+            raise ValueError(f"predictors: X0 must be (P, J) and X1 (P,), got {X0.shape} and {X1.shape}")
+        if Z0.ndim != 2 or Z1.shape != (Z0.shape[0],) or Z0.shape[1] != X0.shape[1]:
+            raise ValueError(f"outcomes: Z0 must be (T, J={X0.shape[1]}) and Z1 (T,), got {Z0.shape}, {Z1.shape}")
+        self.X1, self.X0, self.Z1, self.Z0 = X1, X0, Z1, Z0
+        self.P, self.J = X0.shape
+        self.T = Z0.shape[0]
+        # centring by the donors' mean is exact for both levels (weights sum to one)
+        self._Xc, self._xc = center(X0, X1)
+        self._Zc, self._zc = center(Z0, Z1)
+        sx = float(np.mean(self._Xc ** 2)) or 1.0
+        sz = float(np.mean(self._Zc ** 2)) or 1.0
+        self.eps = float(eps)
+        self._root_eps = math.sqrt(self.eps * sx / sz * self.P / self.T)
+        self._zscale = self._root_eps
+        self.n_evals = 0
+        self._xscale = max(float(self._xc @ self._xc), sx * self.P)
+
+    # ---- the exact pieces ------------------------------------------------------------------
+    def loss_v(self, w) -> float:
+        r = self._zc - self._Zc @ w
+        return float(r @ r) / self.T
+
+    def loss_w(self, v, w) -> float:
+        r = self._xc - self._Xc @ w
+        return float(v @ (r * r))
+
+    def inner(self, v) -> np.ndarray:
+        """Donor weights optimal for ``v`` (ties broken toward the outcome fit)."""
+        self.n_evals += 1
+        sv = np.sqrt(v)
+        A = np.vstack((sv[:, None] * self._Xc, self._zscale * self._Zc))
+        b = np.concatenate((sv * self._xc, self._zscale * self._zc))
+        G = A.T @ A
+        return simplex_ls_gram(G, A.T @ b, A, b).weights
+
+    def inner_gap(self, v, w) -> float:
+        """Exact ``L_W(v, w) - min_W L_W(v, W)`` (>= 0 up to rounding)."""
+        sv = np.sqrt(v)
+        best = simplex_ls(sv[:, None] * self._Xc, sv * self._xc)
+        return max(0.0, self.loss_w(v, w) - best.ssr)
+
+    def value(self, v) -> tuple[float, np.ndarray]:
+        w = self.inner(v)
+        return self.loss_v(w), w
+
+    # ---- parameterisation for the searches -----------------------------------------------------
+    @staticmethod
+    def v_from_log(a) -> np.ndarray:
+        a = np.clip(np.asarray(a, dtype=float), _LOG_LO - 4, 0.0)
+        e = 10.0 ** (a - a.max())
+        return e / e.sum()
+
+
+class _Tracker:
+    """Evaluates V's and remembers the best (loss_v, v, w)."""
+
+    def __init__(self, prob: VProblem):
+        self.prob = prob
+        self.best = (math.inf, None, None)
+
+    def __call__(self, v) -> float:
+        v = np.asarray(v, dtype=float)
+        v = v / v.sum()
+        loss, w = self.prob.value(v)
+        if loss < self.best[0]:
+            self.best = (loss, v, w)
+        return loss
+
+    def log(self, a) -> float:
+        return self(VProblem.v_from_log(a))
+
+
+def _corners(track: _Tracker):
+    out = []
+    for k in range(track.prob.P):
+        e = np.zeros(track.prob.P)
+        e[k] = 1.0
+        out.append((track(e), k))
+    return sorted(out)
+
+
+def _polish(track: _Tracker, v0, max_evals):
+    """Nelder-Mead over log10 v from ``v0`` (zeros mapped to the search floor)."""
+    P = track.prob.P
+    a0 = np.log10(np.maximum(np.asarray(v0, dtype=float), 10.0 ** _LOG_LO))
+    a0 = a0 - a0.max()
+    simplex0 = [a0]
+    for i in range(P):
+        a = a0.copy()
+        # a weight at the floor is tried at 1e-4 (a floor-sized change would not register);
+        # others move by a factor of 10
+        a[i] = -4.0 if a[i] <= _LOG_LO + 1.0 else (a[i] + 1.0 if a[i] < -1.0 else a[i] - 1.0)
+        simplex0.append(a)
+    minimize(track.log, a0, method="Nelder-Mead",
+             options={"initial_simplex": np.array(simplex0), "maxfev": max_evals,
+                      "xatol": 1e-6, "fatol": 1e-12 * max(track.best[0], 1e-300)})
+
+
+def v_choices(prob: VProblem, w, *, tol=1e-7):
+    """Two canonical V's under which ``w`` is optimal for the lower level (MSCMT's
+    ``determine_v``): the one with the smallest predictor loss, and the one with the
+    largest smallest weight ("max order").  Returns ``(v_min_loss_w, v_max_order)``;
+    ``None`` where the KKT polytope is empty at tolerance ``tol`` (relative)."""
+    P = prob.P
+    r = prob._xc - prob._Xc @ w
+    H = -(prob._Xc * r[:, None]).T  # h = H v: half the lower level's gradient
+    scale = float(np.abs(H).max()) or 1.0
+    Hs = H / scale
+    S = w > 1e-12 * max(1.0, float(w.max()))
+    # variables: v (P), mu, s ; rows: |h_j - mu| <= tol on S, h_j - mu >= -tol off S
+    n = P + 2
+    A_ub, b_ub = [], []
+    for j in range(prob.J):
+        row = np.concatenate((Hs[j], [-1.0, 0.0]))
+        A_ub.append(-row)
+        b_ub.append(tol)
+        if S[j]:
+            A_ub.append(row)
+            b_ub.append(tol)
+    A_eq = [np.concatenate((np.ones(P), [0.0, 0.0]))]
+    bounds = [(0, None)] * P + [(None, None), (None, None)]
+
+    def lp(c, extra_ub=()):
+        A = np.array(A_ub + [e[0] for e in extra_ub])
+        b = np.array(b_ub + [e[1] for e in extra_ub])
+        res = linprog(c, A_ub=A, b_ub=b, A_eq=np.array(A_eq), b_eq=[1.0], bounds=bounds, method="highs")
+        if res.status != 0:
+            return None
+        v = np.clip(res.x[:P], 0.0, None)
+        return v / v.sum()
+
+    rr = r * r
+    v1 = lp(np.concatenate((rr / (float(rr.max()) or 1.0), [0.0, 0.0])))
+    # max order: maximise s subject to v_p >= s
+    c2 = np.zeros(n)
+    c2[-1] = -1.0
+    extra = [(np.concatenate((-np.eye(P)[p], [0.0, 1.0])), 0.0) for p in range(P)]
+    v2 = lp(c2, extra)
+    return v1, v2
+
+
+def _finish(prob, track, backend, cert, t0, stages, extra=None) -> BilevelFit:
+    loss, v, w = track.best
+    lower = cert.lower_bound
+    attained = bool(cert.attainable) and backend != "mscmt"  # mscmt reports its own search's answer
+    if attained:
+        w, v, loss = cert.w, cert.v, prob.loss_v(cert.w)
+    gap = max(0.0, loss - lower)
+    if not attained and gap <= 1e-12 * max(lower, 1e-300):
+        attained = True
+    ig = prob.inner_gap(v, w)
+    v1, v2 = v_choices(prob, w)
+    agree = float(np.abs(v1 - v2).max()) if v1 is not None and v2 is not None else math.nan
+    return BilevelFit(
+        w=w, v=v, loss_v=loss, loss_w=prob.loss_w(v, w), lower_bound=lower, bound_gap=0.0 if attained else gap,
+        attained=attained, inner_gap=ig, inner_gap_rel=ig / prob._xscale, v_agreement=agree,
+        v_min_loss_w=v1, v_max_order=v2, backend=backend, n_evals=prob.n_evals,
+        seconds=time.perf_counter() - t0, stages=stages, certificate=cert, extra=extra or {})
+
+
+def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=32,
+                  polish_evals=None, de_maxiter=60, de_popsize=10) -> BilevelFit:
+    """Solve the V problem with bounds; see the module docstring for the backends.
+
+    ``X1``, ``X0`` must be the (scaled) predictors, ``Z1``, ``Z0`` the outcomes over the
+    fit periods.  Deterministic for a given ``seed``.
+    """
+    if backend not in ("auto", "malo", "mscmt"):
+        raise ValueError(f"backend must be 'auto', 'malo' or 'mscmt', got {backend!r}")
+    t0 = time.perf_counter()
+    prob = VProblem(X1, X0, Z1, Z0, eps=eps)
+    track = _Tracker(prob)
+    stages = {}
+    cert = outcome_bound_certificate(prob.X1, prob.X0, prob.Z1, prob.Z0)
+    stages["certificate"] = cert.lower_bound if cert.attainable else math.inf
+    if cert.attainable and backend != "mscmt":
+        return _finish(prob, track, backend, cert, t0, stages)
+    P = prob.P
+    polish_evals = polish_evals or 150 * P
+    if backend == "mscmt":
+        rng_seed = int(seed)
+        differential_evolution(track.log, [(_LOG_LO, 0.0)] * P, seed=rng_seed, maxiter=de_maxiter,
+                               popsize=de_popsize, tol=1e-10, polish=False, init="sobol")
+        stages["differential_evolution"] = track.best[0]
+        _polish(track, track.best[1], polish_evals)
+        stages["polish"] = track.best[0]
+        return _finish(prob, track, backend, cert, t0, stages)
+    corners = _corners(track)
+    stages["corners"] = track.best[0]
+    starts = [np.eye(P)[k] for _, k in corners[: min(2, P)]] + [np.full(P, 1.0 / P)]
+    if backend == "auto":
+        # a scrambled Sobol design over log10 v: the search does not hinge on one basin
+        pts = qmc.Sobol(P, scramble=True, seed=seed).random(max(2, n_starts))
+        scored = sorted((track.log(_LOG_LO * p), i) for i, p in enumerate(pts))
+        stages["design"] = track.best[0]
+        starts += [VProblem.v_from_log(_LOG_LO * pts[i]) for _, i in scored[:2]]
+    for v0 in starts:
+        _polish(track, v0, polish_evals)
+    _polish(track, track.best[1], polish_evals)  # restart from the best point found
+    stages["local_search"] = track.best[0]
+    return _finish(prob, track, backend, cert, t0, stages)
+
+
+def penalized_fit(X1, X0, Z1, Z0, *, lambdas=None):
+    """Abadie & L'Hour (2021) penalised synthetic control on the (scaled) predictors.
+
+    ``min_W ||X1 - X0 W||^2 + lam * sum_j W_j ||X1 - X0_j||^2`` on the simplex, for each
+    ``lam`` in ``lambdas``; ``lam`` is chosen by the outcome fit over the fit periods
+    (the pre-period outcomes act as the holdout: the predictors train, the outcomes
+    validate).  Returns ``(w, lam, table)`` with ``table`` a list of (lam, loss_v).
+    """
+    X1 = np.asarray(X1, dtype=float)
+    X0 = np.asarray(X0, dtype=float)
+    Z1 = np.asarray(Z1, dtype=float)
+    Z0 = np.asarray(Z0, dtype=float)
+    Xc, xc = center(X0, X1)
+    d = ((X0 - X1[:, None]) ** 2).sum(axis=0)  # pairwise discrepancies ||X1 - X0_j||^2
+    if lambdas is None:
+        lambdas = np.concatenate(([0.0], np.logspace(-4, 2, 25)))
+    G = Xc.T @ Xc
+    c0 = Xc.T @ xc
+    table = []
+    best = (math.inf, None, None)
+    for lam in lambdas:
+        # ||x - Xw||^2 + lam d'w : the Gram form with c = X'x - lam d / 2
+        fit = (simplex_ls_gram(G, c0 - 0.5 * lam * d, Xc, xc, polish=False) if lam > 0
+               else simplex_ls(X0, X1))
+        w = fit.weights
+        r = Z1 - Z0 @ w
+        loss = float(r @ r) / Z0.shape[0]
+        table.append((float(lam), loss))
+        if loss < best[0] - 1e-15 * max(1.0, abs(loss)):
+            best = (loss, float(lam), w)
+    return best[2], best[1], table
