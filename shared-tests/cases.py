@@ -53,8 +53,47 @@ def build_panel(case):
     return sc.Panel(df, treated=spec["treated"], treatment_time=spec["treatment_time"], **kw)
 
 
+def postprocess(dp, how):
+    """Edits a Synth user makes to ``dataprep.out`` before ``synth()`` (done on the matrices)."""
+    if how is None:
+        return dp
+    if how != "synth_basque_schooling":
+        raise ValueError(f"unknown postprocess {how!r}")
+    # example(synth): merge school.high + school.post.high, then schooling rows as shares (percent)
+    X1, X0 = dp.X1.copy(), dp.X0.copy()
+    X1["school.high"] += X1["school.post.high"]
+    X0.loc["school.high"] += X0.loc["school.post.high"]
+    X1, X0 = X1.drop("school.post.high"), X0.drop("school.post.high")
+    rows = ["school.illit", "school.prim", "school.med", "school.high"]
+    X1[rows] = 100 * X1[rows] / X1[rows].sum()
+    X0.loc[rows] = 100 * X0.loc[rows] / X0.loc[rows].sum(axis=0)
+    return sc.SynthData(X1=X1, X0=X0, Z1=dp.Z1, Z0=dp.Z0, Y1plot=dp.Y1plot, Y0plot=dp.Y0plot,
+                        names_and_numbers=dp.names_and_numbers, tag=dp.tag)
+
+
+def synth_dataprep_args(case) -> dict:
+    a = dict(case["spec"]["dataprep"])
+    if a.get("special_predictors"):
+        a["special_predictors"] = [tuple(sp) for sp in a["special_predictors"]]
+    return a
+
+
+def run_synth(case) -> tuple[dict, object]:
+    """A ``method: synth`` case: Synth-compatible dataprep -> synth; returns (numbers, (dp, out))."""
+    spec = case["spec"]
+    dp = postprocess(sc.synth_dataprep(foo=read_data(case), **synth_dataprep_args(case)), spec.get("postprocess"))
+    out = sc.synth(dp, backend=spec.get("backend", "auto"), seed=spec.get("seed", 0))
+    nums = {"loss_v": out.loss_v, "loss_w": out.loss_w, "lower_bound": out.lower_bound,
+            "bound_gap": out.bound_gap, "bound_attained": float(out.bound_attained),
+            "weights": {str(k): float(v) for k, v in out.solution_w.items()},
+            "v": {str(k): float(v) for k, v in out.solution_v.items()}}
+    return nums, (dp, out)
+
+
 def run_python(case) -> tuple[dict, object]:
     """Fit the case with the Python API; returns (numbers, result)."""
+    if case.get("method") == "synth":
+        return run_synth(case)
     res = sc.SyntheticControl().fit(build_panel(case))
     out = {"att": res.att, "pre_rmse": res.pre_rmse,
            "l2_imbalance": res.diagnostics["l2_imbalance"],
@@ -115,6 +154,37 @@ function(X, y) {   # argmin ||y - X w||^2, w >= 0, sum w = 1: quadprog + exact K
   out
 }
 """
+
+
+def quadprog_lower_level(dp, out):
+    """Independent check of a ``synth`` case by R's quadprog (live, rpy2): the lower level at the V
+    found (its optimal value must equal our loss_w: W is optimal for V) and the outcome-only fit (its
+    value must equal our lower bound)."""
+    import rpy2.robjects as ro
+    # plain quadprog (a 1e-10 relative ridge makes D positive definite); no support polish, since at a
+    # corner V the lower level has a whole face of minimisers and only its optimal VALUE is compared
+    fn = ro.r("""function(X, y) {
+      D <- crossprod(X); D <- D + diag(1e-10 * max(mean(diag(D)), 1e-300), ncol(X))
+      w <- quadprog::solve.QP(D, drop(crossprod(X, y)), cbind(1, diag(ncol(X))), c(1, rep(0, ncol(X))),
+                              meq = 1)$solution
+      w <- pmax(w, 0); w / sum(w) }""")
+
+    def qp(X, y):
+        Xr = ro.r.matrix(ro.FloatVector(np.asarray(X, dtype=float).ravel(order="F")), nrow=X.shape[0],
+                         ncol=X.shape[1])
+        return np.array(fn(Xr, ro.FloatVector(np.asarray(y, dtype=float))))
+
+    X1, X0 = dp.X1.to_numpy(dtype=float), dp.X0.to_numpy(dtype=float)
+    div = np.column_stack((X0, X1)).std(axis=1, ddof=1)
+    x1, x0 = X1 / div, X0 / div[:, None]
+    v = out.solution_v.to_numpy()
+    keep = v > 0
+    sv = np.sqrt(v[keep])
+    w_inner = qp(sv[:, None] * x0[keep], sv * x1[keep])
+    r = x1 - x0 @ w_inner
+    Z1, Z0 = dp.Z1.to_numpy(dtype=float), dp.Z0.to_numpy(dtype=float)
+    w_out = qp(Z0, Z1)
+    return {"loss_w": float(v @ (r * r)), "lower_bound": float(np.mean((Z1 - Z0 @ w_out) ** 2))}
 
 
 def run_quadprog(res) -> dict:

@@ -3,12 +3,49 @@
 args <- commandArgs(trailingOnly = TRUE)
 fixtures <- args[1]; data_dir <- args[2]; out_file <- args[3]
 suppressPackageStartupMessages(library(synthcontrol))
+run_synth_case <- function(case, df) {
+  a <- case$spec$dataprep
+  num <- function(x) as.numeric(unlist(x))
+  uv <- a$unit_variable; names_col <- a$unit_names_variable
+  tr <- unlist(a$treatment_identifier); ctrl <- unlist(a$controls_identifier); labs <- NULL
+  if (!is.numeric(df[[uv]])) {  # Synth wants numeric unit ids: number the units alphabetically
+    labs <- sort(unique(df[[uv]])); df$unit_id <- match(df[[uv]], labs)
+    names_col <- uv; uv <- "unit_id"; tr <- match(tr, labs); ctrl <- match(ctrl, labs)
+  }
+  sp <- lapply(a$special_predictors, function(x) list(x[[1]], num(x[[2]]), x[[3]]))
+  dataprep.out <- dataprep(foo = df, predictors = unlist(a$predictors), predictors.op = "mean",
+    special.predictors = sp, dependent = a$dependent, unit.variable = uv, time.variable = a$time_variable,
+    treatment.identifier = tr, controls.identifier = num(ctrl), time.predictors.prior = num(a$time_predictors_prior),
+    time.optimize.ssr = num(a$time_optimize_ssr), time.plot = num(a$time_plot), unit.names.variable = names_col)
+  if (identical(case$spec$postprocess, "synth_basque_schooling")) {  # verbatim from example(synth)
+    dataprep.out$X1["school.high",] <- dataprep.out$X1["school.high",] + dataprep.out$X1["school.post.high",]
+    dataprep.out$X1 <- as.matrix(dataprep.out$X1[-which(rownames(dataprep.out$X1)=="school.post.high"),])
+    dataprep.out$X0["school.high",] <- dataprep.out$X0["school.high",] + dataprep.out$X0["school.post.high",]
+    dataprep.out$X0 <- dataprep.out$X0[-which(rownames(dataprep.out$X0)=="school.post.high"),]
+    lowest  <- which(rownames(dataprep.out$X0)=="school.illit")
+    highest <- which(rownames(dataprep.out$X0)=="school.high")
+    dataprep.out$X1[lowest:highest,] <- (100 * dataprep.out$X1[lowest:highest,]) / sum(dataprep.out$X1[lowest:highest,])
+    dataprep.out$X0[lowest:highest,] <- 100 * scale(dataprep.out$X0[lowest:highest,], center=FALSE,
+                                                    scale=colSums(dataprep.out$X0[lowest:highest,]))
+  }
+  synth.out <- synth(data.prep.obj = dataprep.out, backend = case$spec$backend, seed = case$spec$seed)
+  w <- synth.out$solution.w[, 1]
+  ids <- rownames(synth.out$solution.w)
+  names(w) <- if (is.null(labs)) ids else labs[as.integer(ids)]
+  list(loss_v = as.numeric(synth.out$loss.v), lower_bound = synth.out$lower.bound,
+       bound_gap = synth.out$bound.gap, weights = as.list(w))
+}
+
 results <- list()
 for (f in sort(list.files(fixtures, pattern = "\\.json$", full.names = TRUE))) {
   case <- jsonlite::fromJSON(f, simplifyVector = TRUE)
   spec <- case$spec; d <- case$data
   df <- utils::read.csv(file.path(data_dir, d$file), check.names = FALSE, stringsAsFactors = FALSE)
   if (!is.null(d$exclude)) df <- df[!(df[[d$exclude$column]] %in% d$exclude$values), ]
+  if (identical(case$method, "synth")) {  # a Synth script: dataprep() -> (post-processing) -> synth()
+    results[[case$case]] <- run_synth_case(jsonlite::fromJSON(f, simplifyVector = FALSE), df)
+    next
+  }
   if (identical(d$kind, "events")) {
     # an R user's aggregation of the event log: mean outcome per unit and period inside the window
     df <- df[df[[spec$time]] >= d$window[1] & df[[spec$time]] < d$window[2], ]

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cases import FIXTURES, REPO, agree, check_expected, data_dir, load_cases, run_python, run_quadprog
+from cases import (FIXTURES, REPO, agree, check_expected, data_dir, load_cases, quadprog_lower_level, run_python,
+                   run_quadprog)
 
 CASES = load_cases()
 IDS = [c["case"] for c in CASES]
@@ -54,6 +55,15 @@ def test_quadprog_live_agrees(case_run):
     except Exception:  # rpy2 missing or R not loadable
         ok = False
     _need("rpy2 with R's quadprog", ok)
+    if case.get("method") == "synth":
+        # W optimal for the V found (lower level) and the lower bound, both re-solved by quadprog
+        qp = quadprog_lower_level(*res)
+        tol = case["cross_check"]["tol"]
+        errs = [f"{k}: ours {got[k]!r}, quadprog {qp[k]!r}" for k in ("loss_w", "lower_bound")
+                if not abs(got[k] - qp[k]) <= tol * max(1.0, abs(qp[k]))]
+        assert got["loss_w"] >= qp["loss_w"] - 1e-12 * max(1.0, qp["loss_w"])  # quadprog is the optimum
+        assert not errs, "\n".join(errs)
+        return
     qp = run_quadprog(res)
     errs = agree(got, qp, case["cross_check"]["tol"])
     assert not errs, "\n".join(errs)
@@ -63,7 +73,8 @@ def _reference_params():
     out = []
     for c in CASES:
         for r in c.get("reference_packages", []):
-            out.append(pytest.param(c, r, id=f"{c['case']}-{r['package']}-{_mode(r['package'])}"))
+            mode = "at_most-recorded" if r.get("mode") == "at_most" else _mode(r["package"])
+            out.append(pytest.param(c, r, id=f"{c['case']}-{r['package'].split()[0]}-{mode}"))
     return out
 
 
@@ -79,6 +90,12 @@ def _mode(pkg):
 def test_reference_package(case, refpkg, request):
     _need(f"data file {case['data']['file']}", (data_dir() / case["data"]["file"]).exists())
     got, _ = run_python(case)
+    if refpkg.get("mode") == "at_most":  # ours must be no worse than the recorded solution
+        request.node.user_properties.append(("reference_mode", "recorded"))
+        errs = [f"{k}: ours {got[k]!r} > {refpkg['package']} {v!r}" for k, v in refpkg["recorded"].items()
+                if not got[k] <= v + refpkg["tol"][k]]
+        assert not errs, "\n".join(errs)
+        return
     mode = _mode(refpkg["package"])
     if mode == "live":
         import rpy2.robjects as ro
@@ -121,5 +138,7 @@ def r_results(tmp_path_factory):
 def test_r_package_agrees(case_run, r_results):
     case, got, _ = case_run
     r = r_results[case["case"]]
-    errs = agree(got, r, case["cross_check"]["tol"], keys=("att", "pre_rmse", "weights", "placebo.p_value"))
+    keys = ("loss_v", "lower_bound", "bound_gap", "weights") if case.get("method") == "synth" else \
+        ("att", "pre_rmse", "weights", "placebo.p_value")
+    errs = agree(got, r, case["cross_check"]["tol"], keys=keys)
     assert not errs, "\n".join(errs)

@@ -10,6 +10,7 @@ from .errors import DataError, InfeasibleDesignError, SolverError, Specification
 from .estimators import SyntheticControl
 from .panel import Panel, panel_from_events
 from .results import Inference, SCResult
+from .synth_compat import SynthData, SynthOutput, from_synth_dataprep, synth, synth_dataprep, synth_tab
 
 __version__ = "0.1.0"
 
@@ -24,4 +25,5 @@ def __getattr__(name):  # lazy: `sc.datasets` without importing it at package im
 __all__ = [
     "Panel", "panel_from_events", "SyntheticControl", "SCResult", "Inference", "datasets",
     "SynthError", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
+    "synth_dataprep", "from_synth_dataprep", "synth", "synth_tab", "SynthData", "SynthOutput",
 ]

@@ -194,8 +194,20 @@ class SCResult:
             ("Pre-period RMSE", f"{self.pre_rmse:.4f}"),
             ("Post/pre RMSPE ratio", f"{d.get('rmspe_ratio', float('nan')):.3f}"),
             ("KKT violation", f"{d.get('kkt_violation', float('nan')):.2e}"),
-            ("Duality gap (SSR)", f"{d.get('duality_gap', float('nan')):.2e}"),
         ]
+        if self.V is None:
+            rows.append(("Duality gap (SSR)", f"{d.get('duality_gap', float('nan')):.2e}"))
+        elif "lower_bound" in d:
+            rows += [
+                ("Loss V (fit-window MSE)", f"{d['loss_v']:.6g}"),
+                ("Lower bound (proven)", f"{d['lower_bound']:.6g}"),
+                ("Bound gap (proven)", f"{d['bound_gap']:.3g}"
+                 + ("  (certified optimum)" if d.get("bound_attained") else "")),
+                ("Loss W (predictors)", f"{d['loss_w']:.3g}"),
+                ("V agreement", f"{d.get('v_agreement', float('nan')):.3g}"),
+            ]
+        else:
+            rows += [("Loss V (fit-window MSE)", f"{d['loss_v']:.6g}"), ("Lambda", f"{d.get('lambda')}")]
         width = max(len(k) for k, _ in rows)
         bar = "=" * (width + 32)
         out = [bar, "Synthetic control".center(len(bar)), bar]
@@ -204,6 +216,11 @@ class SCResult:
         out.append(f"Donor weights > 0.001 ({len(w)}):")
         for lab, val in w.items():
             out.append(f"  {str(lab):<{width}}  {val:.4f}")
+        if self.V is not None:
+            v = self.V[self.V > 1e-3].sort_values(ascending=False)
+            out.append(f"Predictor weights V > 0.001 ({len(v)} of {len(self.V)}):")
+            for lab, val in v.items():
+                out.append(f"  {str(lab):<{width}}  {val:.4f}")
         out.append(bar)
         return "\n".join(out)
 
@@ -220,6 +237,15 @@ class SCResult:
         return plotting.plot_result(self, kind=kind, ax=ax, **kwargs)
 
     # --- inference ---------------------------------------------------------------
+    def _require_outcome_only(self, what):
+        if self.V is not None:
+            from .errors import SpecificationError
+            raise SpecificationError(
+                f"{what} is available for outcome-only fits; this fit weights predictors "
+                f"(backend {self.diagnostics.get('backend')!r}) and every placebo would need its own "
+                f"V search, which this version does not run. Refit without covariates for inference, "
+                f"or use the synth_dataprep/synth loop per unit")
+
     def placebo(self, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_pool="donors") -> Inference:
         """In-space placebo test: every donor in turn plays the treated unit.
 
@@ -236,17 +262,20 @@ class SCResult:
             Donors of each placebo fit: the other donors only (default), or the
             other donors plus the treated series (ADH 2010's test).
         """
+        self._require_outcome_only("placebo()")
         from .inference.placebo import placebo_test
         return placebo_test(self, statistic=statistic, exclude_mspe_ratio=exclude_mspe_ratio,
                             donor_pool=donor_pool)
 
     def in_time_placebo(self, fake_time=None) -> Inference:
         """Backdate the treatment to ``fake_time`` (or every feasible pre-period) and refit."""
+        self._require_outcome_only("in_time_placebo()")
         from .inference.in_time import in_time_placebo
         return in_time_placebo(self, fake_time=fake_time)
 
     def leave_one_out(self, threshold=1e-3) -> pd.DataFrame:
         """Drop each donor with weight > ``threshold`` in turn, refit, report the new ATT."""
+        self._require_outcome_only("leave_one_out()")
         from .inference.loo import leave_one_out
         return leave_one_out(self, threshold=threshold)
 
@@ -258,6 +287,7 @@ class SCResult:
         """
         if n_jobs is None and self.estimator is not None:
             n_jobs = getattr(self.estimator, "n_jobs", None)
+        self._require_outcome_only("bootstrap()")
         from .inference.bootstrap import cluster_bootstrap
         return cluster_bootstrap(self, n_boot=n_boot, seed=seed, alpha=alpha, n_jobs=n_jobs,
                                  progress=progress)

@@ -53,7 +53,8 @@ def test_basque_bound_is_attained_and_certified():
 def test_prop99_bound_is_not_attainable_and_the_lp_proves_it():
     """With ADH 2010's predictors no V makes the outcome-only optimum optimal for the lower level:
     the smallest achievable KKT violation on the support is ~1.7e-6 (relative), far above rounding.
-    (MSCMT's global search stops at loss 3.0767 and Synth at 3.2091, above the bound 2.7437.)"""
+    The bilevel optimum is therefore strictly above 2.7437; the search reaches 2.7440893 at the corner
+    V = e_cigsale1980 (test_covariates.py), below MSCMT's 3.0767 and Synth's 3.2091."""
     sm = _read("smoking.csv")
     donors = sorted(s for s in sm.state.unique() if s != "California")
     pr = build_predictors(sm, "state", "year", "California", donors,

@@ -273,7 +273,7 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
     if cert.attainable and backend != "mscmt":
         return _finish(prob, track, backend, cert, t0, stages)
     P = prob.P
-    polish_evals = polish_evals or 150 * P
+    polish_evals = polish_evals or 60 * P
     if backend == "mscmt":
         rng_seed = int(seed)
         differential_evolution(track.log, [(_LOG_LO, 0.0)] * P, seed=rng_seed, maxiter=de_maxiter,
@@ -287,13 +287,13 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
     starts = [np.eye(P)[k] for _, k in corners[: min(2, P)]] + [np.full(P, 1.0 / P)]
     if backend == "auto":
         # a scrambled Sobol design over log10 v: the search does not hinge on one basin
-        pts = qmc.Sobol(P, scramble=True, seed=seed).random(max(2, n_starts))
+        pts = qmc.Sobol(P, scramble=True, seed=seed).random_base2(max(1, math.ceil(math.log2(n_starts))))
         scored = sorted((track.log(_LOG_LO * p), i) for i, p in enumerate(pts))
         stages["design"] = track.best[0]
         starts += [VProblem.v_from_log(_LOG_LO * pts[i]) for _, i in scored[:2]]
     for v0 in starts:
         _polish(track, v0, polish_evals)
-    _polish(track, track.best[1], polish_evals)  # restart from the best point found
+    _polish(track, track.best[1], 2 * polish_evals)  # restart from the best point found
     stages["local_search"] = track.best[0]
     return _finish(prob, track, backend, cert, t0, stages)
 

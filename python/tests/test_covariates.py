@@ -1,0 +1,204 @@
+"""Covariate (predictor-weighted) fits: the estimator path and the Synth-compatible path (issue #4).
+
+Numbers and where they come from:
+* Synth 1.1-8 loss.v and V: ``../shared/reference/prop99_synth.json``, ``basque_synth.json``;
+  MSCMT 1.4.3 improveSynth: ``mscmt.json``;
+* the corner solutions are re-solved here independently (cvxpy + Clarabel, the tie made an explicit
+  equality constraint), tolerance 1e-6 relative on the loss (Clarabel's accuracy);
+* Germany: the published ADH 2015 weights (Austria .42, USA .22, Japan .16, Switzerland .11,
+  Netherlands .09), their loss computed from the data.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthcontrol as sc
+from synthcontrol.errors import DataError, SpecificationError
+
+from .conftest import data_dir, need_file, reference_dir
+
+ADH = dict(predictors=["lnincome", "retprice", "age15to24"], predictors_op="mean",
+           time_predictors_prior=range(1980, 1989),
+           special_predictors=[("beer", range(1984, 1989), "mean"), ("cigsale", [1975], "mean"),
+                               ("cigsale", [1980], "mean"), ("cigsale", [1988], "mean")],
+           dependent="cigsale", unit_variable="state", time_variable="year",
+           treatment_identifier="California", time_optimize_ssr=range(1970, 1989),
+           time_plot=range(1970, 2001))
+
+
+def _read(name):
+    return pd.read_csv(need_file(data_dir() / name))
+
+
+def _ref(name):
+    return json.loads(need_file(reference_dir() / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def smoking_df():
+    return _read("smoking.csv")
+
+
+@pytest.fixture(scope="module")
+def prop99_synth(smoking_df):
+    ctrl = sorted(s for s in smoking_df.state.unique() if s != "California")
+    dp = sc.synth_dataprep(foo=smoking_df, controls_identifier=ctrl, **ADH)
+    return dp, sc.synth(dp)
+
+
+def _corner(dp, label):
+    """The optimistic corner V = e_label solved independently: best outcome fit among the W that
+    match predictor ``label`` exactly."""
+    cp = pytest.importorskip("cvxpy")
+    X1, X0 = dp.X1.to_numpy(), dp.X0.to_numpy()
+    Z1, Z0 = dp.Z1.to_numpy(), dp.Z0.to_numpy()
+    k = list(dp.X0.index).index(label)
+    W = cp.Variable(X0.shape[1])
+    pr = cp.Problem(cp.Minimize(cp.sum_squares(Z1 - Z0 @ W)), [W >= 0, cp.sum(W) == 1, X0[k] @ W == X1[k]])
+    pr.solve(solver=cp.CLARABEL)
+    return pr.value / len(Z1)
+
+
+def test_prop99_beats_synth_and_states_its_gap(prop99_synth):
+    dp, out = prop99_synth
+    ref = _ref("prop99_synth.json")
+    mscmt = _ref("mscmt.json")["prop99_improveSynth"]["improved_loss_v"]
+    assert np.abs(dp.X0.to_numpy() - np.array(ref["X0"])).max() < 1e-10  # Synth's own matrices
+    assert out.lower_bound == pytest.approx(ref["outcome_only_lower_bound_of_loss_v"], abs=1e-9)
+    assert out.loss_v < mscmt < ref["loss_v"]
+    # the bound is provably unattainable: the best is the corner on cigsale 1980 (Malo et al. 2024)
+    assert not out.bound_attained
+    assert out.solution_v["special.cigsale.1980"] == pytest.approx(1.0, abs=1e-9)
+    assert out.loss_v == pytest.approx(_corner(dp, "special.cigsale.1980"), rel=1e-6)
+    assert out.bound_gap == pytest.approx(out.loss_v - out.lower_bound, abs=1e-15)
+    assert 4.0e-4 < out.bound_gap < 4.5e-4
+    assert out.solution_w.sum() == pytest.approx(1.0, abs=1e-12)
+    assert out.inner_gap < 1e-12
+
+
+def test_custom_v_reproduces_synths_v_with_an_exact_inner_solve(prop99_synth):
+    """Synth's V with our exact lower-level solve beats Synth's own W for that V (its optimiser stops
+    early); MSCMT's recomputation of Synth's W at the same V gives 3.19329 as well."""
+    dp, _ = prop99_synth
+    ref = _ref("prop99_synth.json")
+    mscmt = _ref("mscmt.json")["prop99_improveSynth"]
+    out = sc.synth(dp, custom_v=[ref["solution_v"][k] for k in dp.X0.index])
+    assert out.custom_v and out.backend == "custom_v"
+    assert out.loss_v == pytest.approx(mscmt["synth_w_recomputed_loss_v"], rel=1e-5)
+    assert out.loss_w == pytest.approx(mscmt["synth_w_recomputed_inner_loss_w"], rel=1e-4)
+    assert out.loss_v < ref["loss_v"]
+
+
+def test_basque_synth_example_below_mscmt():
+    b = _read("basque.csv")
+    dp = sc.synth_dataprep(
+        foo=b, predictors=["school.illit", "school.prim", "school.med", "school.high", "school.post.high", "invest"],
+        predictors_op="mean", dependent="gdpcap", unit_variable="regionno", time_variable="year",
+        special_predictors=[("gdpcap", range(1960, 1970), "mean")]
+        + [(s, range(1961, 1970, 2), "mean") for s in ["sec.agriculture", "sec.energy", "sec.industry",
+                                                       "sec.construction", "sec.services.venta",
+                                                       "sec.services.nonventa"]]
+        + [("popdens", [1969], "mean")],
+        treatment_identifier=17, controls_identifier=list(range(2, 17)) + [18],
+        time_predictors_prior=range(1964, 1970), time_optimize_ssr=range(1960, 1970),
+        unit_names_variable="regionname", time_plot=range(1955, 1998))
+    # example(synth)'s post-processing of the schooling rows
+    X1, X0 = dp.X1.copy(), dp.X0.copy()
+    X1["school.high"] += X1["school.post.high"]
+    X0.loc["school.high"] += X0.loc["school.post.high"]
+    X1, X0 = X1.drop("school.post.high"), X0.drop("school.post.high")
+    rows = ["school.illit", "school.prim", "school.med", "school.high"]
+    X1[rows] = 100 * X1[rows] / X1[rows].sum()
+    X0.loc[rows] = 100 * X0.loc[rows] / X0.loc[rows].sum(axis=0)
+    ref = _ref("basque_synth.json")
+    assert np.abs(X0.to_numpy() - np.array(ref["X0"])).max() < 1e-10
+    out = sc.synth(X1=X1, X0=X0, Z1=dp.Z1, Z0=dp.Z0)
+    mscmt = _ref("mscmt.json")["basque_improveSynth"]["improved_loss_v"]
+    assert out.loss_v < mscmt < ref["loss_v"]
+    assert out.lower_bound <= out.loss_v and out.bound_gap < 1e-6
+    assert np.isfinite(out.v_agreement)
+    assert out.loss_v == pytest.approx(
+        _corner(sc.SynthData(X1=X1, X0=X0, Z1=dp.Z1, Z0=dp.Z0), "special.gdpcap.1960.1969"), rel=1e-6)
+    tab = sc.synth_tab(sc.SynthData(X1=X1, X0=X0, Z1=dp.Z1, Z0=dp.Z0), out)
+    assert tab["tab.pred"].shape == (len(X1), 3) and set(tab) == {"tab.pred", "tab.v", "tab.w", "tab.loss"}
+
+
+def test_germany_no_worse_than_the_published_solution():
+    d = _read("repgermany.csv")
+    ctrl = sorted(c for c in d.country.unique() if c != "West Germany")
+    dp = sc.synth_dataprep(
+        foo=d, predictors=["gdp", "trade", "infrate"], predictors_op="mean",
+        special_predictors=[("industry", range(1981, 1991), "mean"), ("schooling", [1980, 1985], "mean"),
+                            ("invest80", [1980], "mean")],
+        dependent="gdp", unit_variable="country", time_variable="year", treatment_identifier="West Germany",
+        controls_identifier=ctrl, time_predictors_prior=range(1981, 1991), time_optimize_ssr=range(1960, 1990))
+    out = sc.synth(dp)
+    pub = pd.Series({"Austria": .42, "USA": .22, "Japan": .16, "Switzerland": .11, "Netherlands": .09})
+    w_pub = pub.reindex(dp.Z0.columns, fill_value=0.0)
+    pub_loss = float(((dp.Z1 - dp.Z0 @ w_pub) ** 2).mean())
+    assert out.loss_v <= pub_loss
+    assert out.lower_bound <= out.loss_v
+    # the published weights are a point of the simplex too: they cannot beat the lower bound
+    assert out.lower_bound <= pub_loss
+
+
+def test_estimator_path_equals_the_synth_path(smoking_df, prop99_synth):
+    _, out = prop99_synth
+    p = sc.Panel(smoking_df, unit="state", time="year", outcome="cigsale", treated="California",
+                 treatment_time=1989)
+    before = smoking_df.copy()
+    res = sc.SyntheticControl(
+        covariates=["lnincome", "retprice", "age15to24"], predictor_window=(1980, 1988),
+        outcome_lags=[1975, 1980, 1988], fit_window=(1970, 1988)).fit(p)
+    pd.testing.assert_frame_equal(smoking_df, before)
+    d = res.diagnostics
+    assert d["backend"] == "auto" and res.V is not None
+    # the same predictors without beer: both searches land on the same corner (V = e_cigsale1980)
+    assert d["lower_bound"] == pytest.approx(out.lower_bound, rel=1e-12)
+    assert d["loss_v"] == pytest.approx(out.loss_v, rel=1e-9)
+    assert d["bound_gap"] == pytest.approx(d["loss_v"] - d["lower_bound"], abs=1e-15)
+    assert res.pre_rmse ** 2 == pytest.approx(d["loss_v"], rel=1e-9)  # fit window = pre-period
+    assert "Bound gap (proven)" in res.summary() and "Predictor weights V" in res.summary()
+    with pytest.raises(SpecificationError, match="placebo"):
+        res.placebo()
+    pen = sc.SyntheticControl(covariates=["lnincome", "retprice"], outcome_lags=[1975, 1988],
+                              backend="penalized").fit(p)
+    assert pen.diagnostics["backend"] == "penalized" and pen.weights.sum() == pytest.approx(1.0)
+
+
+def test_covariate_specification_errors(smoking_df):
+    p = sc.Panel(smoking_df, unit="state", time="year", outcome="cigsale", treated="California",
+                 treatment_time=1989)
+    with pytest.raises(SpecificationError, match="outcome-only"):
+        sc.SyntheticControl(covariates=["beer"], backend="outcome-only").fit(p)
+    with pytest.raises(SpecificationError, match="no covariates"):
+        sc.SyntheticControl(backend="malo").fit(p)
+    with pytest.raises(DataError, match="nosuch"):
+        sc.SyntheticControl(covariates=["nosuch"]).fit(p)
+    with pytest.raises(SpecificationError, match="custom_v"):
+        sc.synth(X1=[1.0, 2.0], X0=[[1.0, 2.0], [3.0, 1.0]], Z1=[1.0, 2.0], Z0=[[1.0, 2.0], [2.0, 1.0]],
+                 custom_v=[-1, 2])
+    with pytest.raises(SpecificationError, match="X1, X0, Z1, Z0"):
+        sc.synth(X1=[1.0])
+    with pytest.raises(SpecificationError, match="mapping"):
+        sc.from_synth_dataprep([1, 2, 3])
+    with pytest.raises(DataError, match="nosuch"):
+        sc.synth_dataprep(foo=smoking_df, **{**ADH, "dependent": "nosuch"}, controls_identifier=["Utah"])
+    with pytest.raises(SpecificationError, match="predictors_op"):
+        sc.synth_dataprep(foo=smoking_df, **{**ADH, "predictors_op": "median"}, controls_identifier=["Utah"])
+    with pytest.raises(DataError, match="1950"):
+        sc.synth_dataprep(foo=smoking_df, **{**ADH, "time_optimize_ssr": [1950, 1970]},
+                          controls_identifier=["Utah", "Nevada"])
+
+
+def test_from_synth_dataprep_accepts_r_style_matrices(prop99_synth):
+    dp, out = prop99_synth
+    raw = {"X1": dp.X1.to_numpy()[:, None], "X0": dp.X0.to_numpy(), "Z1": dp.Z1.to_numpy()[:, None],
+           "Z0": dp.Z0.to_numpy()}
+    again = sc.synth(sc.from_synth_dataprep(raw))
+    assert again.loss_v == pytest.approx(out.loss_v, rel=1e-12)
+    assert np.allclose(again.solution_w.to_numpy(), out.solution_w.to_numpy(), atol=1e-12)
