@@ -515,12 +515,22 @@ def test_fit_given_a_dataframe(df):
         sc.SyntheticControl().fit(df)
 
 
-@pytest.mark.parametrize("kw", [dict(covariates=["income"]), dict(covariates={"beer": (2001, 2003)}),
-                                dict(outcome_lags=[2001, 2003])])
-def test_fit_covariates_not_available(df, kw):
+def test_fit_covariate_column_missing(df):
     p = panel(df, treated="A", treatment_time=TT)
-    with pytest.raises(sc.SpecificationError, match=r"covariates.*not available"):
-        sc.SyntheticControl(**kw).fit(p)
+    with pytest.raises(sc.DataError, match="nosuch"):
+        sc.SyntheticControl(covariates=["nosuch"]).fit(p)
+
+
+def test_fit_covariate_window_outside_the_data(df):
+    p = panel(df, treated="A", treatment_time=TT)
+    with pytest.raises(sc.SynthError, match="1900"):
+        sc.SyntheticControl(covariates={"sales": (1900, 1901)}).fit(p)
+
+
+def test_fit_covariates_on_an_events_panel(ev):
+    p = events_panel(ev, treated="A", treatment_time=TT)
+    with pytest.raises(sc.SpecificationError, match="panel_from_events"):
+        sc.SyntheticControl(covariates=["done"]).fit(p)
 
 
 def test_fit_augment_not_available(df):
