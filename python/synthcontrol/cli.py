@@ -174,6 +174,43 @@ def _coerce_like(values, series):
     return out
 
 
+def _window(text, series, flag):
+    """'1980:1988' -> (1980, 1988) in the time column's type."""
+    from .errors import SpecificationError
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise SpecificationError(f"{flag} takes START:END (inclusive), got {text!r}")
+    return tuple(_coerce_like(parts, series))
+
+
+def _predictor_options(args, df) -> dict:
+    """SyntheticControl keyword arguments from the covariate flags of `fit`."""
+    from .errors import SpecificationError
+    t = df[args.time]
+    out = {"backend": args.backend}
+    names = [c for x in (args.covariates or []) for c in x.split(",") if c]
+    pw = _window(args.predictor_window, t, "--predictor-window") if args.predictor_window else None
+    if args.special:
+        if names and pw is None:
+            raise SpecificationError("with --special, give --predictor-window for the plain --covariates too")
+        cov = {c: pw for c in names}
+        for sp in args.special:
+            col, _, win = sp.partition(":")
+            if not win:
+                raise SpecificationError(f"--special takes COLUMN:START:END, got {sp!r}")
+            cov[col] = _window(win, t, "--special")
+        out["covariates"] = cov
+    elif names:
+        out["covariates"] = names
+        if pw is not None:
+            out["predictor_window"] = pw
+    if args.outcome_lags:
+        out["outcome_lags"] = _coerce_like([x for v in args.outcome_lags for x in v.split(",") if x], t)
+    if args.fit_window:
+        out["fit_window"] = _window(args.fit_window, t, "--fit-window")
+    return out
+
+
 def cmd_fit(args) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -197,7 +234,7 @@ def cmd_fit(args) -> int:
         kw["treated"] = treated if len(treated) > 1 else treated[0]
         kw["treatment_time"] = _coerce_like([args.treatment_time], df[args.time])[0]
     panel = sc.Panel(df, **kw)
-    res = sc.SyntheticControl().fit(panel)
+    res = sc.SyntheticControl(**_predictor_options(args, df)).fit(panel)
     print(res.summary())
     payload = {"fit": _result_dict(res)}
     out = Path(args.out) if args.out else None
@@ -245,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--fill", choices=["interpolate"], default=None)
     f.add_argument("--inference", nargs="*", default=["placebo"], choices=["placebo", "loo"])
     f.add_argument("--placebo-pool", choices=["donors", "all"], default="donors")
+    f.add_argument("--covariates", action="append",
+                   help="covariate predictors, comma-separated (averaged over --predictor-window)")
+    f.add_argument("--predictor-window", help="START:END averaging window of --covariates")
+    f.add_argument("--special", action="append",
+                   help="a covariate over its own window, COLUMN:START:END (repeatable)")
+    f.add_argument("--outcome-lags", action="append", help="outcome periods used as predictors, comma-separated")
+    f.add_argument("--fit-window", help="START:END periods whose outcome fit the V search minimises")
+    f.add_argument("--backend", default="auto", choices=["auto", "outcome-only", "malo", "mscmt", "penalized"])
     f.add_argument("--out", default=None)
     f.set_defaults(func=cmd_fit)
     return ap

@@ -242,9 +242,9 @@ class SCResult:
             from .errors import SpecificationError
             raise SpecificationError(
                 f"{what} is available for outcome-only fits; this fit weights predictors "
-                f"(backend {self.diagnostics.get('backend')!r}) and every placebo would need its own "
-                f"V search, which this version does not run. Refit without covariates for inference, "
-                f"or use the synth_dataprep/synth loop per unit")
+                f"(backend {self.diagnostics.get('backend')!r}), and backdating or resampling the "
+                f"predictor windows is not defined in this version. placebo() and leave_one_out() "
+                f"do support covariate fits")
 
     def placebo(self, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_pool="donors") -> Inference:
         """In-space placebo test: every donor in turn plays the treated unit.
@@ -262,7 +262,6 @@ class SCResult:
             Donors of each placebo fit: the other donors only (default), or the
             other donors plus the treated series (ADH 2010's test).
         """
-        self._require_outcome_only("placebo()")
         from .inference.placebo import placebo_test
         return placebo_test(self, statistic=statistic, exclude_mspe_ratio=exclude_mspe_ratio,
                             donor_pool=donor_pool)
@@ -275,7 +274,6 @@ class SCResult:
 
     def leave_one_out(self, threshold=1e-3) -> pd.DataFrame:
         """Drop each donor with weight > ``threshold`` in turn, refit, report the new ATT."""
-        self._require_outcome_only("leave_one_out()")
         from .inference.loo import leave_one_out
         return leave_one_out(self, threshold=threshold)
 

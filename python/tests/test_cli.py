@@ -65,3 +65,24 @@ def test_cli_rejects_mismatched_arguments(tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
     assert main(["demo", "--data", str(f), "--out", str(tmp_path / "d")]) == 2
     assert "workspace_id" in capsys.readouterr().err
+
+
+def test_fit_with_covariates(tmp_path, capsys):
+    f = need_file(data_dir() / "smoking.csv")
+    out = tmp_path / "cov"
+    rc = main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
+               "--treated", "California", "--treatment-time", "1989",
+               "--covariates", "lnincome,retprice,age15to24", "--predictor-window", "1980:1988",
+               "--special", "beer:1984:1988", "--outcome-lags", "1975,1980,1988", "--fit-window", "1970:1988",
+               "--inference", "loo", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "Bound gap (proven)" in text and "special.cigsale.1980" in text
+    d = json.loads((out / "results.json").read_text())["fit"]["diagnostics"]
+    # the same problem as the Synth-compatible Prop 99 case (fixtures/prop99_synth_covariates.json)
+    assert d["lower_bound"] == pytest.approx(2.7436616455, abs=1e-8)
+    assert d["loss_v"] == pytest.approx(2.7440893199, abs=1e-6)
+    assert main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
+                 "--treated", "California", "--treatment-time", "1989", "--covariates", "beer",
+                 "--special", "retprice:1980:1988"]) == 2
+    assert "--predictor-window" in capsys.readouterr().err

@@ -202,3 +202,40 @@ def test_from_synth_dataprep_accepts_r_style_matrices(prop99_synth):
     again = sc.synth(sc.from_synth_dataprep(raw))
     assert again.loss_v == pytest.approx(out.loss_v, rel=1e-12)
     assert np.allclose(again.solution_w.to_numpy(), out.solution_w.to_numpy(), atol=1e-12)
+
+
+def test_covariate_placebo_and_leave_one_out_run_their_own_v_search():
+    """Synth's toy panel (synth.data of ?synth): every placebo and every leave-one-out refit is the
+    same covariate fit with other units, so each gap must equal an independent sc.synth() on the
+    matrices built for that unit."""
+    d = _read("synth_data.csv")
+    donors = [29, 2, 13, 17, 32, 38]
+    d = d[d["unit.num"].isin(donors + [7])]
+    p = sc.Panel(d, unit="unit.num", time="year", outcome="Y", treated=7, treatment_time=1991)
+    est = sc.SyntheticControl(covariates=["X1", "X2", "X3"], predictor_window=(1984, 1989),
+                              outcome_lags={"Y.84": (1984, 1984), "Y.85.89": (1985, 1989)},
+                              fit_window=(1984, 1990))
+    res = est.fit(p)
+    inf = res.placebo(statistic="rmspe_ratio")
+    tab = inf.details["table"]
+    assert len(tab) == 7 and inf.details["n_placebos"] == 6
+    assert inf.p_value == pytest.approx(inf.details["rank"] / 7)
+    assert np.isfinite(inf.details["max_bound_gap"])
+    # placebo for donor 13: target 13, pool = the other donors, the same predictors
+    pool = [u for u in donors if u != 13]
+    pr = est.predictors(p, treated=[13], donors=pool)
+    years = list(range(1984, 1991))
+    wide = d.pivot(index="year", columns="unit.num", values="Y")
+    out = sc.synth(X1=pr.X1, X0=pr.X0, Z1=wide.loc[years, 13], Z0=wide.loc[years, pool])
+    gap13 = wide[13] - wide[pool] @ out.solution_w.to_numpy()
+    assert np.allclose(inf.details["gaps"][13].to_numpy(), gap13.to_numpy(), atol=1e-9)
+    loo = res.leave_one_out(threshold=0.0)
+    assert len(loo) == int((res.weights > 0).sum())
+    j = loo.iloc[0]
+    keep = [u for u in donors if u != j["dropped"]]
+    pr = est.predictors(p, donors=keep)
+    out = sc.synth(X1=pr.X1, X0=pr.X0, Z1=wide.loc[years, 7], Z0=wide.loc[years, keep])
+    gap = wide[7] - wide[keep] @ out.solution_w.to_numpy()
+    assert j["att"] == pytest.approx(float(gap.loc[1991:].mean()), abs=1e-9)
+    with pytest.raises(SpecificationError, match="in_time_placebo"):
+        res.in_time_placebo(fake_time=1988)

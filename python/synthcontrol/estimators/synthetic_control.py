@@ -141,8 +141,9 @@ class SyntheticControl:
         diag["backend"] = backend
         return SCResult.from_weights(panel, w, diag, estimator=self, fit_mask=mask)
 
-    def predictors(self, panel: Panel):
-        """The :class:`~synthcontrol.predictors.Predictors` this estimator uses on ``panel``."""
+    def predictors(self, panel: Panel, treated=None, donors=None):
+        """The :class:`~synthcontrol.predictors.Predictors` this estimator uses on ``panel``
+        (for other treated/donor units when given: placebo and leave-one-out refits)."""
         from ..predictors import build_predictors
         if panel.source is None:
             raise SpecificationError(
@@ -150,9 +151,28 @@ class SyntheticControl:
                 "was built from user-level events (panel_from_events), which keeps only the outcome")
         pre = list(panel.times[: panel.T0])
         return build_predictors(
-            panel.source, panel.unit, panel.time, list(panel.treated_units), list(panel.donors),
+            panel.source, panel.unit, panel.time,
+            list(panel.treated_units) if treated is None else list(treated),
+            list(panel.donors) if donors is None else list(donors),
             covariates=self.covariates or None, predictor_window=self.predictor_window,
             outcome=panel.outcome, outcome_lags=self.outcome_lags or None, pre_periods=pre)
+
+    def refit_units(self, panel: Panel, treated, donors, mask, backend=None):
+        """Covariate-backend weights with ``treated`` (unit labels, averaged) as the target and
+        ``donors`` as the pool, on the periods in ``mask``.  Returns ``(w, bound_gap)``
+        (``bound_gap`` is NaN for the penalized backend)."""
+        from ..solvers.vsearch import penalized_fit, solve_bilevel
+        backend = backend or self._resolve_backend()
+        X1s, X0s, _ = self.predictors(panel, treated, donors).scaled()
+        cols = panel.units.get_indexer(list(treated))
+        Y = np.asarray(panel.Y)
+        Z1 = Y[:, cols].mean(axis=1)[mask]
+        Z0 = Y[:, panel.units.get_indexer(list(donors))][mask]
+        X1, X0 = X1s.to_numpy(dtype=float), X0s.to_numpy(dtype=float)
+        if backend == "penalized":
+            return penalized_fit(X1, X0, Z1, Z0)[0], math.nan
+        fit = solve_bilevel(X1, X0, Z1, Z0, backend=backend, seed=self.seed)
+        return fit.w, fit.bound_gap
 
     def _fit_predictors(self, panel, mask, backend):
         from ..solvers.vsearch import penalized_fit, solve_bilevel

@@ -27,7 +27,10 @@ def leave_one_out(res, threshold=1e-3) -> pd.DataFrame:
         keep = np.ones(len(w), dtype=bool)
         keep[j] = False
         X = p.X_donors[:, keep]
-        wj, _ = res.refit(X=X)
+        if res.V is not None:  # covariate fit: the same V search without donor j
+            wj, _ = res.estimator.refit_units(p, list(p.treated_units), list(p.donors[keep]), res.fit_mask)
+        else:
+            wj, _ = res.refit(X=X)
         gap = y - X @ wj
         rows.append({"dropped": p.donors[j], "weight": float(w[j]), "att": float(gap[post].mean()),
                      "pre_rmse": float(np.sqrt(np.mean(gap[~post] ** 2)))})

@@ -273,7 +273,7 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
     if cert.attainable and backend != "mscmt":
         return _finish(prob, track, backend, cert, t0, stages)
     P = prob.P
-    polish_evals = polish_evals or 60 * P
+    polish_evals = polish_evals or min(60 * P, 400)
     if backend == "mscmt":
         rng_seed = int(seed)
         differential_evolution(track.log, [(_LOG_LO, 0.0)] * P, seed=rng_seed, maxiter=de_maxiter,
