@@ -163,8 +163,8 @@ def test_estimator_path_equals_the_synth_path(smoking_df, prop99_synth):
     assert d["bound_gap"] == pytest.approx(d["loss_v"] - d["lower_bound"], abs=1e-15)
     assert res.pre_rmse ** 2 == pytest.approx(d["loss_v"], rel=1e-9)  # fit window = pre-period
     assert "Bound gap (proven)" in res.summary() and "Predictor weights V" in res.summary()
-    with pytest.raises(SpecificationError, match="placebo"):
-        res.placebo()
+    with pytest.raises(SpecificationError, match="bootstrap"):
+        res.bootstrap(n_boot=5)
     pen = sc.SyntheticControl(covariates=["lnincome", "retprice"], outcome_lags=[1975, 1988],
                               backend="penalized").fit(p)
     assert pen.diagnostics["backend"] == "penalized" and pen.weights.sum() == pytest.approx(1.0)
