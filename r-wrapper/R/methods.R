@@ -28,6 +28,13 @@ print.synthcontrol <- function(x, digits = 4, ...) {
       length(x$weights), " donors\n", sep = "")
   cat("  ATT (mean post-period effect): ", .fmt(x$att, digits), "\n", sep = "")
   cat("  Pre-period RMSE:               ", .fmt(x$pre_rmse, digits), "\n", sep = "")
+  d <- x$diagnostics
+  if (!is.null(x$V) && !is.null(d$lower_bound)) {
+    cat("  Loss V / proven lower bound:   ", formatC(d$loss_v, digits = 6, format = "g"), " / ",
+        formatC(d$lower_bound, digits = 6, format = "g"), " (gap ",
+        formatC(d$bound_gap, digits = 3, format = "g"),
+        if (isTRUE(d$bound_attained)) ", certified optimum" else "", ")\n", sep = "")
+  }
   w <- .active_weights(x$weights)
   cat("  Donor weights > 0.001:         ",
       paste0(names(w), " ", formatC(w, digits = 3, format = "f"), collapse = ", "), "\n", sep = "")
@@ -71,6 +78,7 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     weights = w,
     effects = tr[tr$post, c("period", "observed", "counterfactual", "effect")],
     diagnostics = object$diagnostics,
+    V = object$V,
     placebo = inf
   )
   rownames(out$effects) <- NULL
@@ -92,6 +100,15 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
     "Pre-period RMSE" = .fmt(x$pre_rmse, digits),
     "Post/pre RMSPE ratio" = if (!is.null(d$rmspe_ratio)) .fmt(d$rmspe_ratio, 3) else "NA"
   )
+  if (!is.null(x$V) && !is.null(d$lower_bound)) {
+    rows <- c(rows,
+      "Loss V (fit-window MSPE)" = formatC(d$loss_v, digits = 6, format = "g"),
+      "Lower bound (proven)" = formatC(d$lower_bound, digits = 6, format = "g"),
+      "Bound gap (proven)" = paste0(formatC(d$bound_gap, digits = 3, format = "g"),
+                                    if (isTRUE(d$bound_attained)) "  (certified optimum)" else ""),
+      "Loss W (predictors)" = formatC(d$loss_w, digits = 3, format = "g"),
+      "V agreement" = if (!is.null(d$v_agreement)) formatC(d$v_agreement, digits = 3, format = "g") else "NA")
+  }
   if (!is.null(x$placebo)) {
     p <- x$placebo
     rows <- c(rows,
@@ -114,6 +131,16 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
   if (length(x$weights)) {
     cat(sprintf("  %-*s  %s", width, names(x$weights), formatC(x$weights, digits = 4, format = "f")),
         sep = "\n")
+  }
+  if (!is.null(x$V)) {
+    cat(strrep("-", nchar(bar)), "\n", sep = "")
+    v <- x$V[x$V > 1e-3]
+    v <- v[order(-v)]
+    cat("Predictor weights V > 0.001 (", length(v), " of ", length(x$V), "):\n", sep = "")
+    if (length(v)) {
+      vw <- max(width, nchar(names(v)))
+      cat(sprintf("  %-*s  %s", vw, names(v), formatC(v, digits = 4, format = "f")), sep = "\n")
+    }
   }
   cat(strrep("-", nchar(bar)), "\n", sep = "")
   cat("Effects by post-treatment period:\n")

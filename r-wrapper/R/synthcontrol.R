@@ -6,7 +6,10 @@
 
 # Documented in man/synthcontrol.Rd.
 synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_time = NULL,
-                         donors = NULL, fill = NULL, fit_window = NULL, inference = NULL, ...) {
+                         donors = NULL, fill = NULL, fit_window = NULL, inference = NULL, ...,
+                         covariates = NULL, outcome_lags = NULL, predictor_window = NULL,
+                         backend = "auto") {
+  # (the estimator options follow `...` so that they are never partially matched)
   cl <- match.call()
   spec <- .parse_formula(formula)
   if (missing(data)) .sc_stop("`data` is required: a data frame in long format, one row per unit ",
@@ -60,8 +63,12 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
     for (k in intersect(c("seed", "n_jobs"), nm)) {
       if (is.numeric(opts[[k]])) opts[[k]] <- as.integer(opts[[k]])
     }
-    if (is.character(opts$covariates)) .check_columns(data, as.list(stats::setNames(
-      opts$covariates, rep("covariate", length(opts$covariates)))))
+  }
+  backend <- .choice(backend, c("auto", "outcome-only", "malo", "mscmt", "penalized"), "backend")
+  cov_cols <- .covariate_columns(covariates)
+  if (length(cov_cols)) .check_columns(data, as.list(stats::setNames(cov_cols, rep("covariate", length(cov_cols)))))
+  if (!is.null(predictor_window) && !length(predictor_window)) {
+    .sc_stop("`predictor_window` is empty", class = "synthcontrol_spec_error")
   }
 
   # --- data -----------------------------------------------------------------------------------
@@ -72,6 +79,36 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
   tt_py <- .match_type(treatment_time, kinds$time, "treatment_time", time_col)
   fw_py <- if (is.null(fit_window)) NULL else as.list(.match_type(fit_window, kinds$time, "fit_window", time_col))
   if (!is.null(donors_py)) donors_py <- as.list(donors_py)
+  if (length(cov_cols)) {
+    for (col in setdiff(cov_cols, names(prep$columns))) {
+      x <- data[[col]]
+      if (is.logical(x)) x <- as.integer(x)
+      if (!is.numeric(x)) {
+        .sc_stop("covariate column '", col, "' must be numeric; it has class '", class(x)[1L], "'",
+                 class = "synthcontrol_data_error")
+      }
+      prep$columns[[col]] <- as.double(x)
+    }
+  }
+  win <- function(x, what) as.list(.match_type(x, kinds$time, what, time_col))
+  if (!is.null(covariates)) {
+    opts$covariates <- if (is.list(covariates)) {
+      stats::setNames(lapply(names(covariates), function(k)
+        win(covariates[[k]], paste0("covariates$", k))), names(covariates))
+    } else as.list(covariates)
+  }
+  if (!is.null(outcome_lags)) {
+    opts$outcome_lags <- if (is.list(outcome_lags)) {
+      if (is.null(names(outcome_lags)) || any(!nzchar(names(outcome_lags)))) {
+        .sc_stop("`outcome_lags` must be a vector of periods or a named list of windows",
+                 class = "synthcontrol_spec_error")
+      }
+      stats::setNames(lapply(names(outcome_lags), function(k)
+        win(outcome_lags[[k]], paste0("outcome_lags$", k))), names(outcome_lags))
+    } else win(outcome_lags, "outcome_lags")
+  }
+  if (!is.null(predictor_window)) opts$predictor_window <- win(predictor_window, "predictor_window")
+  opts$backend <- backend
   if (!is.null(treated_py) && length(treated_py) > 1L) treated_py <- as.list(treated_py)
 
   v <- .py_call("fit", columns = prep$columns, unit = unit_col, time = time_col,
@@ -93,6 +130,28 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
       in_time_placebo = in_time_placebo(fit))
   }
   fit
+}
+
+# Covariate columns named by `covariates` (a character vector, or a named list column = window).
+.covariate_columns <- function(covariates) {
+  if (is.null(covariates)) return(character())
+  if (is.character(covariates)) {
+    if (anyNA(covariates) || any(!nzchar(covariates))) {
+      .sc_stop("`covariates` contains an empty or missing column name", class = "synthcontrol_spec_error")
+    }
+    return(unique(covariates))
+  }
+  if (is.list(covariates) && !is.null(names(covariates)) && all(nzchar(names(covariates)))) {
+    ok <- vapply(covariates, function(w) is.atomic(w) && length(w) >= 1L, logical(1))
+    if (!all(ok)) {
+      .sc_stop("each element of `covariates` must be a window: c(start, end) (inclusive), ",
+               "one period, or a vector of 3+ periods; see covariate '",
+               names(covariates)[!ok][1L], "'", class = "synthcontrol_spec_error")
+    }
+    return(unique(names(covariates)))
+  }
+  .sc_stop("`covariates` must be a character vector of column names or a named list ",
+           "column = window, e.g. list(lnincome = c(1980, 1988))", class = "synthcontrol_spec_error")
 }
 
 .check_inference <- function(inference) {

@@ -155,14 +155,43 @@ def fit(columns, unit, time, outcome, treat=None, treated=None, treatment_time=N
     import synthcontrol as sc
     p = panel(columns, unit, time, outcome, treat=treat, treated=treated,
               treatment_time=treatment_time, donors=donors, fill=fill, datetime_cols=datetime_cols)
-    opts = dict(options or {})
-    for k in ("covariates", "outcome_lags"):
-        if isinstance(opts.get(k), str):
-            opts[k] = [opts[k]]
+    opts = _estimator_options(options, p.times.dtype)
     if fit_window is not None:
         fit_window = tuple(_list(fit_window))
     res = sc.SyntheticControl(fit_window=fit_window, **opts).fit(p)
     return {"result": res, "data": result_data(res)}
+
+
+def _window(x, dtype):
+    """An R window: a length-2 vector is an inclusive (start, end) pair (a Python tuple), one
+    value a single period, a longer vector a list of periods."""
+    if isinstance(x, (list, tuple)):
+        vals = [_period_like(v, dtype) for v in x]
+        return tuple(vals) if len(vals) == 2 else vals
+    return _period_like(x, dtype)
+
+
+def _estimator_options(options, tdt):
+    """R estimator options -> SyntheticControl's: windows as tuples, periods typed like the
+    time column."""
+    opts = dict(options or {})
+    for k in ("covariates", "outcome_lags"):
+        if isinstance(opts.get(k), str):
+            opts[k] = [opts[k]]
+    cov = opts.get("covariates")
+    if isinstance(cov, dict):
+        opts["covariates"] = {str(c): _window(w, tdt) for c, w in cov.items()}
+    lags = opts.get("outcome_lags")
+    if isinstance(lags, dict):
+        opts["outcome_lags"] = {str(c): _window(w, tdt) for c, w in lags.items()}
+    elif lags is not None:
+        opts["outcome_lags"] = _period_list(lags, tdt)
+    if opts.get("predictor_window") is not None:
+        pw = _window(opts["predictor_window"], tdt)
+        opts["predictor_window"] = pw if isinstance(pw, (tuple, list)) else [pw]
+    if "seed" in opts and isinstance(opts["seed"], float):
+        opts["seed"] = int(opts["seed"])
+    return opts
 
 
 def result_data(res):
@@ -240,5 +269,82 @@ def _inference(inf):
             "frames": frames, "series": series}
 
 
+# ----------------------------------------------------------------------------------------------
+# Synth-compatible dataprep() / synth()
+# ----------------------------------------------------------------------------------------------
+def _period_like(x, dtype):
+    """An R period (ints arrive as floats) -> a value of the time column's dtype."""
+    import pandas as pd
+    if isinstance(x, float) and pd.api.types.is_integer_dtype(dtype) and x.is_integer():
+        return int(x)
+    return x
+
+
+def _period_list(x, dtype):
+    return None if x is None else [_period_like(v, dtype) for v in _list(x)]
+
+
+def _matrix(df_or_series):
+    """A labelled Series / DataFrame -> {"rownames", "colnames", "values" (list of rows)}."""
+    import pandas as pd
+    df = df_or_series.to_frame() if isinstance(df_or_series, pd.Series) else df_or_series
+    kind, rows = _periods(df.index)
+    rows = [str(r) if not isinstance(r, str) else r for r in rows]
+    if kind == "double":
+        rows = [str(int(float(r))) if float(r).is_integer() else str(r) for r in rows]
+    return {"rownames": rows, "colnames": _labels(df.columns),
+            "values": [_floats(df.iloc[i].to_numpy(dtype=float)) for i in range(df.shape[0])]}
+
+
+def synth_dataprep(columns, unit_variable, time_variable, dependent, treatment_identifier,
+                   controls_identifier, predictors=None, predictors_op="mean", special_predictors=None,
+                   time_predictors_prior=None, time_optimize_ssr=None, time_plot=None):
+    """Synth's dataprep() on R columns; matrices come back as plain nested lists."""
+    import synthcontrol as sc
+    df = _make_frame(columns, None)
+    tdt = df[time_variable].dtype
+    udt = df[unit_variable].dtype
+    special = None
+    if special_predictors:
+        special = [(str(sp[0]), _period_list(sp[1], tdt), str(sp[2])) for sp in _list(special_predictors)]
+    dp = sc.synth_dataprep(
+        df, predictors=_list(predictors), predictors_op=predictors_op, special_predictors=special,
+        dependent=dependent, unit_variable=unit_variable, time_variable=time_variable,
+        treatment_identifier=_period_like(treatment_identifier, udt),
+        controls_identifier=_period_list(controls_identifier, udt),
+        time_predictors_prior=_period_list(time_predictors_prior, tdt),
+        time_optimize_ssr=_period_list(time_optimize_ssr, tdt),
+        time_plot=_period_list(time_plot, tdt))
+    out = {"X0": _matrix(dp.X0), "X1": _matrix(dp.X1), "Z0": _matrix(dp.Z0), "Z1": _matrix(dp.Z1)}
+    if dp.Y0plot is not None:
+        out["Y0plot"], out["Y1plot"] = _matrix(dp.Y0plot), _matrix(dp.Y1plot)
+    return out
+
+
+def synth_solve(X1, X0, Z1, Z0, rownames, colnames, zrownames, custom_v=None, backend="auto", seed=0):
+    """Synth's synth() on the (possibly user-edited) matrices; plain values back."""
+    import numpy as np
+    import pandas as pd
+    import synthcontrol as sc
+    rownames, colnames, zrownames = _list(rownames), _list(colnames), _list(zrownames)
+    x0 = np.asarray(X0, dtype=float).reshape(len(rownames), len(colnames))
+    z0 = np.asarray(Z0, dtype=float).reshape(len(zrownames), len(colnames))
+    X0d = pd.DataFrame(x0, index=rownames, columns=colnames)
+    Z0d = pd.DataFrame(z0, index=zrownames, columns=colnames)
+    X1s = pd.Series(np.asarray(X1, dtype=float).ravel(), index=rownames)
+    Z1s = pd.Series(np.asarray(Z1, dtype=float).ravel(), index=zrownames)
+    cv = None if custom_v is None else [float(v) for v in _list(custom_v)]
+    out = sc.synth(X1=X1s, X0=X0d, Z1=Z1s, Z0=Z0d, custom_v=cv, backend=backend, seed=int(seed))
+    d = out.as_dict()
+    res = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            res[k] = {"names": [str(n) for n in v], "values": [float(x) for x in v.values()]}
+        else:
+            res[k] = _scalar(v)
+    return res
+
+
 _FUNCS = {"panel": panel, "fit": fit, "placebo": placebo, "in_time_placebo": in_time_placebo,
-          "leave_one_out": leave_one_out}
+          "leave_one_out": leave_one_out, "synth_dataprep": synth_dataprep,
+          "synth_solve": synth_solve}
