@@ -42,7 +42,7 @@ def test_auto_beats_random_v_and_bounds_are_ordered(seed):
     # the weights are feasible and (up to the reported inner gap) optimal for the V found
     assert abs(fit.w.sum() - 1) < 1e-12 and (fit.w >= 0).all()
     assert abs(fit.v.sum() - 1) < 1e-12 and (fit.v >= 0).all()
-    assert fit.inner_gap_rel < 1e-9
+    assert fit.inner_gap_rel < 1e-9 and fit.inner_optimal
 
 
 def test_inner_solve_breaks_ties_toward_the_outcome_fit():

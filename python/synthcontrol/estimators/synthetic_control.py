@@ -206,6 +206,7 @@ class SyntheticControl:
             "bound_gap": fit.bound_gap,
             "bound_attained": fit.attained,
             "inner_gap": fit.inner_gap_rel,
+            "inner_optimal": fit.inner_optimal,
             "kkt_violation": float(inner_kkt),
             "v_agreement": fit.v_agreement,
             "v_min_loss_w": None if fit.v_min_loss_w is None else dict(zip(names, map(float, fit.v_min_loss_w))),

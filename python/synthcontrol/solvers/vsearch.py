@@ -74,6 +74,7 @@ class BilevelFit:
     attained: bool  # the lower bound is attained (certified optimum)
     inner_gap: float  # L_W(w) - min_W L_W(v, W) >= 0 (exact), how far w is from optimal for v
     inner_gap_rel: float  # inner_gap / (||X1 - mean||^2 scale), unitless
+    inner_optimal: bool  # w is on the simplex and optimal for v (inner_gap_rel <= 1e-9)
     v_agreement: float  # max |v_min_loss_w - v_max_order|: how well the data pin V down
     v_min_loss_w: np.ndarray | None
     v_max_order: np.ndarray | None
@@ -250,7 +251,9 @@ def _finish(prob, track, backend, cert, t0, stages, extra=None) -> BilevelFit:
     agree = float(np.abs(v1 - v2).max()) if v1 is not None and v2 is not None else math.nan
     return BilevelFit(
         w=w, v=v, loss_v=loss, loss_w=prob.loss_w(v, w), lower_bound=lower, bound_gap=0.0 if attained else gap,
-        attained=attained, inner_gap=ig, inner_gap_rel=ig / prob._xscale, v_agreement=agree,
+        attained=attained, inner_gap=ig, inner_gap_rel=ig / prob._xscale,
+        inner_optimal=bool(abs(w.sum() - 1) < 1e-10 and w.min() >= 0 and ig / prob._xscale <= 1e-9),
+        v_agreement=agree,
         v_min_loss_w=v1, v_max_order=v2, backend=backend, n_evals=prob.n_evals,
         seconds=time.perf_counter() - t0, stages=stages, certificate=cert, extra=extra or {})
 
