@@ -243,7 +243,7 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
         lv, w = prob.value(v)
         from .solvers.bilevel import outcome_bound_certificate
         cert = outcome_bound_certificate(x1s, x0s, z1, z0)
-        v1, v2 = v_choices(prob, w)
+        v1, v2 = v_choices(prob, w, v_ref=v)
         agree = float(np.abs(v1 - v2).max()) if v1 is not None and v2 is not None else float("nan")
         gap = max(0.0, lv - cert.lower_bound)
         return SynthOutput(pd.Series(w, index=donors, name="w.weight"), pd.Series(v, index=names, name="v"),

@@ -194,7 +194,7 @@ def _polish(track: _Tracker, v0, max_evals):
                       "xatol": 1e-6, "fatol": 1e-12 * max(track.best[0], 1e-300)})
 
 
-def v_choices(prob: VProblem, w, *, tol=1e-7):
+def v_choices(prob: VProblem, w, *, tol=1e-7, v_ref=None):
     """Two canonical V's under which ``w`` is optimal for the lower level (MSCMT's
     ``determine_v``): the one with the smallest predictor loss, and the one with the
     largest smallest weight ("max order").  Returns ``(v_min_loss_w, v_max_order)``;
@@ -205,6 +205,11 @@ def v_choices(prob: VProblem, w, *, tol=1e-7):
     scale = float(np.abs(H).max()) or 1.0
     Hs = H / scale
     S = w > 1e-12 * max(1.0, float(w.max()))
+    if v_ref is not None:  # the V the search found must be inside: widen tol to its own KKT residual
+        h = Hs @ np.asarray(v_ref, dtype=float)
+        mu = float(h[S].mean())
+        viol = max(float(np.abs(h[S] - mu).max()), float(np.max(mu - h[~S], initial=0.0)))
+        tol = max(tol, 1.5 * viol)
     # variables: v (P), mu, s ; rows: |h_j - mu| <= tol on S, h_j - mu >= -tol off S
     n = P + 2
     A_ub, b_ub = [], []
@@ -247,7 +252,7 @@ def _finish(prob, track, backend, cert, t0, stages, extra=None) -> BilevelFit:
     if not attained and gap <= 1e-12 * max(lower, 1e-300):
         attained = True
     ig = prob.inner_gap(v, w)
-    v1, v2 = v_choices(prob, w)
+    v1, v2 = v_choices(prob, w, v_ref=v)
     agree = float(np.abs(v1 - v2).max()) if v1 is not None and v2 is not None else math.nan
     return BilevelFit(
         w=w, v=v, loss_v=loss, loss_w=prob.loss_w(v, w), lower_bound=lower, bound_gap=0.0 if attained else gap,
