@@ -84,6 +84,7 @@ def run_synth(case) -> tuple[dict, object]:
     dp = postprocess(sc.synth_dataprep(foo=read_data(case), **synth_dataprep_args(case)), spec.get("postprocess"))
     out = sc.synth(dp, backend=spec.get("backend", "auto"), seed=spec.get("seed", 0))
     nums = {"loss_v": out.loss_v, "loss_w": out.loss_w, "lower_bound": out.lower_bound,
+            "outcome_only_bound": out.outcome_only_bound,
             "bound_gap": out.bound_gap, "bound_attained": float(out.bound_attained),
             "weights": {str(k): float(v) for k, v in out.solution_w.items()},
             "v": {str(k): float(v) for k, v in out.solution_v.items()}}
@@ -159,7 +160,7 @@ function(X, y) {   # argmin ||y - X w||^2, w >= 0, sum w = 1: quadprog + exact K
 def quadprog_lower_level(dp, out):
     """Independent check of a ``synth`` case by R's quadprog (live, rpy2): the lower level at the V
     found (its optimal value must equal our loss_w: W is optimal for V) and the outcome-only fit (its
-    value must equal our lower bound)."""
+    value must equal our outcome-only bound)."""
     import rpy2.robjects as ro
     # plain quadprog (a 1e-10 relative ridge makes D positive definite); no support polish, since at a
     # corner V the lower level has a whole face of minimisers and only its optimal VALUE is compared

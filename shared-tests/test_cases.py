@@ -59,7 +59,8 @@ def test_quadprog_live_agrees(case_run):
         # W optimal for the V found (lower level) and the lower bound, both re-solved by quadprog
         qp = quadprog_lower_level(*res)
         tol = case["cross_check"]["tol"]
-        errs = [f"{k}: ours {got[k]!r}, quadprog {qp[k]!r}" for k in ("loss_w", "lower_bound")
+        qp["outcome_only_bound"] = qp.pop("lower_bound")
+        errs = [f"{k}: ours {got[k]!r}, quadprog {qp[k]!r}" for k in ("loss_w", "outcome_only_bound")
                 if not abs(got[k] - qp[k]) <= tol * max(1.0, abs(qp[k]))]
         assert got["loss_w"] >= qp["loss_w"] - 1e-12 * max(1.0, qp["loss_w"])  # quadprog is the optimum
         assert not errs, "\n".join(errs)

@@ -200,7 +200,7 @@ class SCResult:
         elif "lower_bound" in d:
             rows += [
                 ("Loss V (fit-window MSE)", f"{d['loss_v']:.6g}"),
-                ("Lower bound (proven)", f"{d['lower_bound']:.6g}"),
+                ("Lower bound (proven)", f"{d['lower_bound']:.6g}  ({d.get('bound_method', '')})"),
                 ("Bound gap (proven)", f"{d['bound_gap']:.3g}"
                  + ("  (certified optimum)" if d.get("bound_attained") else "")),
                 ("Loss W (predictors)", f"{d['loss_w']:.3g}"),

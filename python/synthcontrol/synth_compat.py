@@ -61,7 +61,7 @@ class SynthOutput:
     loss_w: float
     lower_bound: float  # proven: no V gives a smaller loss_v
     bound_gap: float  # loss_v - lower_bound: proven distance to the optimum (0: certified)
-    bound_attained: bool
+    bound_attained: bool  # bound_gap ~ 0 (1e-9 relative): a certified optimum
     v_agreement: float
     inner_gap: float  # how far solution_w is from optimal for solution_v (relative)
     backend: str
@@ -69,6 +69,8 @@ class SynthOutput:
     seconds: float
     custom_v: bool = False
     predictor_scale: pd.Series | None = None
+    outcome_only_bound: float = float("nan")  # L(W**), below every V's loss
+    bound_method: str = ""  # "lp-certificate" | "global (corners + MIQP)" | "outcome-only"
 
     def as_dict(self) -> dict:
         """Plain values with Synth's result names (``solution.w`` ...) plus ours."""
@@ -80,6 +82,7 @@ class SynthOutput:
             "bound_attained": self.bound_attained, "v_agreement": self.v_agreement,
             "inner_gap": self.inner_gap, "backend": self.backend, "n_evals": self.n_evals,
             "seconds": self.seconds, "custom_v": self.custom_v,
+            "outcome_only_bound": self.outcome_only_bound, "bound_method": self.bound_method,
         }
 
 
@@ -207,13 +210,15 @@ def _scale(X1, X0):
 
 
 def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None, backend="auto",
-          seed=0) -> SynthOutput:
+          seed=0, certify=True, time_limit=30.0) -> SynthOutput:
     """Synth's ``synth()``: predictor weights V and donor weights W, with proven bounds.
 
     ``backend``: ``"auto"`` (certificate, corners, multi-start search), ``"malo"``
     or ``"mscmt"`` (see :class:`~synthcontrol.SyntheticControl`).  ``custom_v``
     fixes V (as Synth's ``custom.v``): W is then the lower level's solution for it,
-    ties broken toward the outcome fit.
+    ties broken toward the outcome fit, and ``bound_gap`` says how far that V is from the
+    best any V can do.  ``certify`` / ``time_limit``: the global lower bound (SCIP; see
+    :mod:`synthcontrol.solvers.global_bound`).
     """
     from .solvers.vsearch import VProblem, solve_bilevel, v_choices
     if data_prep_obj is not None:
@@ -242,22 +247,30 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
         prob = VProblem(x1s, x0s, z1, z0)
         lv, w = prob.value(v)
         from .solvers.bilevel import outcome_bound_certificate
+        from .solvers.global_bound import global_lower_bound, scip_available
         cert = outcome_bound_certificate(x1s, x0s, z1, z0)
+        lower, method = cert.lower_bound, "outcome-only"
+        if scip_available():  # how far is this V from the best any V can do?
+            gb = global_lower_bound(x1s, x0s, z1, z0, incumbent=lv)
+            if np.isfinite(gb.lower) and gb.lower > lower:
+                lower, method = gb.lower, "global (corners + MIQP)"
         v1, v2 = v_choices(prob, w, v_ref=v)
         agree = float(np.abs(v1 - v2).max()) if v1 is not None and v2 is not None else float("nan")
-        gap = max(0.0, lv - cert.lower_bound)
+        gap = max(0.0, lv - lower)
         return SynthOutput(pd.Series(w, index=donors, name="w.weight"), pd.Series(v, index=names, name="v"),
-                           lv, prob.loss_w(v, w), cert.lower_bound, gap, gap <= 1e-12 * cert.lower_bound,
+                           lv, prob.loss_w(v, w), lower, gap, gap <= 1e-9 * max(lower, 1e-300),
                            agree, prob.inner_gap(v, w) / prob._xscale, "custom_v", prob.n_evals, 0.0,
-                           custom_v=True, predictor_scale=pd.Series(div, index=names))
-    fit = solve_bilevel(x1s, x0s, z1, z0, backend=backend, seed=seed)
+                           custom_v=True, predictor_scale=pd.Series(div, index=names),
+                           outcome_only_bound=cert.lower_bound, bound_method=method)
+    fit = solve_bilevel(x1s, x0s, z1, z0, backend=backend, seed=seed, certify=certify, time_limit=time_limit)
     return SynthOutput(
         solution_w=pd.Series(fit.w, index=donors, name="w.weight"),
         solution_v=pd.Series(fit.v, index=names, name="v"),
         loss_v=fit.loss_v, loss_w=fit.loss_w, lower_bound=fit.lower_bound, bound_gap=fit.bound_gap,
         bound_attained=fit.attained, v_agreement=fit.v_agreement, inner_gap=fit.inner_gap_rel,
         backend=fit.backend, n_evals=fit.n_evals, seconds=fit.seconds,
-        predictor_scale=pd.Series(div, index=names))
+        predictor_scale=pd.Series(div, index=names), outcome_only_bound=fit.outcome_only_bound,
+        bound_method=fit.bound_method)
 
 
 def synth_tab(dataprep_res: SynthData, synth_res: SynthOutput) -> dict:

@@ -80,8 +80,9 @@ def test_fit_with_covariates(tmp_path, capsys):
     assert "Bound gap (proven)" in text and "special.cigsale.1980" in text
     d = json.loads((out / "results.json").read_text())["fit"]["diagnostics"]
     # the same problem as the Synth-compatible Prop 99 case (fixtures/prop99_synth_covariates.json)
-    assert d["lower_bound"] == pytest.approx(2.7436616455, abs=1e-8)
-    assert d["loss_v"] == pytest.approx(2.7440893199, abs=1e-6)
+    assert d["outcome_only_bound"] == pytest.approx(2.7436616455, abs=1e-8)
+    assert d["loss_v"] == pytest.approx(2.7440893219, abs=1e-8)
+    assert d["bound_attained"] and d["bound_gap"] < 1e-6  # certified by the global bound
     assert main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
                  "--treated", "California", "--treatment-time", "1989", "--covariates", "beer",
                  "--special", "retprice:1980:1988"]) == 2

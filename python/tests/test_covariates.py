@@ -63,21 +63,28 @@ def _corner(dp, label):
     return pr.value / len(Z1)
 
 
-def test_prop99_beats_synth_and_states_its_gap(prop99_synth):
+def test_prop99_certified_optimum_beats_synth(prop99_synth):
     dp, out = prop99_synth
     ref = _ref("prop99_synth.json")
     mscmt = _ref("mscmt.json")["prop99_improveSynth"]["improved_loss_v"]
     assert np.abs(dp.X0.to_numpy() - np.array(ref["X0"])).max() < 1e-10  # Synth's own matrices
-    assert out.lower_bound == pytest.approx(ref["outcome_only_lower_bound_of_loss_v"], abs=1e-9)
+    assert out.outcome_only_bound == pytest.approx(ref["outcome_only_lower_bound_of_loss_v"], abs=1e-9)
     assert out.loss_v < mscmt < ref["loss_v"]
-    # the bound is provably unattainable: the best is the corner on cigsale 1980 (Malo et al. 2024)
-    assert not out.bound_attained
+    # the outcome-only bound is provably unattainable; the optimum is the corner on cigsale 1980
+    # (Malo et al. 2024), and the global bound proves it: gap ~ 0
     assert out.solution_v["special.cigsale.1980"] == pytest.approx(1.0, abs=1e-9)
-    assert out.loss_v == pytest.approx(_corner(dp, "special.cigsale.1980"), rel=1e-6)
-    assert out.bound_gap == pytest.approx(out.loss_v - out.lower_bound, abs=1e-15)
-    assert 4.0e-4 < out.bound_gap < 4.5e-4
+    corner = _corner(dp, "special.cigsale.1980")
+    assert out.loss_v == pytest.approx(corner, rel=1e-6)
+    assert out.bound_method == "global (corners + MIQP)" and out.bound_attained
+    assert out.lower_bound <= out.loss_v and out.bound_gap < 1e-6
+    assert out.lower_bound > out.outcome_only_bound + 4e-4  # the global bound is much tighter
     assert out.solution_w.sum() == pytest.approx(1.0, abs=1e-12)
     assert out.inner_gap < 1e-12
+    # without the global bound only the outcome-only bound remains, 4.3e-4 below
+    plain = sc.synth(dp, certify=False)
+    assert plain.bound_method == "outcome-only" and not plain.bound_attained
+    assert plain.bound_gap == pytest.approx(plain.loss_v - plain.outcome_only_bound, abs=1e-15)
+    assert 4.0e-4 < plain.bound_gap < 4.5e-4
 
 
 def test_custom_v_reproduces_synths_v_with_an_exact_inner_solve(prop99_synth):
@@ -91,6 +98,8 @@ def test_custom_v_reproduces_synths_v_with_an_exact_inner_solve(prop99_synth):
     assert out.loss_v == pytest.approx(mscmt["synth_w_recomputed_loss_v"], rel=1e-5)
     assert out.loss_w == pytest.approx(mscmt["synth_w_recomputed_inner_loss_w"], rel=1e-4)
     assert out.loss_v < ref["loss_v"]
+    # how far is Synth's V from the best any V can do: 0.449 above the certified optimum
+    assert out.bound_gap == pytest.approx(out.loss_v - 2.7440893219, abs=1e-8)
 
 
 def test_basque_synth_example_below_mscmt():
@@ -119,7 +128,7 @@ def test_basque_synth_example_below_mscmt():
     out = sc.synth(X1=X1, X0=X0, Z1=dp.Z1, Z0=dp.Z0)
     mscmt = _ref("mscmt.json")["basque_improveSynth"]["improved_loss_v"]
     assert out.loss_v < mscmt < ref["loss_v"]
-    assert out.lower_bound <= out.loss_v and out.bound_gap < 1e-6
+    assert out.lower_bound <= out.loss_v and out.bound_gap < 1e-12 and out.bound_attained
     assert np.isfinite(out.v_agreement)
     assert out.loss_v == pytest.approx(
         _corner(sc.SynthData(X1=X1, X0=X0, Z1=dp.Z1, Z0=dp.Z0), "special.gdpcap.1960.1969"), rel=1e-6)
@@ -141,7 +150,7 @@ def test_germany_no_worse_than_the_published_solution():
     w_pub = pub.reindex(dp.Z0.columns, fill_value=0.0)
     pub_loss = float(((dp.Z1 - dp.Z0 @ w_pub) ** 2).mean())
     assert out.loss_v <= pub_loss
-    assert out.lower_bound <= out.loss_v
+    assert out.lower_bound <= out.loss_v and out.bound_attained
     # the published weights are a point of the simplex too: they cannot beat the lower bound
     assert out.lower_bound <= pub_loss
 

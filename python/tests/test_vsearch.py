@@ -35,14 +35,45 @@ def test_auto_beats_random_v_and_bounds_are_ordered(seed):
     rng = np.random.default_rng(1000 + seed)
     best_random = min(prob.value(rng.dirichlet(np.ones(len(X1))))[0] for _ in range(200))
     assert fit.loss_v <= best_random * (1 + 1e-9) + 1e-12
-    assert fit.lower_bound <= fit.loss_v * (1 + 1e-12) + 1e-15
-    assert fit.bound_gap == pytest.approx(0.0 if fit.attained else fit.loss_v - fit.lower_bound, abs=1e-12)
-    # the lower bound really is the outcome-only optimum
-    assert fit.lower_bound == pytest.approx(simplex_ls(Z0, Z1).ssr / len(Z1), rel=1e-12)
+    # the global lower bound is a valid bound: below every V's loss, and at least the outcome-only one
+    assert fit.lower_bound <= best_random * (1 + 1e-9) + 1e-12
+    assert fit.lower_bound <= fit.loss_v * (1 + 1e-9) + 1e-15
+    assert fit.lower_bound >= fit.outcome_only_bound * (1 - 1e-12)
+    assert fit.bound_gap == pytest.approx(max(0.0, fit.loss_v - fit.lower_bound), abs=1e-12)
+    assert fit.outcome_only_bound == pytest.approx(simplex_ls(Z0, Z1).ssr / len(Z1), rel=1e-12)
     # the weights are feasible and (up to the reported inner gap) optimal for the V found
     assert abs(fit.w.sum() - 1) < 1e-12 and (fit.w >= 0).all()
     assert abs(fit.v.sum() - 1) < 1e-12 and (fit.v >= 0).all()
     assert fit.inner_gap_rel < 1e-9 and fit.inner_optimal
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_certified_optimum_matches_a_fine_grid(seed):
+    """Two predictors: V = (a, 1 - a) is one number, so a grid of 4001 values (plus the exact inner
+    solve at each) finds the bilevel optimum to grid accuracy.  The certified answer must be no
+    worse than the grid, and its proven lower bound no higher than the grid's best.  Tolerance 1e-6
+    relative: at a corner V the grid's inner solve is the eps-regularised one (eps = 1e-6), whose W
+    may miss the matched predictor by O(eps) and so score up to ~1e-6 below the exact corner value
+    (the certified answer is the exact corner, re-solved with the match imposed)."""
+    X1, X0, Z1, Z0 = _instance(100 + seed, P=2, J=5 + seed % 3, T=7)
+    if seed % 2:  # push the treated unit outside the donors' range on one predictor
+        X1 = X1.copy()
+        X1[1] = X0[1].max() + 0.3
+    fit = solve_bilevel(X1, X0, Z1, Z0, backend="auto", seed=seed)
+    prob = VProblem(X1, X0, Z1, Z0)
+    grid = min(prob.value(np.array([a, 1 - a]))[0] for a in np.linspace(0, 1, 4001))
+    assert fit.bound_method in ("global (corners + MIQP)", "lp-certificate")
+    assert fit.lower_bound <= grid * (1 + 1e-6) + 1e-12
+    assert fit.loss_v <= grid * (1 + 1e-6) + 1e-12
+    assert fit.attained and fit.bound_gap <= 1e-9 * fit.lower_bound
+
+
+def test_global_bound_is_optional():
+    """certify=False: the search alone, bounded by the outcome-only optimum."""
+    X1, X0, Z1, Z0 = _instance(4, P=3, J=7, T=9)
+    fit = solve_bilevel(X1, X0, Z1, Z0, certify=False)
+    assert fit.global_bound is None and fit.bound_method in ("outcome-only", "lp-certificate")
+    assert fit.lower_bound == fit.outcome_only_bound
 
 
 def test_inner_solve_breaks_ties_toward_the_outcome_fit():

@@ -386,6 +386,8 @@ synth <- function(data.prep.obj = NULL, X1 = NULL, X0 = NULL, Z1 = NULL, Z0 = NU
     lower.bound = as.double(d$lower_bound),
     bound.gap = as.double(d$bound_gap),
     bound.attained = isTRUE(d$bound_attained),
+    bound.method = as.character(if (is.null(d$bound_method)) NA_character_ else d$bound_method),
+    outcome.only.bound = as.double(if (is.null(d$outcome_only_bound)) NA_real_ else d$outcome_only_bound),
     v.agreement = as.double(if (is.null(d$v_agreement)) NA_real_ else d$v_agreement),
     inner.gap = as.double(if (is.null(d$inner_gap)) NA_real_ else d$inner_gap),
     backend = as.character(d$backend),
@@ -403,7 +405,7 @@ print.synthcontrol_synth <- function(x, digits = 6, ...) {
   cat("  lower bound (proven, any V):          ", formatC(x$lower.bound, digits = digits, format = "g"),
       "\n", sep = "")
   cat("  certified gap (loss.v - bound):       ", formatC(x$bound.gap, digits = 3, format = "g"),
-      if (isTRUE(x$bound.attained)) "  (optimal: the bound is attained)" else "", "\n", sep = "")
+      if (isTRUE(x$bound.attained)) "  (certified optimum)" else "", "\n", sep = "")
   w <- x$solution.w[, 1L]
   w <- w[w > 1e-3]
   w <- w[order(-w)]

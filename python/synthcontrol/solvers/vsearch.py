@@ -69,9 +69,11 @@ class BilevelFit:
     v: np.ndarray  # predictor weights (P,), sum 1
     loss_v: float  # upper level: mean squared outcome gap over the fit periods
     loss_w: float  # lower level: (X1 - X0 w)' diag(v) (X1 - X0 w) on the given (scaled) predictors
-    lower_bound: float  # proven: no (V, W) does better than this
+    lower_bound: float  # proven: no (V, W) does better than this (the best bound available)
     bound_gap: float  # loss_v - lower_bound >= 0: proven distance to the optimum at most this
-    attained: bool  # the lower bound is attained (certified optimum)
+    attained: bool  # bound_gap ~ 0: the answer is a certified optimum
+    outcome_only_bound: float  # L(W**), the bound every V problem has
+    bound_method: str  # "lp-certificate" | "global (corners + MIQP)" | "outcome-only"
     inner_gap: float  # L_W(w) - min_W L_W(v, W) >= 0 (exact), how far w is from optimal for v
     inner_gap_rel: float  # inner_gap / (||X1 - mean||^2 scale), unitless
     inner_optimal: bool  # w is on the simplex and optimal for v (inner_gap_rel <= 1e-9)
@@ -83,6 +85,7 @@ class BilevelFit:
     seconds: float
     stages: dict = field(default_factory=dict)  # stage name -> best loss_v after it
     certificate: object = None  # the LP certificate of the lower bound
+    global_bound: object = None  # GlobalBound, when computed
     extra: dict = field(default_factory=dict)
 
 
@@ -242,36 +245,107 @@ def v_choices(prob: VProblem, w, *, tol=1e-7, v_ref=None):
     return v1, v2
 
 
-def _finish(prob, track, backend, cert, t0, stages, extra=None) -> BilevelFit:
-    loss, v, w = track.best
-    lower = cert.lower_bound
-    attained = bool(cert.attainable) and backend != "mscmt"  # mscmt reports its own search's answer
-    if attained:
+def _exact_corner(prob: VProblem, v, w):
+    """When ``v`` is a corner ``e_k`` and ``w`` matches predictor k up to the tie-break's
+    tolerance, re-solve on ``w``'s support with ``r_k = 0`` imposed exactly (a small KKT system with
+    two equality constraints).  Returns the exact corner point, or ``w`` unchanged."""
+    nz = np.flatnonzero(v > 0)
+    if nz.size != 1:
+        return w
+    k = int(nz[0])
+    S = np.flatnonzero(w > 0)
+    a = prob._Xc[k, S]
+    if S.size < 2 or abs(prob._xc[k] - float(a @ w[S])) > 1e-6 * (float(np.abs(prob._Xc[k]).max()) or 1.0):
+        return w
+    Z = prob._Zc[:, S]
+    n = S.size
+    K = np.zeros((n + 2, n + 2))
+    K[:n, :n] = Z.T @ Z
+    K[:n, n] = 1.0
+    K[n, :n] = 1.0
+    K[:n, n + 1] = a
+    K[n + 1, :n] = a
+    rhs = np.concatenate((Z.T @ prob._zc, [1.0, prob._xc[k]]))
+    try:
+        sol = np.linalg.lstsq(K, rhs, rcond=None)[0][:n]
+    except np.linalg.LinAlgError:
+        return w
+    if sol.min() < 0 or abs(sol.sum() - 1) > 1e-12:
+        return w
+    cand = np.zeros_like(w)
+    cand[S] = sol
+    # keep it unless it costs more than 1e-6 (relative) of outcome fit: the tie-break traded an
+    # O(eps) predictor mismatch for that much fit, and exactness is worth it
+    if prob.loss_v(cand) <= prob.loss_v(w) + 1e-6 * max(prob.loss_v(w), 1e-300):
+        return cand
+    return w
+
+
+def _certify(prob, loss, v, w, time_limit):
+    """Exact corner clean-up, then the global lower bound with (loss, v, w) as the incumbent.
+    Returns ``(loss, v, w, gb)``; the MIQP's own best point replaces the incumbent if better."""
+    from .global_bound import global_lower_bound
+    w = _exact_corner(prob, v, w)
+    loss = prob.loss_v(w)
+    gb = global_lower_bound(prob.X1, prob.X0, prob.Z1, prob.Z0, incumbent=loss, time_limit=time_limit)
+    if gb.w is not None and math.isfinite(gb.nondegenerate_lower):
+        # the MIQP's best point, realised through its V (v_p = c_p / r_p): a better incumbent?
+        r = prob.X1 - prob.X0 @ gb.w
+        vv = np.where(np.abs(r) > 1e-12, gb.c / np.where(np.abs(r) > 1e-12, r, 1.0), 0.0)
+        vv = np.clip(vv, 0.0, None)
+        if vv.sum() > 0:
+            vv = vv / vv.sum()
+            lv, wv = prob.value(vv)
+            if lv < loss * (1 - 1e-9):
+                loss, v, w = lv, vv, wv
+    return loss, v, w, gb
+
+
+def _closed(loss, gb) -> bool:
+    return gb is not None and math.isfinite(gb.lower) and loss - gb.lower <= 1e-9 * max(abs(gb.lower), 1e-300)
+
+
+def _finish(prob, best, backend, cert, t0, stages, gb=None) -> BilevelFit:
+    loss, v, w = best
+    outcome_bound = cert.lower_bound
+    lower, method = outcome_bound, "outcome-only"
+    if cert.attainable and backend != "mscmt":  # mscmt reports its own search's answer
         w, v, loss = cert.w, cert.v, prob.loss_v(cert.w)
+        method = "lp-certificate"
+    elif gb is not None and math.isfinite(gb.lower) and gb.lower > lower:
+        lower, method = gb.lower, "global (corners + MIQP)"
     gap = max(0.0, loss - lower)
-    if not attained and gap <= 1e-12 * max(lower, 1e-300):
-        attained = True
+    attained = method == "lp-certificate" or gap <= 1e-9 * max(abs(lower), 1e-300)
     ig = prob.inner_gap(v, w)
     v1, v2 = v_choices(prob, w, v_ref=v)
     agree = float(np.abs(v1 - v2).max()) if v1 is not None and v2 is not None else math.nan
     return BilevelFit(
-        w=w, v=v, loss_v=loss, loss_w=prob.loss_w(v, w), lower_bound=lower, bound_gap=0.0 if attained else gap,
-        attained=attained, inner_gap=ig, inner_gap_rel=ig / prob._xscale,
+        w=w, v=v, loss_v=loss, loss_w=prob.loss_w(v, w), lower_bound=lower,
+        bound_gap=0.0 if method == "lp-certificate" else gap, attained=attained,
+        outcome_only_bound=outcome_bound, bound_method=method,
+        inner_gap=ig, inner_gap_rel=ig / prob._xscale,
         inner_optimal=bool(abs(w.sum() - 1) < 1e-10 and w.min() >= 0 and ig / prob._xscale <= 1e-9),
         v_agreement=agree,
         v_min_loss_w=v1, v_max_order=v2, backend=backend, n_evals=prob.n_evals,
-        seconds=time.perf_counter() - t0, stages=stages, certificate=cert, extra=extra or {})
+        seconds=time.perf_counter() - t0, stages=stages, certificate=cert, global_bound=gb)
 
 
 def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=32,
-                  polish_evals=None, de_maxiter=60, de_popsize=10) -> BilevelFit:
+                  polish_evals=None, de_maxiter=60, de_popsize=10, certify=True,
+                  time_limit=30.0) -> BilevelFit:
     """Solve the V problem with bounds; see the module docstring for the backends.
 
     ``X1``, ``X0`` must be the (scaled) predictors, ``Z1``, ``Z0`` the outcomes over the
-    fit periods.  Deterministic for a given ``seed``.
+    fit periods.  Deterministic for a given ``seed``.  ``certify``: when the LP certificate
+    does not settle the problem, compute the global lower bound of
+    :mod:`synthcontrol.solvers.global_bound` (SCIP, at most ``time_limit`` seconds per call; its
+    bound is valid whenever it stops).  Needs pyscipopt; without it the bound is the
+    outcome-only one.
     """
     if backend not in ("auto", "malo", "mscmt"):
         raise ValueError(f"backend must be 'auto', 'malo' or 'mscmt', got {backend!r}")
+    from .global_bound import scip_available
+    certify = bool(certify) and scip_available()
     t0 = time.perf_counter()
     prob = VProblem(X1, X0, Z1, Z0, eps=eps)
     track = _Tracker(prob)
@@ -279,7 +353,7 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
     cert = outcome_bound_certificate(prob.X1, prob.X0, prob.Z1, prob.Z0)
     stages["certificate"] = cert.lower_bound if cert.attainable else math.inf
     if cert.attainable and backend != "mscmt":
-        return _finish(prob, track, backend, cert, t0, stages)
+        return _finish(prob, track.best, backend, cert, t0, stages)
     P = prob.P
     polish_evals = polish_evals or min(60 * P, 400)
     if backend == "mscmt":
@@ -289,10 +363,26 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
         stages["differential_evolution"] = track.best[0]
         _polish(track, track.best[1], polish_evals)
         stages["polish"] = track.best[0]
-        return _finish(prob, track, backend, cert, t0, stages)
+        gb = None
+        best = track.best
+        if certify:
+            *best, gb = _certify(prob, *track.best, time_limit)
+            stages["global_bound"] = gb.lower
+        return _finish(prob, tuple(best), backend, cert, t0, stages, gb)
     corners = _corners(track)
     stages["corners"] = track.best[0]
+    if certify:
+        # the optimum is often a corner (Malo et al. 2024): try to prove it before searching
+        *best, gb = _certify(prob, *track.best, time_limit)
+        stages["global_bound"] = gb.lower
+        if _closed(best[0], gb):
+            return _finish(prob, tuple(best), backend, cert, t0, stages, gb)
     starts = [np.eye(P)[k] for _, k in corners[: min(2, P)]] + [np.full(P, 1.0 / P)]
+    if certify and gb.w is not None:
+        r = prob.X1 - prob.X0 @ gb.w
+        vv = np.clip(np.where(np.abs(r) > 1e-12, gb.c / np.where(np.abs(r) > 1e-12, r, 1.0), 0.0), 0, None)
+        if vv.sum() > 0:
+            starts.append(vv / vv.sum())  # the MIQP's best non-degenerate point
     if backend == "auto":
         # a scrambled Sobol design over log10 v: the search does not hinge on one basin
         pts = qmc.Sobol(P, scramble=True, seed=seed).random_base2(max(1, math.ceil(math.log2(n_starts))))
@@ -303,7 +393,12 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
         _polish(track, v0, polish_evals)
     _polish(track, track.best[1], 2 * polish_evals)  # restart from the best point found
     stages["local_search"] = track.best[0]
-    return _finish(prob, track, backend, cert, t0, stages)
+    gb = None
+    best = track.best
+    if certify:
+        *best, gb = _certify(prob, *track.best, time_limit)
+        stages["global_bound"] = gb.lower
+    return _finish(prob, tuple(best), backend, cert, t0, stages, gb)
 
 
 def penalized_fit(X1, X0, Z1, Z0, *, lambdas=None):

@@ -166,15 +166,16 @@ test_that("the Basque script of Synth's manual runs unchanged and beats Synth an
 
   expect_lte(out$loss.v, 0.00886462893320414)          # R Synth 1.1-8 (basque_synth.json)
   expect_lte(out$loss.v, 0.004286071453668608 + 1e-9)  # MSCMT improveSynth (mscmt.json)
-  expect_equal(out$lower.bound, 0.004126349736269802, tolerance = 1e-8 / 0.0041)
-  expect_lt(abs(out$lower.bound - 0.0041263497), 1e-8)
+  expect_lt(abs(out$outcome.only.bound - 0.0041263497), 1e-8)
   # With the schooling rows post-processed, the outcome-only bound is not attainable (LP
-  # certificate margin -1.9e-5): the optimistic corner V = e_gdpcap gives 0.0041272514,
-  # proven within 9.0e-7 of the optimum (fixtures/basque_synth_covariates.json).
-  expect_lt(abs(out$loss.v - 0.004127251416348918), 1e-9)
-  expect_lt(abs(out$bound.gap - 9.016800791164861e-07), 1e-9)
-  expect_false(out$bound.attained)
-  expect_equal(out$loss.v - out$lower.bound, out$bound.gap, tolerance = 1e-12)
+  # certificate margin -1.9e-5). The optimum is the corner V = e_gdpcap, 0.0041272514, and the
+  # global bound (corners + SCIP MIQP) certifies it (fixtures/basque_synth_covariates.json).
+  expect_lt(abs(out$loss.v - 0.004127251416330897), 1e-12)
+  expect_lt(abs(out$lower.bound - 0.004127251416330897), 1e-11)
+  expect_lt(out$bound.gap, 1e-11)
+  expect_true(out$bound.attained)
+  expect_identical(out$bound.method, "global (corners + MIQP)")
+  expect_equal(max(0, out$loss.v - out$lower.bound), out$bound.gap, tolerance = 1e-12)
   w <- out$solution.w[, 1]
   expect_lt(abs(w[["5"]] - 0.3702642162336546), 1e-6)
   expect_lt(abs(w[["14"]] - 0.4407810153317782), 1e-6)
@@ -200,7 +201,7 @@ test_that("on the unprocessed Basque matrices the lower bound is attained and ce
   expect_true(out$bound.attained)
   expect_equal(sum(out$solution.w), 1, tolerance = 1e-10)
   expect_identical(colnames(out$solution.v), rownames(b$raw$X0))
-  expect_output(print(out), "optimal")
+  expect_output(print(out), "certified optimum")
 })
 
 test_that("synth() takes X1, X0, Z1, Z0 directly, and Synth's tuning arguments are ignored", {
@@ -263,14 +264,15 @@ test_that("path.plot() and gaps.plot() draw with Synth's arguments", {
 
 # ---- Prop 99 with ADH 2010's predictors ----------------------------------------------------------
 
-test_that("Prop 99 (ADH 2010 predictors): below Synth, at the corner solution, not certified", {
+test_that("Prop 99 (ADH 2010 predictors): below Synth, the corner solution, certified optimal", {
   p <- prop99_run()
   out <- p$out
   expect_lt(out$loss.v, 3.209078)                      # R Synth 1.1-8 (prop99_synth.json)
-  expect_lt(abs(out$loss.v - 2.7440893), 1e-6)
-  expect_lt(abs(out$lower.bound - 2.7436616455), 1e-8)
-  expect_lt(abs(out$bound.gap - 0.00042767), 1e-6)
-  expect_false(out$bound.attained)
+  expect_lt(abs(out$loss.v - 2.74408932191598), 1e-8)  # the exact corner (cvxpy + Clarabel)
+  expect_lt(abs(out$outcome.only.bound - 2.7436616455), 1e-8)
+  expect_lt(abs(out$lower.bound - 2.74408932191598), 1e-8)
+  expect_lt(out$bound.gap, 1e-6)
+  expect_true(out$bound.attained)
   expect_equal(sum(out$solution.w), 1, tolerance = 1e-10)
   expect_identical(rownames(out$solution.w), as.character(c(1:2, 4:39)))
   expect_identical(colnames(out$solution.v),
@@ -290,6 +292,8 @@ test_that("Synth's recorded V as custom.v: our exact inner solve beats Synth's o
   expect_identical(out$custom.v, cv)
   expect_equal(as.double(out$solution.v), cv / sum(cv), tolerance = 1e-12)
   expect_gte(out$loss.v, out$lower.bound)
+  # Synth's V is 0.449 above the certified optimum
+  expect_lt(abs(out$bound.gap - (out$loss.v - 2.74408932191598)), 1e-7)
 })
 
 # ---- errors ---------------------------------------------------------------------------------------
@@ -374,10 +378,10 @@ test_that("synthcontrol() fits ADH 2010's predictors through covariates / outcom
                                         age15to24 = c(1980, 1988), beer = c(1984, 1988)),
                       outcome_lags = c(1975, 1980, 1988))
   d <- fit$diagnostics
-  expect_lt(abs(d$loss_v - 2.7440893), 1e-6)
-  expect_lt(abs(d$lower_bound - 2.7436616455), 1e-8)
-  expect_lt(abs(d$bound_gap - 0.00042767), 1e-6)
-  expect_false(d$bound_attained)
+  expect_lt(abs(d$loss_v - 2.74408932191598), 1e-8)
+  expect_lt(abs(d$outcome_only_bound - 2.7436616455), 1e-8)
+  expect_lt(d$bound_gap, 1e-6)
+  expect_true(d$bound_attained)
   expect_true(is.numeric(d$loss_w) && is.numeric(d$v_agreement))
   expect_named(fit$V, c("special.lnincome.1980.1988", "special.retprice.1980.1988",
                         "special.age15to24.1980.1988", "special.beer.1984.1988",
