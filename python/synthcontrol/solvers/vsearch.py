@@ -25,7 +25,10 @@ Bounds, all proven:
 * upper bound: ``L_V`` at any ``(V, W*(V))`` we evaluate;
 * the LP of :func:`~synthcontrol.solvers.bilevel.outcome_bound_certificate`
   decides whether the lower bound is attained (then ``W**`` is optimal and the
-  gap is 0).
+  gap is 0);
+* otherwise the global lower bound of :mod:`synthcontrol.solvers.global_bound`
+  (exact Lagrangian bounds of every exact-match corner, SCIP on a convex MIQP
+  of the non-degenerate KKT points) closes the gap when the answer is optimal.
 
 Search strategies (the backends of :class:`~synthcontrol.SyntheticControl`):
 
@@ -38,8 +41,10 @@ Search strategies (the backends of :class:`~synthcontrol.SyntheticControl`):
     Becker & Kloessner's MSCMT), each candidate evaluated with the exact inner
     solve, then the same local polish.
 ``auto``
-    the certificate first; if the bound is not attained, corners plus a
-    quasi-random design of starting points, each polished locally.
+    the certificate first; then the corners and the global bound with the best
+    corner as incumbent (usually a proof); if the gap is still open, a
+    quasi-random design of starting points, each polished locally, and the
+    bound again.
 
 No pandas here: arrays in, arrays out.
 """
