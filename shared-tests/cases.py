@@ -59,16 +59,7 @@ def postprocess(dp, how):
         return dp
     if how != "synth_basque_schooling":
         raise ValueError(f"unknown postprocess {how!r}")
-    # example(synth): merge school.high + school.post.high, then schooling rows as shares (percent)
-    X1, X0 = dp.X1.copy(), dp.X0.copy()
-    X1["school.high"] += X1["school.post.high"]
-    X0.loc["school.high"] += X0.loc["school.post.high"]
-    X1, X0 = X1.drop("school.post.high"), X0.drop("school.post.high")
-    rows = ["school.illit", "school.prim", "school.med", "school.high"]
-    X1[rows] = 100 * X1[rows] / X1[rows].sum()
-    X0.loc[rows] = 100 * X0.loc[rows] / X0.loc[rows].sum(axis=0)
-    return sc.SynthData(X1=X1, X0=X0, Z1=dp.Z1, Z0=dp.Z0, Y1plot=dp.Y1plot, Y0plot=dp.Y0plot,
-                        names_and_numbers=dp.names_and_numbers, tag=dp.tag)
+    return sc.synth_compat.basque_schooling_shares(dp)  # example(synth)'s edit of the schooling rows
 
 
 def synth_dataprep_args(case) -> dict:

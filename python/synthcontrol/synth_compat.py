@@ -34,7 +34,8 @@ import pandas as pd
 from .errors import DataError, SpecificationError
 from .predictors import build_predictors
 
-__all__ = ["SynthData", "SynthOutput", "synth_dataprep", "from_synth_dataprep", "synth", "synth_tab"]
+__all__ = ["SynthData", "SynthOutput", "synth_dataprep", "from_synth_dataprep", "synth", "synth_tab",
+           "basque_schooling_shares"]
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,24 @@ def from_synth_dataprep(dataprep_out) -> SynthData:
         if dataprep_out.get(k) is not None:
             extra[k] = dataprep_out[k]
     return SynthData(X1=X1, X0=X0, Z1=Z1, Z0=Z0, **extra)
+
+
+def basque_schooling_shares(dp: SynthData) -> SynthData:
+    """The edit ``example(synth)`` makes to the Basque ``dataprep.out`` before ``synth()``: merge
+    ``school.high`` and ``school.post.high``, then express the four schooling rows as percentage
+    shares per unit.  Returns a new :class:`SynthData`; ``dp`` is not modified."""
+    rows = ["school.illit", "school.prim", "school.med", "school.high"]
+    miss = [r for r in rows + ["school.post.high"] if r not in dp.X0.index]
+    if miss:
+        raise SpecificationError(f"basque_schooling_shares needs the Basque schooling predictors; missing {miss}")
+    X1, X0 = dp.X1.copy(), dp.X0.copy()
+    X1["school.high"] += X1["school.post.high"]
+    X0.loc["school.high"] += X0.loc["school.post.high"]
+    X1, X0 = X1.drop("school.post.high"), X0.drop("school.post.high")
+    X1[rows] = 100 * X1[rows] / X1[rows].sum()
+    X0.loc[rows] = 100 * X0.loc[rows] / X0.loc[rows].sum(axis=0)
+    return SynthData(X1=X1, X0=X0, Z1=dp.Z1, Z0=dp.Z0, Y1plot=dp.Y1plot, Y0plot=dp.Y0plot,
+                     names_and_numbers=dp.names_and_numbers, tag=dp.tag)
 
 
 def _scale(X1, X0):

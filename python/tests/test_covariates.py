@@ -115,14 +115,9 @@ def test_basque_synth_example_below_mscmt():
         treatment_identifier=17, controls_identifier=list(range(2, 17)) + [18],
         time_predictors_prior=range(1964, 1970), time_optimize_ssr=range(1960, 1970),
         unit_names_variable="regionname", time_plot=range(1955, 1998))
-    # example(synth)'s post-processing of the schooling rows
-    X1, X0 = dp.X1.copy(), dp.X0.copy()
-    X1["school.high"] += X1["school.post.high"]
-    X0.loc["school.high"] += X0.loc["school.post.high"]
-    X1, X0 = X1.drop("school.post.high"), X0.drop("school.post.high")
-    rows = ["school.illit", "school.prim", "school.med", "school.high"]
-    X1[rows] = 100 * X1[rows] / X1[rows].sum()
-    X0.loc[rows] = 100 * X0.loc[rows] / X0.loc[rows].sum(axis=0)
+    pp = sc.synth_compat.basque_schooling_shares(dp)  # example(synth)'s edit of the schooling rows
+    X1, X0 = pp.X1, pp.X0
+    assert "school.post.high" in dp.X0.index  # the input is not modified
     ref = _ref("basque_synth.json")
     assert np.abs(X0.to_numpy() - np.array(ref["X0"])).max() < 1e-10
     out = sc.synth(X1=X1, X0=X0, Z1=dp.Z1, Z0=dp.Z0)

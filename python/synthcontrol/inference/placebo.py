@@ -99,7 +99,6 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
     keep = np.ones(G.shape[1], dtype=bool)
     if exclude_mspe_ratio is not None:
         keep[1:] = pre_mspe[1:] <= exclude_mspe_ratio * pre_mspe[0]
-    units = ["(treated) " + res.panel.treated_label] + [str(u) for u in frame.columns[1:]]
     table = pd.DataFrame({
         "unit": [res.panel.treated_label] + list(frame.columns[1:]),
         "treated": [True] + [False] * (G.shape[1] - 1),

@@ -293,17 +293,31 @@ def _certify(prob, loss, v, w, time_limit):
     w = _exact_corner(prob, v, w)
     loss = prob.loss_v(w)
     gb = global_lower_bound(prob.X1, prob.X0, prob.Z1, prob.Z0, incumbent=loss, time_limit=time_limit)
-    if gb.w is not None and math.isfinite(gb.nondegenerate_lower):
-        # the MIQP's best point, realised through its V (v_p = c_p / r_p): a better incumbent?
-        r = prob.X1 - prob.X0 @ gb.w
-        vv = np.where(np.abs(r) > 1e-12, gb.c / np.where(np.abs(r) > 1e-12, r, 1.0), 0.0)
-        vv = np.clip(vv, 0.0, None)
-        if vv.sum() > 0:
-            vv = vv / vv.sum()
-            lv, wv = prob.value(vv)
-            if lv < loss * (1 - 1e-9):
-                loss, v, w = lv, vv, wv
+    vv = _miqp_v(prob, gb)
+    if vv is not None and math.isfinite(gb.nondegenerate_lower):
+        lv, wv = prob.value(vv)  # the MIQP's best point, realised through its V: a better incumbent?
+        if lv < loss * (1 - 1e-9):
+            loss, v, w = lv, vv, wv
     return loss, v, w, gb
+
+
+def _miqp_v(prob, gb):
+    """The V realising the MIQP's best point (``v_p = c_p / r_p``, normalised), or None."""
+    if gb is None or gb.w is None:
+        return None
+    r = prob.X1 - prob.X0 @ gb.w
+    ok = np.abs(r) > 1e-12
+    vv = np.clip(np.where(ok, gb.c / np.where(ok, r, 1.0), 0.0), 0.0, None)
+    return vv / vv.sum() if vv.sum() > 0 else None
+
+
+def _certified_finish(prob, track, backend, cert, t0, stages, certify, time_limit) -> BilevelFit:
+    """The search's best point, certified (global bound) when asked, as a BilevelFit."""
+    gb, best = None, track.best
+    if certify:
+        *best, gb = _certify(prob, *track.best, time_limit)
+        stages["global_bound"] = gb.lower
+    return _finish(prob, tuple(best), backend, cert, t0, stages, gb)
 
 
 def _closed(loss, gb) -> bool:
@@ -368,12 +382,7 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
         stages["differential_evolution"] = track.best[0]
         _polish(track, track.best[1], polish_evals)
         stages["polish"] = track.best[0]
-        gb = None
-        best = track.best
-        if certify:
-            *best, gb = _certify(prob, *track.best, time_limit)
-            stages["global_bound"] = gb.lower
-        return _finish(prob, tuple(best), backend, cert, t0, stages, gb)
+        return _certified_finish(prob, track, backend, cert, t0, stages, certify, time_limit)
     corners = _corners(track)
     stages["corners"] = track.best[0]
     if certify:
@@ -383,11 +392,9 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
         if _closed(best[0], gb):
             return _finish(prob, tuple(best), backend, cert, t0, stages, gb)
     starts = [np.eye(P)[k] for _, k in corners[: min(2, P)]] + [np.full(P, 1.0 / P)]
-    if certify and gb.w is not None:
-        r = prob.X1 - prob.X0 @ gb.w
-        vv = np.clip(np.where(np.abs(r) > 1e-12, gb.c / np.where(np.abs(r) > 1e-12, r, 1.0), 0.0), 0, None)
-        if vv.sum() > 0:
-            starts.append(vv / vv.sum())  # the MIQP's best non-degenerate point
+    vv = _miqp_v(prob, gb) if certify else None
+    if vv is not None:
+        starts.append(vv)  # the MIQP's best non-degenerate point
     if backend == "auto":
         # a scrambled Sobol design over log10 v: the search does not hinge on one basin
         pts = qmc.Sobol(P, scramble=True, seed=seed).random_base2(max(1, math.ceil(math.log2(n_starts))))
@@ -398,12 +405,7 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
         _polish(track, v0, polish_evals)
     _polish(track, track.best[1], 2 * polish_evals)  # restart from the best point found
     stages["local_search"] = track.best[0]
-    gb = None
-    best = track.best
-    if certify:
-        *best, gb = _certify(prob, *track.best, time_limit)
-        stages["global_bound"] = gb.lower
-    return _finish(prob, tuple(best), backend, cert, t0, stages, gb)
+    return _certified_finish(prob, track, backend, cert, t0, stages, certify, time_limit)
 
 
 def penalized_fit(X1, X0, Z1, Z0, *, lambdas=None):
