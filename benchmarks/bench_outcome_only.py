@@ -38,27 +38,21 @@ faster than the seed tutorial's SLSQP; the 39-fit Prop 99 placebo < 20 ms.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as _dt
-import io
 import json
 import os
 import platform
-import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 _T_START = time.perf_counter()
 
-# Tiny problems: one BLAS thread is fastest and keeps a shared 2-core box from
-# oversubscribing (OpenBLAS threads spin).  Set before numpy is imported; an
-# explicit setting in the environment wins.
-_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-_BLAS_PRESET = {k: os.environ[k] for k in _BLAS_ENV if k in os.environ}
-for _k in _BLAS_ENV:
-    os.environ.setdefault(_k, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import BLAS_ENV as _BLAS_ENV  # noqa: E402
+from _common import Timing, bench, fmt_t, fmt_x, pin_blas, quiet, try_import  # noqa: E402
+
+_BLAS_PRESET = pin_blas()  # before numpy is imported
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -73,24 +67,7 @@ IMPORT_NOTES: dict[str, str] = {}
 
 
 def _try_import(name):
-    t = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mod = __import__(name)
-    except Exception as exc:  # ImportError, or a broken install
-        IMPORT_NOTES[name] = f"not installed ({type(exc).__name__}: {exc})"
-        return None
-    dt = time.perf_counter() - t
-    ver = getattr(mod, "__version__", None)
-    if ver is None:
-        try:
-            from importlib.metadata import version
-            ver = version(name)
-        except Exception:
-            ver = "?"
-    IMPORT_NOTES[name] = f"{ver} (import {dt:.3f} s, after numpy/scipy/pandas)"
-    return mod
+    return try_import(name, IMPORT_NOTES)
 
 
 mlsynth = _try_import("mlsynth")
@@ -102,44 +79,6 @@ pysyncon = _try_import("pysyncon")
 if pysyncon is not None:
     from pysyncon import Dataprep, Synth
     from pysyncon.utils import PlaceboTest
-
-
-# --------------------------------------------------------------------------- timing
-class Timing:
-    def __init__(self, times, estimated=False):
-        self.times = list(times)
-        self.estimated = estimated
-
-    @property
-    def median(self):
-        return statistics.median(self.times)
-
-    @property
-    def n(self):
-        return len(self.times)
-
-
-def bench(fn, repeats, *, budget, warmup=None):
-    """Median-of-repeats timer.  One warm-up call (``warmup`` or ``fn``) first;
-    then up to ``repeats`` timed calls, fewer if they would overrun ``budget``
-    seconds (at least one)."""
-    (warmup or fn)()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-        if sum(times) + times[-1] > budget:
-            break
-    return Timing(times)
-
-
-@contextlib.contextmanager
-def quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
 
 
 # --------------------------------------------------------------------------- problem math
@@ -239,22 +178,6 @@ class Row:
                      times_s=self.timing.times, ratio_vs_ours_api=t / api_t,
                      ratio_vs_ours_kernel=t / kern_t)
         return d
-
-
-def fmt_t(s):
-    if s is None:
-        return "-"
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} us"
-    if s < 1:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s:.2f} s"
-
-
-def fmt_x(r):
-    if r is None:
-        return "-"
-    return f"{r:.2f}x" if r < 10 else f"{r:.0f}x"
 
 
 def fmt_e(v, digits=1):

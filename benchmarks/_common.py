@@ -1,0 +1,107 @@
+"""Pieces shared by the benchmark scripts: BLAS pinning, peer imports, the timer, formatting.
+
+Import this module BEFORE numpy: :func:`pin_blas` must run first to take effect.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import statistics
+import time
+import warnings
+
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pin_blas() -> dict:
+    """One BLAS thread unless the environment says otherwise (tiny problems: one thread is
+    fastest and keeps a shared 2-core box from oversubscribing).  Returns the preset values."""
+    preset = {k: os.environ[k] for k in BLAS_ENV if k in os.environ}
+    for k in BLAS_ENV:
+        os.environ.setdefault(k, "1")
+    return preset
+
+
+def try_import(name, notes: dict):
+    """Import a peer package; record its version and import time (or why it is missing) in
+    ``notes[name]``.  Returns the module or None."""
+    t = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mod = __import__(name)
+    except Exception as exc:  # ImportError, or a broken install
+        notes[name] = f"not installed ({type(exc).__name__}: {exc})"
+        return None
+    dt = time.perf_counter() - t
+    ver = getattr(mod, "__version__", None)
+    if ver is None:
+        try:
+            from importlib.metadata import version
+            ver = version(name)
+        except Exception:
+            ver = "?"
+    notes[name] = f"{ver} (import {dt:.3f} s, after numpy/scipy/pandas)"
+    return mod
+
+
+class Timing:
+    """Timed calls of one item.  ``recorded``: taken from a reference file (another process);
+    ``estimated``: derived from another row; ``first``: the warm-up call's time; ``result``:
+    the warm-up call's return value."""
+
+    def __init__(self, times, *, recorded=False, estimated=False, first=None, result=None):
+        self.times = list(times)
+        self.recorded = recorded
+        self.estimated = estimated
+        self.first = first
+        self.result = result
+
+    @property
+    def median(self):
+        return statistics.median(self.times)
+
+    @property
+    def n(self):
+        return len(self.times)
+
+
+def bench(fn, repeats, *, budget, min_n=1, warmup=None) -> Timing:
+    """Median-of-repeats timer: one warm-up call (``warmup`` or ``fn``), then up to ``repeats``
+    timed calls, stopping early (never before ``min_n``) once they would overrun ``budget`` s."""
+    t = time.perf_counter()
+    res = (warmup or fn)()
+    first = time.perf_counter() - t
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+        if len(times) >= min_n and sum(times) + times[-1] > budget:
+            break
+    return Timing(times, first=first, result=res)
+
+
+@contextlib.contextmanager
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+
+
+def fmt_t(s, ms_digits=2):
+    if s is None:
+        return "-"
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} us"
+    if s < 1:
+        return f"{s * 1e3:.{ms_digits}f} ms"
+    return f"{s:.2f} s"
+
+
+def fmt_x(r):
+    if r is None:
+        return "-"
+    return f"{r:.2f}x" if r < 10 else f"{r:.0f}x"
