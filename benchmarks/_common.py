@@ -105,3 +105,45 @@ def fmt_x(r):
     if r is None:
         return "-"
     return f"{r:.2f}x" if r < 10 else f"{r:.0f}x"
+
+
+def data_dirs(args, repo):
+    """(data dir, reference dir) from --data / --reference, $SYNTHCONTROL_DATA, or ../shared."""
+    from pathlib import Path
+    data = Path(args.data or os.environ.get("SYNTHCONTROL_DATA") or (repo.parent / "shared" / "data"))
+    ref_dir = Path(args.reference) if args.reference else data.parent / "reference"
+    if not ref_dir.is_dir():
+        ref_dir = repo.parent / "shared" / "reference"
+    return data, ref_dir
+
+
+def machine_info(import_notes: dict, blas_preset: dict) -> dict:
+    """Versions, cores, BLAS (threadpoolctl if present) and load: the header of every run."""
+    import platform
+
+    import numpy as np
+    import pandas as pd
+    import scipy
+
+    import synthcontrol as sc
+    ncpu = os.cpu_count()
+    try:
+        ncpu_aff = len(os.sched_getaffinity(0))
+    except AttributeError:
+        ncpu_aff = ncpu
+    blas = "?"
+    try:
+        from threadpoolctl import threadpool_info
+        blas = "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')} "
+                         f"threads={i.get('num_threads')}" for i in threadpool_info()
+                         if i.get("user_api") == "blas")
+    except Exception:
+        pass
+    return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+            "pandas": pd.__version__, "synthcontrol": sc.__version__, "cpu_count": ncpu,
+            "cpu_affinity": ncpu_aff, "blas": blas, "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "blas_thread_env": {k: os.environ.get(k) for k in BLAS_ENV}, "blas_env_preset": blas_preset,
+            "peers": dict(import_notes)}

@@ -50,7 +50,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -58,8 +57,8 @@ from pathlib import Path
 _T_START = time.perf_counter()
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BLAS_ENV as _BLAS_ENV  # noqa: E402
-from _common import Timing, bench, fmt_x, pin_blas, quiet, try_import  # noqa: E402
+from _common import (Timing, bench, data_dirs, fmt_x, machine_info, pin_blas, quiet,  # noqa: E402
+                     try_import)
 from _common import fmt_t as _fmt_t  # noqa: E402
 
 _BLAS_PRESET = pin_blas()  # before numpy is imported
@@ -334,10 +333,7 @@ def main(argv=None):
     min_n = min(3, repeats)
     budget = 10.0  # seconds of timed calls per item; past it, stop once min_n repeats are in
 
-    data = Path(args.data or os.environ.get("SYNTHCONTROL_DATA") or (REPO.parent / "shared" / "data"))
-    ref_dir = Path(args.reference) if args.reference else data.parent / "reference"
-    if not ref_dir.is_dir():
-        ref_dir = REPO.parent / "shared" / "reference"
+    data, ref_dir = data_dirs(args, REPO)
     use_ml = mlsynth is not None and not args.no_peers
 
     out = {"date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -345,24 +341,9 @@ def main(argv=None):
            "cases": {}, "targets": {}}
 
     # ---- header
-    ncpu = os.cpu_count()
-    try:
-        ncpu_aff = len(os.sched_getaffinity(0))
-    except AttributeError:
-        ncpu_aff = ncpu
-    blas = "?"
-    try:
-        from threadpoolctl import threadpool_info
-        blas = "; ".join(f"{i.get('internal_api')} {i.get('version')} threads={i.get('num_threads')}"
-                         for i in threadpool_info() if i.get("user_api") == "blas")
-    except Exception:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    mach = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "pandas": pd.__version__, "synthcontrol": sc.__version__, "cpu_count": ncpu,
-            "cpu_affinity": ncpu_aff, "blas": blas, "platform": platform.platform(),
-            "loadavg_at_start": load, "blas_thread_env": {k: os.environ.get(k) for k in _BLAS_ENV},
-            "blas_env_preset": _BLAS_PRESET, "peers": dict(IMPORT_NOTES)}
+    mach = machine_info(IMPORT_NOTES, _BLAS_PRESET)
+    ncpu, ncpu_aff, blas, load = (mach["cpu_count"], mach["cpu_affinity"], mach["blas"],
+                                  mach["loadavg_at_start"])
     out["machine"] = mach
     print("=" * 118)
     print("Covariate (V problem) synthetic control benchmark  (" + out["date_utc"] + ")")

@@ -41,7 +41,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -49,14 +48,13 @@ from pathlib import Path
 _T_START = time.perf_counter()
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BLAS_ENV as _BLAS_ENV  # noqa: E402
-from _common import Timing, bench, fmt_t, fmt_x, pin_blas, quiet, try_import  # noqa: E402
+from _common import (Timing, bench, data_dirs, fmt_t, fmt_x, machine_info, pin_blas,  # noqa: E402
+                     quiet, try_import)
 
 _BLAS_PRESET = pin_blas()  # before numpy is imported
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import scipy  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
 import synthcontrol as sc  # noqa: E402
@@ -225,10 +223,7 @@ def main(argv=None):
     repeats = max(1, repeats)
     budget = 1.5 if args.quick else 5.0  # seconds of timed calls per item, at most (>= 1 call)
 
-    data = Path(args.data or os.environ.get("SYNTHCONTROL_DATA") or (REPO.parent / "shared" / "data"))
-    ref_dir = Path(args.reference) if args.reference else data.parent / "reference"
-    if not ref_dir.is_dir():
-        ref_dir = REPO.parent / "shared" / "reference"
+    data, ref_dir = data_dirs(args, REPO)
 
     out = {"date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
            "machine": {}, "settings": {"repeats": repeats, "quick": args.quick, "budget_s": budget,
@@ -236,27 +231,9 @@ def main(argv=None):
            "panels": {}, "targets": {}}
 
     # ---- header
-    ncpu = os.cpu_count()
-    try:
-        ncpu_aff = len(os.sched_getaffinity(0))
-    except AttributeError:
-        ncpu_aff = ncpu
-    blas = "?"
-    try:
-        from threadpoolctl import threadpool_info
-        blas = "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')} "
-                         f"threads={i.get('num_threads')}" for i in threadpool_info()
-                         if i.get("user_api") == "blas")
-    except Exception:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    mach = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "pandas": pd.__version__, "synthcontrol": sc.__version__, "cpu_count": ncpu,
-            "cpu_affinity": ncpu_aff, "blas": blas, "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "loadavg_at_start": load, "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-            "blas_thread_env": {k: os.environ.get(k) for k in _BLAS_ENV}, "blas_env_preset": _BLAS_PRESET,
-            "peers": dict(IMPORT_NOTES)}
+    mach = machine_info(IMPORT_NOTES, _BLAS_PRESET)
+    ncpu, ncpu_aff, blas, load = (mach["cpu_count"], mach["cpu_affinity"], mach["blas"],
+                                  mach["loadavg_at_start"])
     out["machine"] = mach
     print("=" * 118)
     print("Outcome-only synthetic control benchmark  (" + out["date_utc"] + ")")
