@@ -23,7 +23,7 @@ def pin_blas() -> dict:
     return preset
 
 
-def try_import(name, notes: dict):
+def try_import(notes: dict, name):
     """Import a peer package; record its version and import time (or why it is missing) in
     ``notes[name]``.  Returns the module or None."""
     t = time.perf_counter()
@@ -147,3 +147,29 @@ def machine_info(import_notes: dict, blas_preset: dict) -> dict:
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
             "blas_thread_env": {k: os.environ.get(k) for k in BLAS_ENV}, "blas_env_preset": blas_preset,
             "peers": dict(import_notes)}
+
+
+def print_header(title: str, date_utc: str, mach: dict):
+    """The first lines of every run: what was run, where, and how loaded the machine was."""
+    print("=" * 118)
+    print(f"{title}  ({date_utc})")
+    print(f"  python {mach['python']}  numpy {mach['numpy']}  scipy {mach['scipy']}  pandas {mach['pandas']}"
+          f"  synthcontrol {mach['synthcontrol']}")
+    print(f"  cores: {mach['cpu_count']} (usable {mach['cpu_affinity']})   BLAS: {mach['blas']}   "
+          f"{mach['platform']}")
+    load = mach["loadavg_at_start"]
+    if load:
+        print(f"  load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}  (shared machine: numbers move)")
+
+
+def finish(out: dict, json_path, t_start: float) -> int:
+    """Total wall time, and every number as JSON when asked."""
+    import json
+    from pathlib import Path
+    total = time.perf_counter() - t_start
+    out["total_wall_s"] = total
+    print(f"\nTotal wall time {total:.1f} s (imports included).")
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=2, default=float))
+        print(f"wrote {json_path}")
+    return 0

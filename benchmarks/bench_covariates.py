@@ -57,7 +57,7 @@ from pathlib import Path
 _T_START = time.perf_counter()
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (Timing, bench, data_dirs, fmt_x, machine_info, pin_blas, quiet,  # noqa: E402
+from _common import (Timing, bench, data_dirs, finish, fmt_x, machine_info, pin_blas, print_header, quiet,  # noqa: E402
                      try_import)
 from _common import fmt_t as _fmt_t  # noqa: E402
 
@@ -80,11 +80,7 @@ REPO = Path(__file__).resolve().parent.parent
 IMPORT_NOTES: dict[str, str] = {}
 
 
-def _try_import(name):
-    return try_import(name, IMPORT_NOTES)
-
-
-mlsynth = _try_import("mlsynth")
+mlsynth = try_import(IMPORT_NOTES, "mlsynth")
 if mlsynth is not None:
     from mlsynth import VanillaSC
     from mlsynth.utils.bilevel import BilevelSCM
@@ -342,16 +338,8 @@ def main(argv=None):
 
     # ---- header
     mach = machine_info(IMPORT_NOTES, _BLAS_PRESET)
-    ncpu, ncpu_aff, blas, load = (mach["cpu_count"], mach["cpu_affinity"], mach["blas"],
-                                  mach["loadavg_at_start"])
     out["machine"] = mach
-    print("=" * 118)
-    print("Covariate (V problem) synthetic control benchmark  (" + out["date_utc"] + ")")
-    print(f"  python {mach['python']}  numpy {mach['numpy']}  scipy {mach['scipy']}  pandas {mach['pandas']}"
-          f"  synthcontrol {mach['synthcontrol']}")
-    print(f"  cores: {ncpu} (usable {ncpu_aff})   BLAS: {blas}")
-    if load:
-        print(f"  load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}  (shared machine: numbers move)")
+    print_header("Covariate (V problem) synthetic control benchmark", out["date_utc"], mach)
     print(f"  mlsynth: {IMPORT_NOTES['mlsynth']}" + ("  [skipped: --no-peers]" if args.no_peers else ""))
     preset = ", ".join(f"{k}={v}" for k, v in _BLAS_PRESET.items()) or "none preset"
     print(f"  BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']} (default 1 here; environment: {preset})")
@@ -544,13 +532,7 @@ def main(argv=None):
               f"sc.synth(dp) on Prop 99 {fmt_t(cold['first_s'])}, second {fmt_t(cold['second_s'])}")
     else:
         print(f"  fresh-process measurement failed: {cold['error']}")
-    total = time.perf_counter() - _T_START
-    out["total_wall_s"] = total
-    print(f"\nTotal wall time {total:.1f} s (imports included).")
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2, default=float))
-        print(f"wrote {args.json}")
-    return 0
+    return finish(out, args.json, _T_START)
 
 
 if __name__ == "__main__":

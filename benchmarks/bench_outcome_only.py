@@ -48,7 +48,7 @@ from pathlib import Path
 _T_START = time.perf_counter()
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (Timing, bench, data_dirs, fmt_t, fmt_x, machine_info, pin_blas,  # noqa: E402
+from _common import (Timing, bench, data_dirs, finish, fmt_t, fmt_x, machine_info, pin_blas, print_header,  # noqa: E402
                      quiet, try_import)
 
 _BLAS_PRESET = pin_blas()  # before numpy is imported
@@ -64,16 +64,12 @@ REPO = Path(__file__).resolve().parent.parent
 IMPORT_NOTES: dict[str, str] = {}
 
 
-def _try_import(name):
-    return try_import(name, IMPORT_NOTES)
-
-
-mlsynth = _try_import("mlsynth")
+mlsynth = try_import(IMPORT_NOTES, "mlsynth")
 if mlsynth is not None:
     from mlsynth import VanillaSC
     from mlsynth.utils.bilevel.active_set import solve_simplex_qp as ml_solve_simplex_qp
     from mlsynth.utils.vanillasc_helpers.config import VanillaSCConfig
-pysyncon = _try_import("pysyncon")
+pysyncon = try_import(IMPORT_NOTES, "pysyncon")
 if pysyncon is not None:
     from pysyncon import Dataprep, Synth
     from pysyncon.utils import PlaceboTest
@@ -232,16 +228,8 @@ def main(argv=None):
 
     # ---- header
     mach = machine_info(IMPORT_NOTES, _BLAS_PRESET)
-    ncpu, ncpu_aff, blas, load = (mach["cpu_count"], mach["cpu_affinity"], mach["blas"],
-                                  mach["loadavg_at_start"])
     out["machine"] = mach
-    print("=" * 118)
-    print("Outcome-only synthetic control benchmark  (" + out["date_utc"] + ")")
-    print(f"  python {mach['python']}  numpy {mach['numpy']}  scipy {mach['scipy']}  pandas {mach['pandas']}"
-          f"  synthcontrol {mach['synthcontrol']}")
-    print(f"  cores: {ncpu} (usable {ncpu_aff})   BLAS: {blas}   {mach['platform']}")
-    if load:
-        print(f"  load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}  (shared machine: numbers move)")
+    print_header("Outcome-only synthetic control benchmark", out["date_utc"], mach)
     if mach["OPENBLAS_CORETYPE"]:
         print(f"  note: OPENBLAS_CORETYPE={mach['OPENBLAS_CORETYPE']} is set (can slow numpy's BLAS)")
     for name in ("mlsynth", "pysyncon"):
@@ -584,13 +572,7 @@ def main(argv=None):
     print("Targets (facts, not assertions):")
     for line in targets_lines:
         print("  " + line)
-    total = time.perf_counter() - _T_START
-    out["total_wall_s"] = total
-    print(f"\nTotal wall time {total:.1f} s (imports included).")
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2, default=float))
-        print(f"wrote {args.json}")
-    return 0
+    return finish(out, args.json, _T_START)
 
 
 if __name__ == "__main__":
