@@ -163,3 +163,36 @@ def test_vproblem_rejects_bad_shapes():
         VProblem(np.ones(4), np.ones((4, 5)), np.ones(6), np.ones((6, 4)))
     with pytest.raises(ValueError, match="backend"):
         solve_bilevel(np.ones(2), np.ones((2, 3)), np.ones(4), np.ones((4, 3)), backend="genoud")
+
+
+def test_a_scip_failure_falls_back_to_the_outcome_only_bound(monkeypatch):
+    """SCIP can fail numerically ("error in LP solver"); the fit must not crash: it reports the
+    failure and keeps the (always valid) outcome-only bound."""
+    from synthcontrol.solvers import global_bound
+
+    def boom(*a, **k):
+        raise RuntimeError("SCIP: error in LP solver!")
+
+    monkeypatch.setattr(global_bound, "nondegenerate_bound", boom)
+    X1, X0, Z1, Z0 = _instance(8, P=3, J=7, T=9)
+    X1 = X0.max(axis=1) + 0.2  # no exact-match corner: the LP certificate cannot settle it
+    fit = solve_bilevel(X1, X0, Z1, Z0)
+    assert fit.global_bound is not None and fit.global_bound.status.startswith("unavailable: SCIP failed")
+    assert fit.bound_method == "outcome-only" and fit.lower_bound == fit.outcome_only_bound
+    assert fit.lower_bound <= fit.loss_v
+
+
+def test_non_degenerate_optimum_is_bounded_tightly():
+    """Treated unit outside the donors' range on every predictor: no corner can match, the optimum is
+    a non-degenerate KKT point, and the MIQP bound must come within 1e-4 (relative) of the answer
+    (SCIP's 1e-6 feasibility tolerance limits it; measured 2e-6 to 1.2e-5 on such instances)."""
+    X1, X0, Z1, Z0 = _instance(9, P=4, J=10, T=12)
+    X1 = X0.max(axis=1) + 0.3
+    X1[::2] = X0[::2].min(axis=1) - 0.3
+    fit = solve_bilevel(X1, X0, Z1, Z0)
+    assert fit.bound_method == "global (corners + MIQP)"
+    assert fit.lower_bound > fit.outcome_only_bound
+    assert fit.bound_gap <= 1e-4 * fit.lower_bound
+    prob = VProblem(X1, X0, Z1, Z0)
+    rng = np.random.default_rng(0)
+    assert min(prob.value(rng.dirichlet(np.ones(4)))[0] for _ in range(200)) >= fit.lower_bound

@@ -217,6 +217,10 @@ def global_lower_bound(X1, X0, Z1, Z0, *, incumbent=None, time_limit=30.0) -> Gl
         return GlobalBound(math.nan, corners, math.nan, "unavailable: pyscipopt is not installed",
                            None, None, 0, time.perf_counter() - t0)
     stop = None if incumbent is None else incumbent * (1 - 1e-10)
-    dual, status, w, c, nodes, _ = nondegenerate_bound(X1, X0, Z1, Z0, stop_at=stop, time_limit=time_limit)
+    try:
+        dual, status, w, c, nodes, _ = nondegenerate_bound(X1, X0, Z1, Z0, stop_at=stop, time_limit=time_limit)
+    except Exception as exc:  # SCIP's numerical failures: no global bound, never a crash
+        return GlobalBound(math.nan, corners, math.nan, f"unavailable: SCIP failed ({exc})", None, None, 0,
+                           time.perf_counter() - t0)
     lower = min(float(corners.min()), dual)
     return GlobalBound(lower, corners, dual, status, w, c, nodes, time.perf_counter() - t0)
