@@ -102,9 +102,9 @@ class SCResult:
 
     # ------------------------------------------------------------------------------
     @classmethod
-    def from_weights(cls, panel, w, diagnostics, *, estimator=None, fit_mask=None, V=None):
+    def from_weights(cls, panel, w, diagnostics, *, estimator=None, fit_mask=None, V=None, cf=None):
         y = panel.y_treated
-        cf = panel.X_donors @ w
+        cf = panel.X_donors @ w if cf is None else np.asarray(cf, dtype=float)
         T0 = panel.T0
         gap = y - cf
         gpre, gpost = gap[:T0], gap[T0:]
@@ -179,7 +179,7 @@ class SCResult:
         """A plain-text report of the fit."""
         p = self.panel
         d = self.diagnostics
-        w = self.weights[self.weights > 1e-3].sort_values(ascending=False)
+        w = self.weights[self.weights.abs() > 1e-3].sort_values(ascending=False, key=abs)
         pre_mean = float(self.observed[~p.post].mean())
         post_mean = float(self.observed[p.post].mean())
         rows = [
@@ -193,9 +193,19 @@ class SCResult:
             ("ATT (mean post gap)", f"{self.att:+.4f}"),
             ("Pre-period RMSE", f"{self.pre_rmse:.4f}"),
             ("Post/pre RMSPE ratio", f"{d.get('rmspe_ratio', float('nan')):.3f}"),
-            ("KKT violation", f"{d.get('kkt_violation', float('nan')):.2e}"),
         ]
-        if self.V is None:
+        if not d.get("augment"):
+            rows.append(("KKT violation", f"{d.get('kkt_violation', float('nan')):.2e}"))
+        if d.get("augment"):
+            rows += [
+                ("Ridge lambda", f"{d['ridge_lambda']:.4g}" + ("  (CV, one-SE rule)" if d.get("lambda_path") else "")),
+                ("L2 imbalance (scaled)", f"{d['l2_imbalance']:.4g} ({d['scaled_l2_imbalance']:.3f})"),
+                ("L2 imbalance of SCM", f"{d['l2_imbalance_scm']:.4g}"),
+                ("Estimated bias (ASCM-SCM)", f"{d['estimated_bias']:+.4g}"),
+                ("Extrapolation", f"{d['extrapolation']:.4g}  (weights sum {d['weights_sum']:.3f}, "
+                                  f"{d['n_negative_weights']} negative)"),
+            ]
+        elif self.V is None:
             rows.append(("Duality gap (SSR)", f"{d.get('duality_gap', float('nan')):.2e}"))
         elif "lower_bound" in d:
             rows += [
@@ -213,9 +223,10 @@ class SCResult:
         out = [bar, "Synthetic control".center(len(bar)), bar]
         out += [f"{k:<{width}}  {v}" for k, v in rows]
         out.append("-" * len(bar))
-        out.append(f"Donor weights > 0.001 ({len(w)}):")
+        out.append((f"Donor weights, |w| > 0.001 ({len(w)}):" if d.get("augment")
+                    else f"Donor weights > 0.001 ({len(w)}):"))
         for lab, val in w.items():
-            out.append(f"  {str(lab):<{width}}  {val:.4f}")
+            out.append(f"  {str(lab):<{width}}  {val:+.4f}" if d.get("augment") else f"  {str(lab):<{width}}  {val:.4f}")
         if self.V is not None:
             v = self.V[self.V > 1e-3].sort_values(ascending=False)
             out.append(f"Predictor weights V > 0.001 ({len(v)} of {len(self.V)}):")
@@ -237,9 +248,14 @@ class SCResult:
         return plotting.plot_result(self, kind=kind, ax=ax, **kwargs)
 
     # --- inference ---------------------------------------------------------------
-    def _require_outcome_only(self, what):
-        if self.V is not None:
-            from .errors import SpecificationError
+    def _require_outcome_only(self, what, allow_covariates=False):
+        from .errors import SpecificationError
+        if self.diagnostics.get("augment"):
+            raise SpecificationError(
+                f"{what} is not available for augmented (augment={self.diagnostics['augment']!r}) fits in "
+                f"this version: its refits would have to redo the ridge cross-validation for every "
+                f"placebo. Use the un-augmented fit for this test")
+        if self.V is not None and not allow_covariates:
             raise SpecificationError(
                 f"{what} is available for outcome-only fits; this fit weights predictors "
                 f"(backend {self.diagnostics.get('backend')!r}), and backdating or resampling the "
@@ -262,6 +278,7 @@ class SCResult:
             Donors of each placebo fit: the other donors only (default), or the
             other donors plus the treated series (ADH 2010's test).
         """
+        self._require_outcome_only("placebo()", allow_covariates=True)
         from .inference.placebo import placebo_test
         return placebo_test(self, statistic=statistic, exclude_mspe_ratio=exclude_mspe_ratio,
                             donor_pool=donor_pool)
@@ -274,6 +291,7 @@ class SCResult:
 
     def leave_one_out(self, threshold=1e-3) -> pd.DataFrame:
         """Drop each donor with weight > ``threshold`` in turn, refit, report the new ATT."""
+        self._require_outcome_only("leave_one_out()", allow_covariates=True)
         from .inference.loo import leave_one_out
         return leave_one_out(self, threshold=threshold)
 

@@ -533,10 +533,10 @@ def test_fit_covariates_on_an_events_panel(ev):
         sc.SyntheticControl(covariates=["done"]).fit(p)
 
 
-def test_fit_augment_not_available(df):
+def test_fit_augment_unknown(df):
     p = panel(df, treated="A", treatment_time=TT)
-    with pytest.raises(sc.SpecificationError, match=r"augment='ridge' is not available"):
-        sc.SyntheticControl(augment="ridge").fit(p)
+    with pytest.raises(sc.SpecificationError, match=r"augment must be None or 'ridge', got 'lasso'"):
+        sc.SyntheticControl(augment="lasso").fit(p)
 
 
 def test_fit_unknown_backend(df):

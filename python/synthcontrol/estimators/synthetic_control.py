@@ -63,7 +63,7 @@ class SyntheticControl:
 
     def __init__(self, covariates=None, outcome_lags=None, predictor_window=None,
                  fit_window=None, backend="auto", augment=None, ridge_lambda=None,
-                 residualize=False, seed=0, n_jobs=1):
+                 residualize=False, fixedeff=False, seed=0, n_jobs=1):
         self.covariates = covariates
         self.outcome_lags = outcome_lags
         self.predictor_window = predictor_window
@@ -72,13 +72,14 @@ class SyntheticControl:
         self.augment = augment
         self.ridge_lambda = ridge_lambda
         self.residualize = residualize
+        self.fixedeff = fixedeff
         self.seed = seed
         self.n_jobs = n_jobs
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in (
             "covariates", "outcome_lags", "predictor_window", "fit_window", "backend",
-            "augment", "ridge_lambda", "residualize", "seed", "n_jobs")}
+            "augment", "ridge_lambda", "residualize", "fixedeff", "seed", "n_jobs")}
 
     def __repr__(self):
         changed = {k: v for k, v in self.get_params().items()
@@ -91,8 +92,9 @@ class SyntheticControl:
             raise SpecificationError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
         has_predictors = bool(self.covariates) or bool(self.outcome_lags)
         if self.augment is not None:
-            raise SpecificationError(
-                f"augment={self.augment!r} is not available in this version; use augment=None")
+            return self._resolve_augment()
+        if self.residualize or self.fixedeff:
+            raise SpecificationError("residualize=True and fixedeff=True need augment='ridge'")
         if self.backend == "outcome-only" and has_predictors:
             raise SpecificationError(
                 "backend='outcome-only' ignores predictors, but covariates/outcome_lags were given; "
@@ -104,6 +106,101 @@ class SyntheticControl:
         if not has_predictors:
             return "outcome-only"
         return "auto" if self.backend == "auto" else self.backend
+
+    def _resolve_augment(self) -> str:
+        if self.augment != "ridge":
+            raise SpecificationError(f"augment must be None or 'ridge', got {self.augment!r}")
+        if self.backend not in ("auto", "outcome-only"):
+            raise SpecificationError(
+                f"augment='ridge' augments the outcome-only simplex fit (augsynth's scm=TRUE); "
+                f"backend={self.backend!r} cannot be combined with it")
+        if self.outcome_lags:
+            raise SpecificationError("outcome_lags are not used by augment='ridge' (it matches every "
+                                     "pre-period outcome already); drop them")
+        if self.covariates is not None and (isinstance(self.covariates, (str, dict))
+                                            or not all(isinstance(c, str) for c in self.covariates)):
+            raise SpecificationError(
+                "with augment='ridge', covariates is a list of column names (each averaged over the "
+                "pre-period, as augsynth does); windows per covariate are not supported")
+        if self.residualize and not self.covariates:
+            raise SpecificationError("residualize=True needs covariates")
+        if self.fit_window is not None:
+            raise SpecificationError("fit_window is not supported with augment='ridge' (augsynth fits "
+                                     "on the whole pre-period)")
+        if self.ridge_lambda is not None and not (isinstance(self.ridge_lambda, (int, float))
+                                                  and not isinstance(self.ridge_lambda, bool)
+                                                  and self.ridge_lambda >= 0):
+            raise SpecificationError(f"ridge_lambda must be a number >= 0 or None, got {self.ridge_lambda!r}")
+        return "ridge"
+
+    def _fit_ridge(self, panel: Panel) -> SCResult:
+        from ..solvers.ridge import fit_ridge_ascm
+        T0 = panel.T0
+        Zd = zt = None
+        if self.covariates:
+            Zd, zt = self._unit_covariates(panel)
+        try:
+            fit = fit_ridge_ascm(panel.X_donors, panel.y_treated, T0, Z_donors=Zd, z_treated=zt,
+                                 residualize=bool(self.residualize), fixedeff=bool(self.fixedeff),
+                                 lam=None if self.ridge_lambda is None else float(self.ridge_lambda))
+        except ValueError as exc:
+            raise SpecificationError(f"ridge augmentation: {exc}") from None
+        y = np.asarray(panel.y_treated)
+        # imbalance on the pre-period outcomes, and augsynth's scale: the imbalance of equal weights
+        pre_gap = y[:T0] - fit.counterfactual[:T0]
+        l2 = math.sqrt(float(pre_gap @ pre_gap))
+        Xd = np.asarray(panel.X_donors)[:T0]
+        uni = y[:T0] - Xd.mean(axis=1)
+        l2_uniform = math.sqrt(float(uni @ uni))
+        post = panel.post
+        diag = {
+            "solver": "simplex LS + ridge augmentation (augsynth's Ridge ASCM)",
+            "augment": "ridge",
+            "ridge_lambda": fit.lam,
+            "lambda_path": None if fit.lambdas is None else {
+                "lambda": fit.lambdas.tolist(), "cv_error": fit.cv_errors.tolist(), "cv_se": fit.cv_se.tolist()},
+            "l2_imbalance": l2,
+            "scaled_l2_imbalance": l2 / l2_uniform if l2_uniform > 0 else math.nan,
+            "l2_imbalance_scm": math.sqrt(float(np.sum((y[:T0] - fit.counterfactual_scm[:T0]) ** 2))),
+            "estimated_bias": float(np.mean(fit.counterfactual[post] - fit.counterfactual_scm[post]))
+            if post.any() else math.nan,
+            "extrapolation": float(np.linalg.norm(fit.w - fit.w_scm) / math.sqrt(len(fit.w))),
+            "weights_sum": float(fit.w.sum()),
+            "n_negative_weights": int((fit.w < 0).sum()),
+            "weights_scm": dict(zip(map(str, panel.donors), map(float, fit.w_scm))),
+            "residualize": bool(self.residualize), "fixedeff": bool(self.fixedeff),
+            "n_active_donors": int(np.count_nonzero(np.abs(fit.w) > 1e-12)),
+            "backend": "outcome-only + ridge",
+        }
+        return SCResult.from_weights(panel, fit.w, diag, estimator=self, fit_mask=~panel.post,
+                                     cf=fit.counterfactual)
+
+    def _unit_covariates(self, panel: Panel):
+        """Per-unit pre-period means of the covariate columns (missing cells skipped), as augsynth."""
+        from ..errors import DataError
+        if panel.source is None:
+            raise SpecificationError(
+                "covariates need the long data with the covariate columns; this panel was built from "
+                "user-level events (panel_from_events), which keeps only the outcome")
+        src = panel.source
+        missing = [c for c in self.covariates if c not in src.columns]
+        if missing:
+            raise DataError(f"covariate column(s) {missing} not found; columns: {list(src.columns)}")
+        pre_times = set(panel.times[: panel.T0])
+        rows = src[src[panel.time].isin(pre_times)]
+        try:
+            means = rows.groupby(panel.unit)[list(self.covariates)].mean(numeric_only=False)
+        except TypeError:
+            raise DataError(f"covariates {list(self.covariates)} must be numeric") from None
+        units = list(panel.donors) + list(panel.treated_units)
+        means = means.reindex(units)
+        if means.isna().any().any():
+            c = means.columns[means.isna().any()][0]
+            u = means.index[means[c].isna()][0]
+            raise DataError(f"covariate {c!r} has no value for unit {u!r} in the pre-period")
+        Zd = means.loc[list(panel.donors)].to_numpy(dtype=float)
+        zt = means.loc[list(panel.treated_units)].to_numpy(dtype=float).mean(axis=0)
+        return Zd, zt
 
     def _fit_mask(self, panel: Panel) -> np.ndarray:
         pre = ~panel.post
@@ -134,6 +231,8 @@ class SyntheticControl:
                 f"sc.Panel(df, unit=..., time=..., outcome=..., ...)")
         backend = self._resolve_backend()
         panel.require_estimable()
+        if backend == "ridge":
+            return self._fit_ridge(panel)
         mask = self._fit_mask(panel)
         if backend != "outcome-only":
             return self._fit_predictors(panel, mask, backend)

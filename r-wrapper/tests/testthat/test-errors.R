@@ -119,9 +119,9 @@ test_that("Python SynthErrors become R errors with the Python message and no tra
   # duplicated rows
   expect_error(synthcontrol(y ~ d, unit = unit, time = year, data = rbind(df, df[1, ])),
                "share a \\(unit, year\\) pair", class = "synthcontrol_data_error")
-  # options the core does not support yet
-  expect_error(synthcontrol(y ~ d, unit = unit, time = year, data = df, augment = "ridge"),
-               "not available", class = "synthcontrol_error")
+  # an option value the core does not know
+  expect_error(synthcontrol(y ~ d, unit = unit, time = year, data = df, augment = "lasso"),
+               "augment must be", class = "synthcontrol_error")
 })
 
 # ---- bad formulas ------------------------------------------------------------------------------
