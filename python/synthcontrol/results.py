@@ -283,6 +283,24 @@ class SCResult:
         return placebo_test(self, statistic=statistic, exclude_mspe_ratio=exclude_mspe_ratio,
                             donor_pool=donor_pool)
 
+    def conformal(self, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None, n_perm=10000, seed=0,
+                  refine=False) -> Inference:
+        """Conformal inference (Chernozhukov, Wuthrich & Zhu 2021), as augsynth's
+        ``summary(fit, inf_type = "conformal")``: per-period intervals for the effect (by test
+        inversion on a grid around each effect, plus 0), their p-values for a zero effect, the
+        joint p-value for a zero effect path (``p_value``) and an interval for the ATT
+        (``ci_lower``/``ci_upper``, inverting the joint test for a constant effect).
+
+        ``kind``: ``"iid"`` (permutations; per-period p-values exact, the joint one from ``n_perm``
+        seeded draws) or ``"block"`` (the T cyclic shifts, exact).  ``q``: the statistic's power.
+        ``grid`` replaces the default grid; ``refine=True`` bisects each bound beyond the grid.
+        Works for outcome-only and ridge-augmented fits (the ridge penalty stays at its fitted
+        value in the refits, as in augsynth).  See ``docs/inference.md``.
+        """
+        from .inference.conformal import conformal_inference
+        return conformal_inference(self, alpha=alpha, kind=kind, q=q, grid_size=grid_size, grid=grid,
+                                   n_perm=n_perm, seed=seed, refine=refine)
+
     def in_time_placebo(self, fake_time=None) -> Inference:
         """Backdate the treatment to ``fake_time`` (or every feasible pre-period) and refit."""
         self._require_outcome_only("in_time_placebo()")

@@ -147,3 +147,63 @@ def test_ridge_covariate_errors_and_inference_guard(kansas):
     with pytest.raises(sc.SpecificationError, match="augment='ridge'"):
         res.placebo()
     assert "ridge" in repr(res.estimator)
+
+
+# ---------------------------------------------------------------------------------------------
+# conformal inference (Chernozhukov, Wuthrich & Zhu 2021) against augsynth's summary()
+
+def _kansas_fit(kansas, **kw):
+    return sc.SyntheticControl(**kw).fit(sc.Panel(kansas, unit="state", time="year_qtr",
+                                                  outcome="lngdpcapita", treat="treated"))
+
+
+def test_conformal_block_reproduces_augsynth_exactly(kansas):
+    """summary(fit, type = 'block') is deterministic (moving blocks): every per-period bound, every
+    p-value and the joint p-value must agree (bounds to 1e-9, i.e. the same grid points)."""
+    ref = _ref("ridge")["summary_conformal_block"]
+    res = _kansas_fit(kansas, augment="ridge")
+    inf = res.conformal(alpha=0.05, kind="block")
+    tab = inf.details["table"]
+    a = ref["att_per_period"]
+    n = len(tab)
+    assert np.allclose(tab["effect"], np.array(a["Estimate"][-n:]), atol=1e-6)
+    assert np.allclose(tab["lower"], np.array(a["lower_bound"][-n:], float), atol=1e-9)
+    assert np.allclose(tab["upper"], np.array(a["upper_bound"][-n:], float), atol=1e-9)
+    assert np.allclose(tab["p_value"], np.array(a["p_val"][-n:], float), atol=1e-12)
+    assert inf.p_value == pytest.approx(ref["average_att"]["p_val"] if isinstance(ref["average_att"], dict)
+                                        else 0.2, abs=1e-12)
+    # the counterfactual band is the observed outcome minus the effect band
+    y = res.observed[res.panel.post].to_numpy()
+    assert np.allclose(inf.details["counterfactual_upper"].to_numpy(), y - tab["lower"].to_numpy())
+
+
+@pytest.mark.parametrize("name,kw", [("ridge", dict(augment="ridge")), ("none", {})])
+def test_conformal_iid_agrees_with_augsynth_within_its_monte_carlo_error(kansas, name, kw):
+    """augsynth's default (type = 'iid', ns = 1000 random permutations) estimates by simulation the
+    p-values we compute exactly (one period) or with 10,000 seeded draws (joint).  Each of its
+    per-period p-values must lie within 4 Monte Carlo standard errors (of 1000 draws) of ours, and
+    the joint p-value within 0.01."""
+    ref = _ref(name)["summary_conformal_default"]
+    inf = _kansas_fit(kansas, **kw).conformal(alpha=0.05, kind="iid")
+    tab = inf.details["table"]
+    theirs = np.array(ref["att_per_period"]["p_val"][-len(tab):], float)
+    ours = tab["p_value"].to_numpy()
+    mc_se = np.sqrt(ours * (1 - ours) / 1000)
+    assert np.all(np.abs(ours - theirs) <= 4 * mc_se + 1e-12)
+    assert inf.p_value == pytest.approx(ref["average_att"]["p_val"], abs=0.01)
+    assert inf.details["joint_p_mc_se"] < 0.005
+
+
+def test_conformal_refine_and_errors(kansas):
+    res = _kansas_fit(kansas, augment="ridge", ridge_lambda=0.0786622281349974)
+    coarse = res.conformal(alpha=0.05, kind="block", grid_size=20)
+    fine = res.conformal(alpha=0.05, kind="block", grid_size=20, refine=True)
+    # refining moves each bound outward to the true boundary (never inward)
+    assert np.all(fine.details["table"]["lower"] <= coarse.details["table"]["lower"] + 1e-15)
+    assert np.all(fine.details["table"]["upper"] >= coarse.details["table"]["upper"] - 1e-15)
+    with pytest.raises(sc.SpecificationError, match="kind"):
+        res.conformal(kind="bootstrap")
+    with pytest.raises(sc.SpecificationError, match="alpha"):
+        res.conformal(alpha=1.5)
+    with pytest.raises(sc.SpecificationError, match="grid_size"):
+        res.conformal(grid_size=1)
