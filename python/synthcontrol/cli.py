@@ -234,7 +234,13 @@ def cmd_fit(args) -> int:
         kw["treated"] = treated if len(treated) > 1 else treated[0]
         kw["treatment_time"] = _coerce_like([args.treatment_time], df[args.time])[0]
     panel = sc.Panel(df, **kw)
-    res = sc.SyntheticControl(**_predictor_options(args, df)).fit(panel)
+    opts = _predictor_options(args, df)
+    if args.augment:
+        opts.update(augment=args.augment, ridge_lambda=args.ridge_lambda)
+        opts.pop("backend", None)
+    if args.inference is None:
+        args.inference = ["conformal"] if args.augment else ["placebo"]
+    res = sc.SyntheticControl(**opts).fit(panel)
     print(res.summary())
     payload = {"fit": _result_dict(res)}
     out = Path(args.out) if args.out else None
@@ -245,6 +251,12 @@ def cmd_fit(args) -> int:
         print()
         print(pl.summary())
         payload["placebo"] = _inference_dict(pl)
+    if "conformal" in args.inference:
+        cf = res.conformal(alpha=args.alpha)
+        print()
+        print(cf.summary())
+        print(cf.details["table"].round(4).to_string(index=False))
+        payload["conformal"] = {**_inference_dict(cf), "table": cf.details["table"].to_dict(orient="records")}
     if "loo" in args.inference:
         loo = res.leave_one_out()
         print()
@@ -280,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--treatment-time")
     f.add_argument("--treat", help="0/1 treatment column (instead of --treated/--treatment-time)")
     f.add_argument("--fill", choices=["interpolate"], default=None)
-    f.add_argument("--inference", nargs="*", default=["placebo"], choices=["placebo", "loo"])
+    f.add_argument("--inference", nargs="*", default=None, choices=["placebo", "loo", "conformal"],
+                   help="default: placebo (conformal with --augment ridge)")
     f.add_argument("--placebo-pool", choices=["donors", "all"], default="donors")
     f.add_argument("--covariates", action="append",
                    help="covariate predictors, comma-separated (averaged over --predictor-window)")
@@ -290,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--outcome-lags", action="append", help="outcome periods used as predictors, comma-separated")
     f.add_argument("--fit-window", help="START:END periods whose outcome fit the V search minimises")
     f.add_argument("--backend", default="auto", choices=["auto", "outcome-only", "malo", "mscmt", "penalized"])
+    f.add_argument("--augment", choices=["ridge"], default=None,
+                   help="ridge-augmented SCM (augsynth's progfunc='Ridge'); --covariates are then unit means")
+    f.add_argument("--ridge-lambda", type=float, default=None, help="fixed ridge penalty (default: CV)")
+    f.add_argument("--alpha", type=float, default=0.1, help="level of the conformal intervals")
     f.add_argument("--out", default=None)
     f.set_defaults(func=cmd_fit)
     return ap

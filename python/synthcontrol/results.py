@@ -289,7 +289,8 @@ class SCResult:
         ``summary(fit, inf_type = "conformal")``: per-period intervals for the effect (by test
         inversion on a grid around each effect, plus 0), their p-values for a zero effect, the
         joint p-value for a zero effect path (``p_value``) and an interval for the ATT
-        (``ci_lower``/``ci_upper``, inverting the joint test for a constant effect).
+        (``ci_lower``/``ci_upper``: the constant effects not rejected by the average-effect test;
+        ``details["att_p_value"]`` is that test's p-value for zero).
 
         ``kind``: ``"iid"`` (permutations; per-period p-values exact, the joint one from ``n_perm``
         seeded draws) or ``"block"`` (the T cyclic shifts, exact).  ``q``: the statistic's power.

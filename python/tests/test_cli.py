@@ -87,3 +87,17 @@ def test_fit_with_covariates(tmp_path, capsys):
                  "--treated", "California", "--treatment-time", "1989", "--covariates", "beer",
                  "--special", "retprice:1980:1988"]) == 2
     assert "--predictor-window" in capsys.readouterr().err
+
+
+def test_fit_augmented_with_conformal(tmp_path, capsys):
+    f = need_file(data_dir() / "kansas.csv")
+    out = tmp_path / "ascm"
+    rc = main(["fit", str(f), "--unit", "state", "--time", "year_qtr", "--outcome", "lngdpcapita",
+               "--treat", "treated", "--augment", "ridge", "--alpha", "0.05", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "Ridge lambda" in text and "conformal (iid)" in text
+    res = json.loads((out / "results.json").read_text())
+    assert res["fit"]["att"] == pytest.approx(-0.040062913813793566, abs=1e-6)  # augsynth 0.2.0
+    assert res["conformal"]["p_value"] == pytest.approx(0.074, abs=0.01)
+    assert len(res["conformal"]["table"]) == 16

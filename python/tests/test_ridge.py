@@ -194,6 +194,18 @@ def test_conformal_iid_agrees_with_augsynth_within_its_monte_carlo_error(kansas,
     assert inf.details["joint_p_mc_se"] < 0.005
 
 
+def test_conformal_att_interval_contains_the_estimate(kansas):
+    """The ATT interval inverts the average-effect test: it must contain the ATT (whose test
+    statistic is ~0) and be bisected to a finite range inside its grid."""
+    for kw in ({}, {"augment": "ridge"}):
+        res = _kansas_fit(kansas, **kw)
+        for kind in ("block", "iid"):
+            inf = res.conformal(alpha=0.05, kind=kind)
+            assert inf.ci_lower < res.att < inf.ci_upper
+            assert not inf.details["att_interval_at_grid_edge"]
+            assert 0 < inf.details["att_p_value"] <= 1
+
+
 def test_conformal_refine_and_errors(kansas):
     res = _kansas_fit(kansas, augment="ridge", ridge_lambda=0.0786622281349974)
     coarse = res.conformal(alpha=0.05, kind="block", grid_size=20)

@@ -17,7 +17,10 @@ Per-period intervals invert the one-period test on augsynth's grid: ``grid_size`
 ``effect_t - 2 sd`` to ``effect_t + 2 sd`` (``sd`` the root mean square of the post-period effects),
 plus 0; the interval runs from the smallest to the largest accepted value.  ``refine=True`` then
 bisects between each end and its rejected grid neighbour, so the bounds are no longer limited by
-the grid's resolution.  The ATT interval inverts the joint test for a constant effect.
+the grid's resolution.  The ATT interval collects the constant effects ``tau`` not rejected by the
+average-effect test (statistic ``|sum of post residuals| / sqrt(T1)``, same permutations),
+bisected at both ends.  (Inverting the whole-path statistic instead would mislead: a refit on all
+periods absorbs much of a constant shift, augsynth reports no ATT interval for this reason.)
 """
 from __future__ import annotations
 
@@ -75,6 +78,22 @@ def _pvalue(refit, Yd, yt, h0, L, kind, q, perms):
         idx = (np.arange(n)[:, None] + np.arange(t0, n)[None, :]) % n
         return float(np.mean(_stat(r[idx], q) >= s0 - tol))
     return float(np.mean(_stat(r[perms], q) >= s0 - tol))
+
+
+def _pvalue_mean(refit, Y, y, tau, T0, kind, perms):
+    """p-value of a constant effect ``tau`` on every post period, with the signed statistic
+    ``|sum of post residuals| / sqrt(T1)`` (a test of the average effect)."""
+    ya = y.copy()
+    ya[T0:] = ya[T0:] - tau
+    r = ya - refit(Y, ya)
+    n = len(r)
+    s0 = abs(float(r[T0:].sum()))
+    tol = 1e-12 * max(1.0, s0)
+    if kind == "block":
+        idx = (np.arange(n)[:, None] + np.arange(T0, n)[None, :]) % n
+    else:
+        idx = perms
+    return float(np.mean(np.abs(r[idx].sum(axis=1)) >= s0 - tol))
 
 
 def _invert(pfun, grid, alpha, refine, iters=30):
@@ -153,8 +172,16 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
 
     joint_p = joint(0.0)
     att = float(np.mean(post_eff))
-    ga = np.concatenate((np.linspace(att - 2 * sd, att + 2 * sd, grid_size), [0.0]))
-    att_lo, att_hi = _invert(joint, ga, alpha, refine)
+
+    def att_p(tau):
+        return _pvalue_mean(refit, Y, y, tau, T0, kind, perms)
+
+    # the ATT interval: constant effects not rejected by the average-effect test, on a grid twice as
+    # wide as the per-period one, bisected at both ends (the whole-path statistic above is not used:
+    # a refit on all periods absorbs much of a constant shift, so inverting it would mislead)
+    ga = np.concatenate((np.linspace(att - 4 * sd, att + 4 * sd, 2 * grid_size), [0.0]))
+    att_lo, att_hi = _invert(att_p, ga, alpha, refine=True)
+    att_edge = bool(np.isfinite(att_lo) and (att_lo <= ga[0] or att_hi >= ga[-2]))
     times = p.times[post]
     table = pd.DataFrame({"period": times, "effect": post_eff, "lower": lower, "upper": upper,
                           "p_value": pvals})
@@ -167,6 +194,8 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
         "counterfactual_lower": pd.Series(y[T0:] - upper, index=times, name="counterfactual_lower"),
         "counterfactual_upper": pd.Series(y[T0:] - lower, index=times, name="counterfactual_upper"),
         "ridge_lambda": res.diagnostics.get("ridge_lambda"),
+        "att_p_value": att_p(0.0),
+        "att_interval_at_grid_edge": att_edge,
     }
     inf = Inference(method=f"conformal ({kind})", p_value=joint_p, ci_lower=att_lo, ci_upper=att_hi,
                     alpha=alpha, details=details)

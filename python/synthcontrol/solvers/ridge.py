@@ -25,7 +25,7 @@ import numpy as np
 
 from .simplex import simplex_ls
 
-__all__ = ["ridge_augment", "lambda_grid", "cv_lambda", "RidgeFit", "fit_ridge_ascm"]
+__all__ = ["ridge_augment", "lambda_grid", "cv_lambda", "RidgeFit", "fit_ridge_ascm", "matching_problem"]
 
 
 def ridge_augment(A, a, w, lam):
@@ -84,6 +84,49 @@ class RidgeFit:
     counterfactual_scm: np.ndarray  # (T,) the base weights' counterfactual
 
 
+def _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff):
+    """The centred matching problem ``(A, a)`` and what rebuilds a counterfactual from weights:
+    ``(A, a, Yc (J, T), base (T,))`` with counterfactual ``base + Yc' w``."""
+    Y = np.asarray(Y_donors, dtype=float).T  # J x T
+    y = np.asarray(y_treated, dtype=float)
+    if fixedeff:
+        Y = Y - Y[:, :T0].mean(axis=1, keepdims=True)
+        m_1 = float(y[:T0].mean())
+        y = y - m_1
+    else:
+        m_1 = 0.0
+    mu = Y.mean(axis=0)  # centring by the donors' mean, per period
+    Yc = Y - mu
+    yc = y - mu
+    base = mu + m_1
+    if Z_donors is None:
+        return Yc[:, :T0], yc[:T0], Yc, base
+    Z = np.asarray(Z_donors, dtype=float)
+    z = np.asarray(z_treated, dtype=float)
+    zmu = Z.mean(axis=0)
+    Zc, zc = Z - zmu, z - zmu
+    if residualize:
+        B = np.linalg.lstsq(Zc, Yc, rcond=None)[0]  # k x T: outcomes on centred covariates
+        Yc = Yc - Zc @ B
+        yc = yc - zc @ B
+        return Yc[:, :T0], yc[:T0], Yc, base + zc @ B
+    sdz = Zc.std(axis=0, ddof=1)
+    if not np.all(sdz > 0):
+        raise ValueError("a covariate is constant across the donors; it cannot be scaled")
+    sdx = Yc[:, :T0].std(ddof=1)
+    A = np.hstack((Yc[:, :T0], sdx * Zc / sdz))
+    a = np.concatenate((yc[:T0], sdx * zc / sdz))
+    return A, a, Yc, base
+
+
+def matching_problem(Y_donors, y_treated, T0, *, Z_donors=None, z_treated=None, residualize=False,
+                     fixedeff=False):
+    """``(A, a)``: the donors x columns matrix and the treated row that the base simplex fit and the
+    ridge correction of :func:`fit_ridge_ascm` work on (for independent checks)."""
+    A, a, _, _ = _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff)
+    return A, a
+
+
 def fit_ridge_ascm(Y_donors, y_treated, T0, *, Z_donors=None, z_treated=None, residualize=False,
                    fixedeff=False, lam=None, n_lambda=21, min_ratio=1e-8, min_1se=True) -> RidgeFit:
     """Ridge ASCM on a panel.
@@ -94,46 +137,11 @@ def fit_ridge_ascm(Y_donors, y_treated, T0, *, Z_donors=None, z_treated=None, re
     ``residualize=True``, regressed out of the outcomes first and added back.  ``fixedeff``:
     de-mean every unit by its pre-period mean first (augsynth's ``fixedeff = TRUE``).
     """
-    Y = np.asarray(Y_donors, dtype=float).T  # J x T
-    y = np.asarray(y_treated, dtype=float)
-    J, T = Y.shape
-    if fixedeff:
-        m_d = Y[:, :T0].mean(axis=1, keepdims=True)
-        m_1 = float(y[:T0].mean())
-        Y = Y - m_d
-        y = y - m_1
-    else:
-        m_1 = 0.0
-    mu = Y.mean(axis=0)  # centring by the donors' mean, per period
-    Yc = Y - mu
-    yc = y - mu
-    base = mu + m_1  # what the counterfactual is built around
-    if Z_donors is not None:
-        Z = np.asarray(Z_donors, dtype=float)
-        z = np.asarray(z_treated, dtype=float)
-        zmu = Z.mean(axis=0)
-        Zc, zc = Z - zmu, z - zmu
-        if residualize:
-            B = np.linalg.lstsq(Zc, Yc, rcond=None)[0]  # k x T: outcomes on centred covariates
-            Yc = Yc - Zc @ B
-            base = base + zc @ B
-            yc = yc - zc @ B
-            A, a = Yc[:, :T0], yc[:T0]
-        else:
-            sdz = Zc.std(axis=0, ddof=1)
-            if not np.all(sdz > 0):
-                raise ValueError("a covariate is constant across the donors; it cannot be scaled")
-            sdx = Yc[:, :T0].std(ddof=1)
-            A = np.hstack((Yc[:, :T0], sdx * Zc / sdz))
-            a = np.concatenate((yc[:T0], sdx * zc / sdz))
-    else:
-        A, a = Yc[:, :T0], yc[:T0]
+    A, a, Yc, base = _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff)
     w_scm = simplex_ls(A.T, a).weights
     lambdas = errors = se = None
     if lam is None:
         lambdas = lambda_grid(A, n_lambda, min_ratio)
         lam, errors, se = cv_lambda(A, a, lambdas, min_1se=min_1se)
     w = ridge_augment(A, a, w_scm, lam)
-    cf = base + Yc.T @ w
-    cf_scm = base + Yc.T @ w_scm
-    return RidgeFit(w, w_scm, float(lam), lambdas, errors, se, cf, cf_scm)
+    return RidgeFit(w, w_scm, float(lam), lambdas, errors, se, base + Yc.T @ w, base + Yc.T @ w_scm)
