@@ -38,7 +38,23 @@ def read_data(case) -> pd.DataFrame:
     df = pd.read_csv(data_dir() / d["file"])
     if "exclude" in d:
         df = df[~df[d["exclude"]["column"]].isin(d["exclude"]["values"])]
+    for col, expr in d.get("derive", {}).items():  # "x" or "log(x)": augsynth's formula transforms
+        if expr.startswith("log(") and expr.endswith(")"):
+            df[col] = np.log(df[expr[4:-1]])
+        else:
+            df[col] = df[expr]
     return df
+
+
+ESTIMATOR_KEYS = ("augment", "ridge_lambda", "residualize", "fixedeff")
+
+
+def estimator_kwargs(spec) -> dict:
+    """SyntheticControl options of a case (augmented cases also take their covariates)."""
+    kw = {k: spec[k] for k in ESTIMATOR_KEYS if spec.get(k) is not None}
+    if spec.get("augment") and spec.get("covariates"):
+        kw["covariates"] = spec["covariates"]
+    return kw
 
 
 def build_panel(case):
@@ -86,10 +102,13 @@ def run_python(case) -> tuple[dict, object]:
     """Fit the case with the Python API; returns (numbers, result)."""
     if case.get("method") == "synth":
         return run_synth(case)
-    res = sc.SyntheticControl().fit(build_panel(case))
+    res = sc.SyntheticControl(**estimator_kwargs(case["spec"])).fit(build_panel(case))
     out = {"att": res.att, "pre_rmse": res.pre_rmse,
            "l2_imbalance": res.diagnostics["l2_imbalance"],
            "weights": {str(k): float(v) for k, v in res.weights.items()}}
+    if "ridge_lambda" in res.diagnostics:
+        out["ridge_lambda"] = res.diagnostics["ridge_lambda"]
+        out["weights_scm"] = res.diagnostics["weights_scm"]
     pl = case.get("inference", {}).get("placebo")
     if pl:
         inf = res.placebo(**pl)
@@ -177,6 +196,24 @@ def quadprog_lower_level(dp, out):
     Z1, Z0 = dp.Z1.to_numpy(dtype=float), dp.Z0.to_numpy(dtype=float)
     w_out = qp(Z0, Z1)
     return {"loss_w": float(v @ (r * r)), "lower_bound": float(np.mean((Z1 - Z0 @ w_out) ** 2))}
+
+
+def run_quadprog_base(res) -> dict:
+    """For an augmented fit: R's quadprog re-solves its base simplex fit on the same matching
+    problem (pre-period outcomes, plus the scaled covariate columns or after residualizing)."""
+    import rpy2.robjects as ro
+    from synthcontrol.solvers.ridge import matching_problem
+    p, est, d = res.panel, res.estimator, res.diagnostics
+    Zd = zt = None
+    if est.covariates:
+        Zd, zt = est._unit_covariates(p)
+    A, a = matching_problem(p.X_donors, p.y_treated, p.T0, Z_donors=Zd, z_treated=zt,
+                            residualize=d["residualize"], fixedeff=d["fixedeff"])
+    X = A.T
+    fn = ro.r(QUADPROG_R)
+    Xr = ro.r.matrix(ro.FloatVector(X.ravel(order="F")), nrow=X.shape[0], ncol=X.shape[1])
+    w = np.array(fn(Xr, ro.FloatVector(a)))
+    return {"weights": {str(k): float(v) for k, v in zip(p.donors, w)}}
 
 
 def run_quadprog(res) -> dict:

@@ -52,7 +52,18 @@ for (f in sort(list.files(fixtures, pattern = "\\.json$", full.names = TRUE))) {
     df <- stats::aggregate(df[[spec$outcome]], by = list(df[[spec$unit]], df[[spec$time]]), FUN = mean)
     names(df) <- c(spec$unit, spec$time, spec$outcome)
   }
-  if (!is.null(spec$treat)) {
+  # augsynth's formula transforms (log(x)) become columns, as an R user would write them
+  for (col in names(d$derive)) {
+    expr <- d$derive[[col]]
+    df[[col]] <- if (startsWith(expr, "log(")) log(df[[sub("^log\\((.*)\\)$", "\\1", expr)]]) else df[[expr]]
+  }
+  if (!is.null(spec$augment)) {  # augsynth's vocabulary: progfunc, lambda, residualize, covariates after |
+    rhs <- spec$treat
+    if (!is.null(spec$covariates)) rhs <- paste(rhs, "|", paste(spec$covariates, collapse = " + "))
+    fml <- stats::as.formula(paste(spec$outcome, "~", rhs))
+    fit <- synthcontrol(fml, unit = spec$unit, time = spec$time, data = df, progfunc = spec$augment,
+                        lambda = spec$ridge_lambda, residualize = isTRUE(spec$residualize))
+  } else if (!is.null(spec$treat)) {
     fml <- stats::as.formula(paste(spec$outcome, "~", spec$treat))
     fit <- synthcontrol(fml, unit = spec$unit, time = spec$time, data = df)
   } else {
@@ -62,6 +73,7 @@ for (f in sort(list.files(fixtures, pattern = "\\.json$", full.names = TRUE))) {
   }
   w <- coef(fit)
   out <- list(att = fit$att, pre_rmse = fit$pre_rmse, weights = as.list(stats::setNames(as.numeric(w), names(w))))
+  if (!is.null(fit$diagnostics$ridge_lambda)) out[["ridge_lambda"]] <- fit$diagnostics$ridge_lambda
   pl <- case$inference$placebo
   if (!is.null(pl)) {
     inf <- placebo(fit, statistic = pl$statistic, donor_pool = pl$donor_pool)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cases import (FIXTURES, REPO, agree, check_expected, data_dir, load_cases, quadprog_lower_level, run_python,
-                   run_quadprog)
+from cases import (FIXTURES, REPO, agree, compare, check_expected, data_dir, load_cases, quadprog_lower_level, run_python,
+                   run_quadprog, run_quadprog_base)
 
 CASES = load_cases()
 IDS = [c["case"] for c in CASES]
@@ -63,6 +63,11 @@ def test_quadprog_live_agrees(case_run):
         errs = [f"{k}: ours {got[k]!r}, quadprog {qp[k]!r}" for k in ("loss_w", "outcome_only_bound")
                 if not abs(got[k] - qp[k]) <= tol * max(1.0, abs(qp[k]))]
         assert got["loss_w"] >= qp["loss_w"] - 1e-12 * max(1.0, qp["loss_w"])  # quadprog is the optimum
+        assert not errs, "\n".join(errs)
+        return
+    if "weights_scm" in got:  # augmented: quadprog re-solves the base simplex fit
+        qp = run_quadprog_base(res)
+        errs = compare("weights_scm", qp["weights"], got["weights_scm"], case["cross_check"]["tol"])
         assert not errs, "\n".join(errs)
         return
     qp = run_quadprog(res)
@@ -140,6 +145,6 @@ def test_r_package_agrees(case_run, r_results):
     case, got, _ = case_run
     r = r_results[case["case"]]
     keys = ("loss_v", "lower_bound", "bound_gap", "weights") if case.get("method") == "synth" else \
-        ("att", "pre_rmse", "weights", "placebo.p_value")
+        ("att", "pre_rmse", "weights", "placebo.p_value", "ridge_lambda")
     errs = agree(got, r, case["cross_check"]["tol"], keys=keys)
     assert not errs, "\n".join(errs)

@@ -46,16 +46,46 @@
              paste(deparse(lhs), collapse = " "), "`. Compute transformed outcomes as a column first.",
              class = "synthcontrol_formula_error")
   }
+  covariates <- NULL
+  if (is.call(rhs) && identical(rhs[[1L]], as.name("|"))) {
+    # augsynth's `outcome ~ treated | x1 + x2`: covariates after the bar
+    if (length(rhs) != 3L) {
+      .sc_stop("`formula`: write the covariates after `|`, e.g. `", as.character(lhs),
+               " ~ treated | x1 + x2`", class = "synthcontrol_formula_error")
+    }
+    covariates <- .formula_covariates(rhs[[3L]])
+    rhs <- rhs[[2L]]
+  }
   if (is.numeric(rhs) && length(rhs) == 1L && rhs == 1) {
-    return(list(outcome = as.character(lhs), treat = NULL))
+    return(list(outcome = as.character(lhs), treat = NULL, covariates = covariates))
   }
   if (is.name(rhs)) {
-    return(list(outcome = as.character(lhs), treat = as.character(rhs)))
+    return(list(outcome = as.character(lhs), treat = as.character(rhs), covariates = covariates))
   }
   .sc_stop("the right-hand side of `formula` must be one 0/1 treatment column (`",
            as.character(lhs), " ~ treated`) or 1 (`", as.character(lhs),
-           " ~ 1` with treated = and treatment_time =); got `",
+           " ~ 1` with treated = and treatment_time =), optionally followed by `| covariates`; got `",
            paste(deparse(rhs), collapse = " "), "`",
+           class = "synthcontrol_formula_error")
+}
+
+# The terms after `|`: plain column names joined by `+`.
+.formula_covariates <- function(expr) {
+  if (is.name(expr)) return(as.character(expr))
+  if (is.call(expr) && identical(expr[[1L]], as.name("+")) && length(expr) == 3L) {
+    return(unique(c(.formula_covariates(expr[[2L]]), .formula_covariates(expr[[3L]]))))
+  }
+  if (is.call(expr) && identical(expr[[1L]], as.name("(")) && length(expr) == 2L) {
+    return(.formula_covariates(expr[[2L]]))
+  }
+  term <- paste(deparse(expr), collapse = " ")
+  hint <- if (is.call(expr) && is.name(expr[[1L]]) && length(expr) == 2L && is.name(expr[[2L]])) {
+    v <- as.character(expr[[2L]])
+    f <- as.character(expr[[1L]])
+    paste0(", e.g. data$", f, "_", v, " <- ", f, "(data$", v, "), and write `| ", f, "_", v, "`")
+  } else ", then name it after `|`"
+  .sc_stop("covariate `", term, "` in the formula is not a column name: only plain column names ",
+           "may follow `|` (joined by +). Create the column first", hint,
            class = "synthcontrol_formula_error")
 }
 

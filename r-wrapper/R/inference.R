@@ -157,3 +157,110 @@ as.data.frame.synthcontrol_inference <- function(x, row.names = NULL, optional =
   if (!is.null(row.names)) rownames(out) <- row.names
   out
 }
+
+# ---- conformal inference (augsynth's summary(inf_type = "conformal")) -------------------------
+
+# Documented in man/conformal.Rd.
+conformal <- function(fit, alpha = 0.05, type = c("iid", "block"), q = 1, grid_size = 50,
+                      ns = 10000, seed = 0, grid = NULL, refine = FALSE) {
+  cl <- match.call()
+  type <- if (identical(type, c("iid", "block"))) "iid" else .choice(type, c("iid", "block"), "type")
+  .check_number(alpha, "alpha", "a number in (0, 1), e.g. 0.05", function(x) x > 0 && x < 1)
+  .check_number(q, "q", "a positive number (the power of the test statistic; augsynth's q)",
+                function(x) x > 0)
+  .check_number(grid_size, "grid_size", "a whole number >= 2", function(x) x >= 2 && x == round(x))
+  .check_number(ns, "ns", "a whole number >= 100 (permutations for the joint iid p-value)",
+                function(x) x >= 100 && x == round(x))
+  .check_number(seed, "seed", "a whole number", function(x) x == round(x))
+  if (!is.null(grid) && (!is.numeric(grid) || length(grid) < 1L || anyNA(grid))) {
+    .sc_stop("`grid` must be NULL or a numeric vector of effect values to test",
+             class = "synthcontrol_spec_error")
+  }
+  refine <- .flag(refine, "refine")
+  res <- .py_result(fit)
+  key <- paste(alpha, type, q, grid_size, ns, seed, refine, paste(grid, collapse = ","), sep = "|")
+  e <- attr(fit, ".py")
+  if (!is.null(e$conformal[[key]])) {
+    e$conformal_last <- e$conformal[[key]]
+    return(e$conformal[[key]])
+  }
+  v <- .py_call("conformal", res, alpha = as.double(alpha), kind = type, q = as.double(q),
+                grid_size = as.integer(grid_size), grid = if (is.null(grid)) NULL else as.list(as.double(grid)),
+                n_perm = as.integer(ns), seed = as.integer(seed), refine = refine, call = cl)
+  d <- reticulate::py_to_r(v)
+  det <- .scalars(d$details)
+  tab <- .frame_from_py(d$frames$table)
+  periods <- .retype_periods(tab$period, fit)
+  table <- data.frame(Time = periods, Estimate = tab$effect, lower_bound = tab$lower,
+                      upper_bound = tab$upper, p_val = tab$p_value, stringsAsFactors = FALSE)
+  band <- function(k) stats::setNames(.num(d$series[[k]]$values), as.character(periods))
+  out <- structure(list(
+    table = table,
+    average_att = mean(tab$effect),
+    p_value = as.double(d$p_value),
+    att_lower = if (is.null(d$ci_lower)) NA_real_ else as.double(d$ci_lower),
+    att_upper = if (is.null(d$ci_upper)) NA_real_ else as.double(d$ci_upper),
+    counterfactual_lower = band("counterfactual_lower"),
+    counterfactual_upper = band("counterfactual_upper"),
+    alpha = alpha,
+    type = type,
+    q = q,
+    ns = if (type == "iid") as.integer(ns) else NA_integer_,
+    p_value_mc_se = if (is.null(det$joint_p_mc_se)) NA_real_ else as.double(det$joint_p_mc_se),
+    att_p_value = if (is.null(det$att_p_value)) NA_real_ else as.double(det$att_p_value),
+    att_interval_at_grid_edge = isTRUE(det$att_interval_at_grid_edge),
+    lambda = fit$lambda,
+    method = as.character(d$method)
+  ), class = "synthcontrol_conformal")
+  if (is.environment(e)) {
+    if (is.null(e$conformal)) e$conformal <- list()
+    e$conformal[[key]] <- out
+    e$conformal_last <- out
+  }
+  out
+}
+
+.check_number <- function(x, arg, what, ok) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !isTRUE(ok(x))) {
+    .sc_stop("`", arg, "` must be ", what, "; got ", paste(format(x), collapse = ", "),
+             class = "synthcontrol_spec_error")
+  }
+  invisible(x)
+}
+
+# The per-period table, augsynth-style.
+.print_conformal_table <- function(x, digits = 3) {
+  tab <- x$table
+  lvl <- paste0(format(100 * (1 - x$alpha)), "% CI")
+  show <- data.frame(Time = as.character(tab$Time),
+                     Estimate = formatC(tab$Estimate, digits = digits, format = "f"),
+                     lower = formatC(tab$lower_bound, digits = digits, format = "f"),
+                     upper = formatC(tab$upper_bound, digits = digits, format = "f"),
+                     p = formatC(tab$p_val, digits = digits, format = "f"),
+                     stringsAsFactors = FALSE)
+  names(show) <- c("Time", "Estimate", paste(lvl, "Lower Bound"), paste(lvl, "Upper Bound"), "p Value")
+  print(show, row.names = FALSE, right = TRUE)
+}
+
+.conformal_headline <- function(x, digits = 4) {
+  paste0("Average ATT Estimate (p Value for Joint Null):  ", .fmt(x$average_att, digits),
+         "   ( ", format(signif(x$p_value, 3)), " )")
+}
+
+print.synthcontrol_conformal <- function(x, digits = 4, ...) {
+  cat("Conformal inference (", x$type, " permutations", if (x$type == "iid")
+    paste0(", ", x$ns, " draws for the joint p-value") else "", "; alpha = ", format(x$alpha), ")\n", sep = "")
+  cat(.conformal_headline(x, digits), "\n", sep = "")
+  cat(format(100 * (1 - x$alpha)), "% interval for the ATT (constant effect): [",
+      .fmt(x$att_lower, digits), ", ", .fmt(x$att_upper, digits), "]",
+      if (isTRUE(x$att_interval_at_grid_edge)) "  (reaches the grid's edge: may be wider)" else "",
+      "\n\n", sep = "")
+  .print_conformal_table(x)
+  invisible(x)
+}
+
+as.data.frame.synthcontrol_conformal <- function(x, row.names = NULL, optional = FALSE, ...) {
+  out <- x$table
+  if (!is.null(row.names)) rownames(out) <- row.names
+  out
+}

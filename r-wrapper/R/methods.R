@@ -8,9 +8,28 @@
   format(x)
 }
 
+# Donors with |weight| above the threshold (ridge-augmented weights can be negative).
 .active_weights <- function(w, threshold = 1e-3) {
-  w <- w[w > threshold]
-  w[order(-w, names(w))]
+  w <- w[abs(w) > threshold]
+  w[order(-abs(w), names(w))]
+}
+
+.is_ridge <- function(x) identical(x$progfunc, "ridge")
+
+# augsynth's lines for a ridge-augmented fit.
+.ridge_lines <- function(x, digits = 4) {
+  lam <- if (is.null(x$lambda)) "NA" else formatC(x$lambda, digits = 6, format = "g")
+  c("Augmentation" = paste0("ridge (augsynth's Ridge ASCM), lambda ", lam,
+                            if (!is.null(x$lambda_path)) " (cross-validated)" else " (given)",
+                            if (isTRUE(x$diagnostics$residualize)) ", residualized covariates" else "",
+                            if (isTRUE(x$diagnostics$fixedeff)) ", fixed effects" else ""),
+    "L2 Imbalance" = paste0(.fmt(x$l2_imbalance, digits), "  (SCM alone ", .fmt(x$l2_imbalance_scm, digits), ")"),
+    "Percent improvement from uniform weights" = paste0(formatC(100 * (1 - x$scaled_l2_imbalance),
+                                                                digits = 1, format = "f"), "%"),
+    "Avg Estimated Bias" = .fmt(x$estimated_bias, digits),
+    "Extrapolation (RMS weight change)" = .fmt(x$extrapolation, digits),
+    "Weights: sum / negative" = paste0(.fmt(x$diagnostics$weights_sum, digits), " / ",
+                                       format(x$diagnostics$n_negative_weights)))
 }
 
 .period_label <- function(x) if (length(x)) as.character(x) else "?"
@@ -35,24 +54,53 @@ print.synthcontrol <- function(x, digits = 4, ...) {
         formatC(d$bound_gap, digits = 3, format = "g"),
         if (isTRUE(d$bound_attained)) ", certified optimum" else "", ")\n", sep = "")
   }
+  if (.is_ridge(x)) {
+    r <- .ridge_lines(x, digits)
+    cat(sprintf("  %s: %s", names(r), r), sep = "\n")
+  }
   w <- .active_weights(x$weights)
-  cat("  Donor weights > 0.001:         ",
-      paste0(names(w), " ", formatC(w, digits = 3, format = "f"), collapse = ", "), "\n", sep = "")
+  more <- if (.is_ridge(x) && length(w) > 10L) paste0(", ... (", length(w) - 10L, " more; see coef())") else ""
+  if (.is_ridge(x)) w <- utils::head(w, 10L)
+  cat(if (.is_ridge(x)) "  Donor weights |w| > 0.001:     " else "  Donor weights > 0.001:         ",
+      paste0(names(w), " ", formatC(w, digits = 3, format = "f"), collapse = ", "), more, "\n", sep = "")
   if (length(x$inference$placebo)) {
     p <- x$inference$placebo
     cat("  Placebo p-value (", p$statistic, "): ", .fmt(p$p_value, digits), "\n", sep = "")
   }
-  cat("More: summary(), plot(), placebo(), leave_one_out(), coef(), predict(), as.data.frame()\n")
+  if (.is_ridge(x)) {
+    cat("More: summary(fit, inf_type = \"conformal\"), conformal(), plot(), coef(), predict(), as.data.frame()\n")
+  } else {
+    cat("More: summary(), plot(), placebo(), leave_one_out(), coef(), predict(), as.data.frame()\n")
+  }
   invisible(x)
 }
 
 summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ratio",
-                                 donor_pool = "donors", exclude_mspe_ratio = NULL, ...) {
+                                 donor_pool = "donors", exclude_mspe_ratio = NULL, ...,
+                                 inf_type = NULL, alpha = 0.05, type = "iid", q = 1, grid_size = 50,
+                                 ns = 10000, seed = 0) {
   inf <- NULL
+  conf <- NULL
+  if (identical(inference, "conformal")) {
+    inference <- NULL
+    if (is.null(inf_type)) inf_type <- "conformal"
+  }
+  if (!is.null(inf_type)) {
+    if (!is.character(inf_type) || length(inf_type) != 1L || !inf_type %in% c("conformal", "none")) {
+      .sc_stop("`inf_type` must be \"conformal\" (or \"none\"); augsynth's jackknife and permutation ",
+               "inference are not available. For the in-space placebo test use inference = \"placebo\"",
+               class = "synthcontrol_spec_error")
+    }
+    if (inf_type == "conformal") {
+      conf <- conformal(object, alpha = alpha, type = type, q = q, grid_size = grid_size, ns = ns,
+                        seed = seed)
+    }
+  }
   if (!is.null(inference)) {
     if (!identical(inference, "placebo")) {
-      .sc_stop("summary(inference =) supports \"placebo\"; use leave_one_out() or ",
-               "in_time_placebo() for the other checks", class = "synthcontrol_spec_error")
+      .sc_stop("summary(inference =) supports \"placebo\" (and \"conformal\", same as inf_type = ",
+               "\"conformal\"); use leave_one_out() or in_time_placebo() for the other checks",
+               class = "synthcontrol_spec_error")
     }
     stored <- object$inference$placebo
     same <- !is.null(stored) && identical(stored$statistic, statistic) &&
@@ -70,7 +118,7 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     n_pre = object$n_pre,
     n_post = object$n_post,
     n_donors = length(object$weights),
-    n_active = sum(object$weights > 1e-3),
+    n_active = sum(abs(object$weights) > 1e-3),
     att = object$att,
     pre_rmse = object$pre_rmse,
     pre_mean = mean(tr$observed[!tr$post]),
@@ -79,7 +127,15 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     effects = tr[tr$post, c("period", "observed", "counterfactual", "effect")],
     diagnostics = object$diagnostics,
     V = object$V,
-    placebo = inf
+    placebo = inf,
+    progfunc = if (is.null(object$progfunc)) "none" else object$progfunc,
+    ridge = if (.is_ridge(object)) object[c("lambda", "lambda_path", "l2_imbalance", "scaled_l2_imbalance",
+                                            "l2_imbalance_scm", "estimated_bias", "extrapolation")] else NULL,
+    conformal = conf,
+    att_table = if (is.null(conf)) NULL else conf$table,
+    average_att = if (is.null(conf)) NULL else
+      data.frame(Value = "Average Post-Treatment Effect", Estimate = conf$average_att, p_val = conf$p_value,
+                 lower_bound = conf$att_lower, upper_bound = conf$att_upper, stringsAsFactors = FALSE)
   )
   rownames(out$effects) <- NULL
   class(out) <- "summary.synthcontrol"
@@ -100,6 +156,20 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
     "Pre-period RMSE" = .fmt(x$pre_rmse, digits),
     "Post/pre RMSPE ratio" = if (!is.null(d$rmspe_ratio)) .fmt(d$rmspe_ratio, 3) else "NA"
   )
+  if (!is.null(x$ridge)) {
+    r <- x$ridge
+    r$diagnostics <- d
+    rows <- c(rows, .ridge_lines(r, digits))
+  }
+  if (!is.null(x$conformal)) {
+    cf <- x$conformal
+    rows <- c(rows,
+      "Average ATT Estimate (p Value for Joint Null)" = paste0(.fmt(cf$average_att, digits), "   ( ",
+                                                                format(signif(cf$p_value, 3)), " )"),
+      "Inference type" = paste0("Conformal inference (", cf$type, ")"),
+      "ATT interval (constant effect)" = paste0(format(100 * (1 - cf$alpha)), "%: [",
+                                                .fmt(cf$att_lower, digits), ", ", .fmt(cf$att_upper, digits), "]"))
+  }
   if (!is.null(x$V) && !is.null(d$lower_bound)) {
     rows <- c(rows,
       "Loss V (fit-window MSPE)" = formatC(d$loss_v, digits = 6, format = "g"),
@@ -127,7 +197,8 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
   }
   cat(sprintf("%-*s  %s", width, names(rows), rows), sep = "\n")
   cat(strrep("-", nchar(bar)), "\n", sep = "")
-  cat("Donor weights > 0.001 (", length(x$weights), "):\n", sep = "")
+  cat(if (identical(x$progfunc, "ridge")) "Donor weights |w| > 0.001 (" else "Donor weights > 0.001 (",
+      length(x$weights), "):\n", sep = "")
   if (length(x$weights)) {
     cat(sprintf("  %-*s  %s", width, names(x$weights), formatC(x$weights, digits = 4, format = "f")),
         sep = "\n")
@@ -143,11 +214,17 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
     }
   }
   cat(strrep("-", nchar(bar)), "\n", sep = "")
-  cat("Effects by post-treatment period:\n")
-  eff <- x$effects
-  eff$period <- as.character(eff$period)
-  for (k in c("observed", "counterfactual", "effect")) eff[[k]] <- formatC(eff[[k]], digits = digits, format = "f")
-  print(eff, row.names = FALSE, right = TRUE)
+  if (!is.null(x$conformal)) {
+    cat("Effects by post-treatment period, conformal ", format(100 * (1 - x$conformal$alpha)),
+        "% intervals (", x$conformal$type, "):\n", sep = "")
+    .print_conformal_table(x$conformal, digits = digits)
+  } else {
+    cat("Effects by post-treatment period:\n")
+    eff <- x$effects
+    eff$period <- as.character(eff$period)
+    for (k in c("observed", "counterfactual", "effect")) eff[[k]] <- formatC(eff[[k]], digits = digits, format = "f")
+    print(eff, row.names = FALSE, right = TRUE)
+  }
   cat(strrep("-", nchar(bar)), "\n", sep = "")
   cat("Diagnostics:\n")
   if (length(d)) {

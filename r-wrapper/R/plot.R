@@ -1,6 +1,7 @@
 # plot(fit, type = ...): ggplot2 when installed (and engine = "auto"), base graphics otherwise.
 
-utils::globalVariables(c("period", "value", "series", "effect", "donor", "weight", "unit", "gap"))
+utils::globalVariables(c("period", "value", "series", "effect", "donor", "weight", "unit", "gap",
+                         "lower", "upper"))
 
 # Documented in man/plot.synthcontrol.Rd.
 plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "placebo"),
@@ -68,26 +69,48 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
                    lty = c(1, 2), lwd = 2, col = c("black", "firebrick"), bty = "n")
 }
 
-.base_gap <- function(x, main = NULL, ...) {
+# The per-period conformal intervals of the last conformal() run on this fit, or NULL.
+.conformal_band <- function(x) {
+  e <- attr(x, ".py")
+  cf <- if (is.environment(e)) e$conformal_last else NULL
+  if (is.null(cf)) return(NULL)
+  tr <- x$trajectory
+  i <- match(as.character(cf$table$Time), as.character(tr$period))
+  if (anyNA(i)) return(NULL)
+  data.frame(i = i, period = tr$period[i], lower = cf$table$lower_bound, upper = cf$table$upper_bound,
+             alpha = cf$alpha)
+}
+
+.base_gap <- function(x, main = NULL, ylim = NULL, ...) {
   tr <- x$trajectory
   xs <- .xpos(tr$period)
-  plot(xs, tr$effect, type = "l", lwd = 2, xlab = x$time,
+  band <- .conformal_band(x)
+  if (is.null(ylim)) ylim <- range(c(tr$effect, band$lower, band$upper), finite = TRUE)
+  plot(xs, tr$effect, type = "l", lwd = 2, xlab = x$time, ylim = ylim,
        xaxt = .xaxt(tr$period),
        ylab = paste("gap in", x$outcome, "(observed - synthetic)"),
        main = if (is.null(main)) paste0("Gap: ", x$treated_label, " (ATT ", .fmt(x$att), ")") else main, ...)
   .text_axis(tr$period)
+  if (!is.null(band)) {
+    bx <- as.numeric(xs[band$i])
+    ok <- is.finite(band$lower) & is.finite(band$upper)
+    graphics::polygon(c(bx[ok], rev(bx[ok])), c(band$lower[ok], rev(band$upper[ok])),
+                      col = grDevices::adjustcolor("steelblue", alpha.f = 0.3), border = NA)
+    graphics::lines(xs, tr$effect, lwd = 2)
+  }
   graphics::abline(h = 0, col = "grey40")
   .treat_line(x, xs)
 }
 
 .base_weights <- function(x, threshold = 1e-3, main = NULL, ...) {
-  w <- x$weights[x$weights > threshold]
+  w <- x$weights[abs(x$weights) > threshold]
   w <- w[order(w)]
   op <- graphics::par(mar = c(4, max(4, 0.6 * max(nchar(names(w)), 1) + 1.5), 3, 1))
   on.exit(graphics::par(op))
   graphics::barplot(w, horiz = TRUE, las = 1, col = "steelblue", xlab = "donor weight",
-                    xlim = c(0, max(c(w, 0.01)) * 1.08),
-                    main = if (is.null(main)) paste0("Donor weights > ", threshold) else main, ...)
+                    xlim = c(min(c(w, 0)), max(c(w, 0.01))) * 1.08,
+                    main = if (is.null(main)) paste0("Donor weights ", if (any(w < 0)) "|w| " else "",
+                                                     "> ", threshold) else main, ...)
 }
 
 .base_placebo <- function(x, inf, main = NULL, ...) {
@@ -132,12 +155,16 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
              gg$theme_minimal())
   }
   if (type == "gap") {
-    return(gg$ggplot(tr, gg$aes(x = period, y = effect, group = 1)) + gg$geom_hline(yintercept = 0) +
+    band <- .conformal_band(x)
+    ribbon <- if (is.null(band) || .is_text_period(tr$period)) NULL else
+      gg$geom_ribbon(data = band, mapping = gg$aes(x = period, ymin = lower, ymax = upper),
+                     inherit.aes = FALSE, fill = "steelblue", alpha = 0.3)
+    return(gg$ggplot(tr, gg$aes(x = period, y = effect, group = 1)) + ribbon + gg$geom_hline(yintercept = 0) +
              line(0.9) + vline +
              gg$labs(x = x$time, y = paste("gap in", x$outcome)) + gg$theme_minimal())
   }
   if (type == "weights") {
-    w <- x$weights[x$weights > 1e-3]
+    w <- x$weights[abs(x$weights) > 1e-3]
     df <- data.frame(donor = factor(names(w), levels = names(w)[order(w)]), weight = unname(w))
     return(gg$ggplot(df, gg$aes(x = weight, y = donor)) + gg$geom_col(fill = "steelblue") +
              gg$labs(x = "donor weight", y = NULL) + gg$theme_minimal())

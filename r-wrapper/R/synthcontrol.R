@@ -1,17 +1,44 @@
 # synthcontrol(): the estimator, augsynth-shaped.
 
-.estimator_options <- c("covariates", "outcome_lags", "predictor_window", "backend", "augment",
-                        "ridge_lambda", "residualize", "seed", "n_jobs")
+.estimator_options <- c("augment", "ridge_lambda", "seed", "n_jobs")
+.progfuncs <- c("none", "ridge")
 .inference_methods <- c("placebo", "leave_one_out", "in_time_placebo")
 
 # Documented in man/synthcontrol.Rd.
 synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_time = NULL,
                          donors = NULL, fill = NULL, fit_window = NULL, inference = NULL, ...,
-                         covariates = NULL, outcome_lags = NULL, predictor_window = NULL,
-                         backend = "auto") {
+                         progfunc = c("none", "ridge"), scm = TRUE, fixedeff = FALSE, lambda = NULL,
+                         residualize = FALSE, covariates = NULL, outcome_lags = NULL,
+                         predictor_window = NULL, backend = "auto") {
   # (the estimator options follow `...` so that they are never partially matched)
   cl <- match.call()
   spec <- .parse_formula(formula)
+  progfunc <- .check_progfunc(progfunc)
+  if (!isTRUE(scm)) {
+    if (!identical(scm, FALSE)) .sc_stop("`scm` must be TRUE or FALSE", class = "synthcontrol_spec_error")
+    .sc_stop("scm = FALSE (augsynth's outcome model alone, without synthetic control weights) is not ",
+             "supported; use scm = TRUE (the default) with progfunc = \"none\" or \"ridge\"",
+             class = "synthcontrol_spec_error")
+  }
+  fixedeff <- .flag(fixedeff, "fixedeff")
+  residualize <- .flag(residualize, "residualize")
+  if (!is.null(lambda) && (!is.numeric(lambda) || length(lambda) != 1L || is.na(lambda) || lambda < 0)) {
+    .sc_stop("`lambda` must be NULL (chosen by cross-validation, as augsynth) or one number >= 0",
+             class = "synthcontrol_spec_error")
+  }
+  if (!is.null(spec$covariates)) {
+    if (!is.null(covariates)) {
+      .sc_stop("give the covariates either after `|` in the formula or with `covariates =`, not both",
+               class = "synthcontrol_spec_error")
+    }
+    if (progfunc != "ridge") {
+      .sc_stop("covariates after `|` in the formula are used by progfunc = \"ridge\" (augsynth's ",
+               "augmented SCM, each covariate averaged over the pre-period); for a Synth-style fit ",
+               "with predictor weights V give them with `covariates =` instead",
+               class = "synthcontrol_spec_error")
+    }
+    covariates <- spec$covariates
+  }
   if (missing(data)) .sc_stop("`data` is required: a data frame in long format, one row per unit ",
                               "and period", class = "synthcontrol_data_error")
   if (!is.data.frame(data)) {
@@ -63,6 +90,30 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
     for (k in intersect(c("seed", "n_jobs"), nm)) {
       if (is.numeric(opts[[k]])) opts[[k]] <- as.integer(opts[[k]])
     }
+  }
+  # augsynth's vocabulary -> the core's options (augment / ridge_lambda in `...` still work)
+  if (progfunc == "ridge") {
+    if (!is.null(opts$augment) && !identical(opts$augment, "ridge")) {
+      .sc_stop("progfunc = \"ridge\" conflicts with augment = ", paste(format(opts$augment), collapse = ", "),
+               class = "synthcontrol_spec_error")
+    }
+    opts$augment <- "ridge"
+  }
+  if (!is.null(lambda)) {
+    if (!is.null(opts$ridge_lambda)) {
+      .sc_stop("give the ridge penalty once: `lambda =` (augsynth's name) or `ridge_lambda =`",
+               class = "synthcontrol_spec_error")
+    }
+    opts$ridge_lambda <- as.double(lambda)
+  } else if (!is.null(opts$ridge_lambda) && is.numeric(opts$ridge_lambda)) {
+    opts$ridge_lambda <- as.double(opts$ridge_lambda)
+  }
+  if (residualize) opts$residualize <- TRUE
+  if (fixedeff) opts$fixedeff <- TRUE
+  if (progfunc == "ridge" && is.list(covariates)) {
+    .sc_stop("with progfunc = \"ridge\", `covariates` is a character vector of column names (each ",
+             "averaged over the pre-period, as augsynth does); windows per covariate are not supported",
+             class = "synthcontrol_spec_error")
   }
   backend <- .choice(backend, c("auto", "outcome-only", "malo", "mscmt", "penalized"), "backend")
   cov_cols <- .covariate_columns(covariates)
@@ -154,6 +205,25 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
            "column = window, e.g. list(lnincome = c(1980, 1988))", class = "synthcontrol_spec_error")
 }
 
+.check_progfunc <- function(progfunc) {
+  if (identical(progfunc, .progfuncs) || is.null(progfunc)) return("none")
+  if (!is.character(progfunc) || length(progfunc) != 1L || is.na(progfunc) ||
+      !tolower(progfunc) %in% .progfuncs) {
+    .sc_stop("`progfunc` must be \"none\" (synthetic control) or \"ridge\" (ridge-augmented SCM); got ",
+             paste(format(progfunc), collapse = ", "), ". augsynth's other outcome models (\"EN\", ",
+             "\"RF\", \"GSYN\", \"MCP\", \"CITS\", \"CausalImpact\", \"seq2seq\") are not available",
+             class = "synthcontrol_spec_error")
+  }
+  tolower(progfunc)
+}
+
+.flag <- function(x, arg) {
+  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
+    .sc_stop("`", arg, "` must be TRUE or FALSE", class = "synthcontrol_spec_error")
+  }
+  x
+}
+
 .check_inference <- function(inference) {
   if (is.null(inference)) return(character())
   if (!is.character(inference)) {
@@ -193,6 +263,17 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
                          else d$period_kind, kinds$time)
   treated <- .restore_units(d$treated, kinds$unit)
   V <- if (is.null(d$V)) NULL else stats::setNames(.num(d$V$values), as.character(unlist(d$V$names)))
+  diag <- .scalars(d$diagnostics)
+  aug <- d$augment
+  ridge <- identical(diag$augment, "ridge")
+  dnum <- function(k) if (ridge && !is.null(diag[[k]])) as.double(diag[[k]]) else NULL
+  lambda_path <- if (ridge && !is.null(aug$lambda_path)) {
+    data.frame(lambda = .num(aug$lambda_path$lambda), cv_error = .num(aug$lambda_path$cv_error),
+               cv_se = .num(aug$lambda_path$cv_se))
+  } else NULL
+  weights_scm <- if (ridge && !is.null(aug$weights_scm)) {
+    stats::setNames(.num(aug$weights_scm$values), as.character(unlist(aug$weights_scm$names)))
+  } else NULL
   structure(list(
     att = as.double(d$att),
     effects = gap[post],
@@ -201,7 +282,7 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
     weights = weights,
     V = V,
     pre_rmse = as.double(d$pre_rmse),
-    diagnostics = .scalars(d$diagnostics),
+    diagnostics = diag,
     trajectory = data.frame(period = periods, observed = unname(observed),
                             counterfactual = unname(counterfactual), effect = unname(gap),
                             post = post, stringsAsFactors = FALSE),
@@ -214,6 +295,15 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
     n_pre = as.integer(d$T0),
     n_post = as.integer(sum(post)),
     n_filled = as.integer(d$n_filled),
+    progfunc = if (ridge) "ridge" else "none",
+    lambda = dnum("ridge_lambda"),
+    lambda_path = lambda_path,
+    l2_imbalance = dnum("l2_imbalance"),
+    scaled_l2_imbalance = dnum("scaled_l2_imbalance"),
+    l2_imbalance_scm = dnum("l2_imbalance_scm"),
+    estimated_bias = dnum("estimated_bias"),
+    extrapolation = dnum("extrapolation"),
+    weights_scm = weights_scm,
     inference = list(),
     call = cl
   ), class = "synthcontrol")

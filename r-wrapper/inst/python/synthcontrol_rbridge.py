@@ -191,6 +191,12 @@ def _estimator_options(options, tdt):
         opts["predictor_window"] = pw if isinstance(pw, (tuple, list)) else [pw]
     if "seed" in opts and isinstance(opts["seed"], float):
         opts["seed"] = int(opts["seed"])
+    # ridge augmentation (augsynth's progfunc = "ridge", lambda, residualize, fixedeff)
+    if isinstance(opts.get("ridge_lambda"), int) and not isinstance(opts["ridge_lambda"], bool):
+        opts["ridge_lambda"] = float(opts["ridge_lambda"])
+    for k in ("residualize", "fixedeff"):
+        if k in opts and opts[k] is not None:
+            opts[k] = bool(opts[k])
     return opts
 
 
@@ -227,7 +233,21 @@ def result_data(res):
         "V": None if res.V is None else {"names": _labels(res.V.index), "values": _floats(res.V)},
         "diagnostics": diag,
         "outcome": str(p.outcome),
+        "augment": _augment_data(res),
     }
+
+
+def _augment_data(res):
+    """The non-scalar ridge diagnostics (lambda path, the plain SCM weights), or None."""
+    d = res.diagnostics
+    if d.get("augment") != "ridge":
+        return None
+    path = d.get("lambda_path")
+    if path is not None:
+        path = {k: _floats(path[k]) for k in ("lambda", "cv_error", "cv_se")}
+    w = d.get("weights_scm") or {}
+    return {"lambda_path": path, "weights_scm": {"names": [str(k) for k in w],
+                                                 "values": [float(v) for v in w.values()]}}
 
 
 def placebo(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_pool="donors"):
@@ -244,6 +264,16 @@ def leave_one_out(res, threshold=1e-3):
     out = _frame(df)
     out["att_full"] = float(res.att)
     return out
+
+
+def conformal(res, alpha=0.05, kind="iid", q=1, grid_size=50, grid=None, n_perm=10000, seed=0,
+              refine=False):
+    """Conformal inference (augsynth's summary(inf_type = "conformal")) -> plain values."""
+    if grid is not None:
+        grid = [float(g) for g in _list(grid)]
+    inf = res.conformal(alpha=float(alpha), kind=kind, q=float(q), grid_size=int(grid_size), grid=grid,
+                        n_perm=int(n_perm), seed=int(seed), refine=bool(refine))
+    return _inference(inf)
 
 
 def _inference(inf):
@@ -346,5 +376,5 @@ def synth_solve(X1, X0, Z1, Z0, rownames, colnames, zrownames, custom_v=None, ba
 
 
 _FUNCS = {"panel": panel, "fit": fit, "placebo": placebo, "in_time_placebo": in_time_placebo,
-          "leave_one_out": leave_one_out, "synth_dataprep": synth_dataprep,
+          "leave_one_out": leave_one_out, "conformal": conformal, "synth_dataprep": synth_dataprep,
           "synth_solve": synth_solve}

@@ -1,0 +1,203 @@
+# Ridge-augmented SCM and conformal inference against augsynth 0.2.0 on Kansas
+# (reference numbers: /work/shared/reference/kansas_augsynth_*.json).
+
+kansas <- function() {
+  dir <- Sys.getenv("SYNTHCONTROL_DATA")
+  if (!nzchar(dir)) skip("SYNTHCONTROL_DATA is not set")
+  path <- file.path(dir, "kansas.csv")
+  if (!file.exists(path)) skip(paste("no kansas.csv in", dir))
+  d <- read.csv(path, stringsAsFactors = FALSE)
+  d$lrevstate <- log(d$revstatecapita)
+  d$lrevlocal <- log(d$revlocalcapita)
+  d$lwage <- log(d$avgwklywagecapita)
+  d$lgdp <- d$lngdpcapita
+  d
+}
+
+.ascm <- new.env()
+kansas_ridge <- function() {
+  skip_if_no_python_core()
+  if (is.null(.ascm$ridge)) {
+    .ascm$ridge <- synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = kansas(),
+                                progfunc = "ridge")
+  }
+  .ascm$ridge
+}
+
+# |object - expected| <= tol elementwise (an absolute tolerance, NA where expected is NA)
+expect_near <- function(object, expected, tol) {
+  expect_identical(length(object), length(expected))
+  expect_identical(is.na(object), is.na(expected))
+  ok <- !is.na(expected)
+  expect_lte(max(c(0, abs(object[ok] - expected[ok]))), tol)
+}
+
+reference_json <- function(name) {
+  skip_if_not_installed("jsonlite")
+  data_dir <- Sys.getenv("SYNTHCONTROL_DATA")
+  dir <- Sys.getenv("SYNTHCONTROL_REFERENCE",
+                    if (nzchar(data_dir)) file.path(dirname(data_dir), "reference") else "")
+  path <- file.path(dir, name)
+  if (!file.exists(path)) skip(paste("no", name, "in", dir))
+  jsonlite::fromJSON(path, simplifyVector = FALSE)
+}
+
+test_that("progfunc = \"ridge\" matches augsynth on Kansas", {
+  fit <- kansas_ridge()
+  expect_s3_class(fit, "synthcontrol")
+  expect_identical(fit$progfunc, "ridge")
+  expect_near(fit$att, -0.040062913813793566, 1e-6)
+  expect_equal(fit$lambda, 0.07866222813499742, tolerance = 1e-10)
+  expect_near(fit$l2_imbalance, 0.061515248762514345, 1e-6)
+  expect_near(fit$scaled_l2_imbalance, 0.1529915408273944, 1e-6)
+  # ridge weights: negative ones allowed, they sum to 1 here (no fixed effects)
+  expect_length(fit$weights, 49L)
+  expect_true(any(fit$weights < 0))
+  expect_equal(sum(fit$weights), 1, tolerance = 1e-8)
+  expect_true(all(fit$weights_scm >= -1e-10))
+  expect_true(is.numeric(fit$estimated_bias) && length(fit$estimated_bias) == 1L)
+  expect_true(is.numeric(fit$extrapolation) && fit$extrapolation > 0)
+  # the cross-validation path
+  lp <- fit$lambda_path
+  expect_s3_class(lp, "data.frame")
+  expect_identical(names(lp), c("lambda", "cv_error", "cv_se"))
+  expect_true(nrow(lp) > 1L)
+  expect_true(any(abs(lp$lambda / fit$lambda - 1) < 1e-10))
+  # plain R all the way down
+  expect_false(has_py_object(unclass(fit)[setdiff(names(fit), "call")]))
+})
+
+test_that("augsynth's spellings and the old option names give the same fit", {
+  fit <- kansas_ridge()
+  k <- kansas()
+  fit2 <- synthcontrol(lngdpcapita ~ treated, unit = "state", time = "year_qtr", data = k,
+                       progfunc = "Ridge", scm = TRUE, lambda = fit$lambda)
+  expect_equal(fit2$att, fit$att, tolerance = 1e-12)
+  expect_null(fit2$lambda_path)  # lambda given: no cross-validation
+  fit3 <- synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k,
+                       augment = "ridge", ridge_lambda = fit$lambda)
+  expect_equal(fit3$att, fit$att, tolerance = 1e-12)
+  # a plain fit keeps its shape
+  fit0 <- synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k,
+                       progfunc = "none")
+  expect_identical(fit0$progfunc, "none")
+  expect_null(fit0$lambda)
+  expect_true(all(fit0$weights >= -1e-10))
+})
+
+test_that("ridge with covariates in the formula matches augsynth", {
+  skip_if_no_python_core()
+  k <- kansas()
+  fit <- synthcontrol(lngdpcapita ~ treated | lgdp + lrevstate + lrevlocal + lwage + estabscapita + emplvlcapita,
+                      unit = state, time = year_qtr, data = k, progfunc = "ridge")
+  expect_near(fit$att, -0.06093688375570927, 1e-6)
+  expect_equal(fit$lambda, 0.012860769214150044, tolerance = 1e-8)
+  # the same with covariates =
+  fit_arg <- synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k, progfunc = "ridge",
+                          covariates = c("lgdp", "lrevstate", "lrevlocal", "lwage", "estabscapita",
+                                         "emplvlcapita"))
+  expect_equal(fit_arg$att, fit$att, tolerance = 1e-12)
+  # residualized covariates, lambda given
+  res <- synthcontrol(lngdpcapita ~ treated | lgdp + lrevstate + lrevlocal + lwage + estabscapita + emplvlcapita,
+                      unit = state, time = year_qtr, data = k, progfunc = "ridge", residualize = TRUE,
+                      lambda = 0.07866222813499742)
+  expect_near(res$att, -0.0548253751376212, 1e-6)
+  expect_true(isTRUE(res$diagnostics$residualize))
+})
+
+test_that("conformal inference (block) matches augsynth's summary", {
+  fit <- kansas_ridge()
+  s <- summary(fit, inf_type = "conformal", type = "block", alpha = 0.05)
+  expect_s3_class(s, "summary.synthcontrol")
+  expect_equal(s$conformal$p_value, 0.2, tolerance = 1e-12)
+  tab <- s$att_table
+  expect_identical(names(tab), c("Time", "Estimate", "lower_bound", "upper_bound", "p_val"))
+  expect_identical(nrow(tab), 16L)
+  ref <- reference_json("kansas_augsynth_ridge.json")$summary_conformal_block$att_per_period
+  last16 <- function(v) {
+    v <- vapply(v, function(e) if (is.null(e)) NA_real_ else as.double(e), 0)
+    utils::tail(v, 16L)
+  }
+  expect_equal(tab$Time, last16(ref$Time), tolerance = 1e-12)
+  expect_near(tab$Estimate, last16(ref$Estimate), 1e-6)
+  expect_near(tab$lower_bound, last16(ref$lower_bound), 1e-8)
+  expect_near(tab$upper_bound, last16(ref$upper_bound), 1e-8)
+  expect_near(tab$p_val, last16(ref$p_val), 1e-8)
+  out <- capture.output(print(s))
+  expect_true(any(grepl("Average ATT Estimate (p Value for Joint Null)", out, fixed = TRUE)))
+  expect_true(any(grepl("L2 Imbalance", out, fixed = TRUE)))
+  expect_true(any(grepl("Percent improvement from uniform weights +84\\.7%", out)))
+  expect_true(any(grepl("Lower Bound", out, fixed = TRUE)))
+  expect_output(print(fit), "Percent improvement from uniform weights: 84.7%")
+  expect_output(print(fit), "L2 Imbalance: 0.0615")
+})
+
+test_that("conformal() returns plain R and agrees with summary()", {
+  fit <- kansas_ridge()
+  cf <- conformal(fit, alpha = 0.05, type = "block")
+  expect_true(is.list(cf))
+  expect_false(has_py_object(unclass(cf)))
+  expect_named(cf[c("table", "average_att", "p_value", "att_lower", "att_upper",
+                    "counterfactual_lower", "counterfactual_upper")])
+  expect_equal(cf$average_att, fit$att, tolerance = 1e-12)
+  expect_equal(cf$p_value, 0.2, tolerance = 1e-12)
+  expect_true(cf$att_lower <= fit$att && fit$att <= cf$att_upper)
+  expect_identical(names(cf$counterfactual_lower), as.character(cf$table$Time))
+  obs <- fit$observed[names(cf$counterfactual_lower)]
+  expect_equal(unname(obs - cf$counterfactual_upper), cf$table$lower_bound, tolerance = 1e-10)
+  expect_true(all(cf$counterfactual_lower <= cf$counterfactual_upper))
+  expect_output(print(cf), "Average ATT Estimate")
+  expect_identical(as.data.frame(cf), cf$table)
+  # iid: seeded, so repeatable; the joint p-value is near augsynth's 0.074 (1000 random draws)
+  a <- conformal(fit, alpha = 0.05, type = "iid", ns = 2000, seed = 1)
+  b <- conformal(fit, alpha = 0.05, type = "iid", ns = 2000, seed = 1)
+  expect_identical(a$p_value, b$p_value)
+  expect_true(abs(a$p_value - 0.074) < 0.03)
+  # the gap plot draws the band of the last run
+  pdf(NULL)
+  on.exit(grDevices::dev.off(), add = TRUE)
+  expect_silent(plot(fit, type = "gap", engine = "base"))
+  expect_silent(plot(fit, type = "weights", engine = "base"))
+})
+
+test_that("conformal inference also works on a plain fit; placebo summary unchanged", {
+  skip_if_no_python_core()
+  fit0 <- synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = kansas())
+  cf <- conformal(fit0, type = "block")
+  expect_true(cf$p_value > 0 && cf$p_value <= 1)
+  expect_identical(nrow(cf$table), 16L)
+  s <- summary(fit0, inference = "conformal", type = "block")
+  expect_equal(s$conformal$p_value, cf$p_value)
+})
+
+test_that("unsupported augsynth options give clear errors", {
+  skip_if_no_python_core()
+  k <- kansas()
+  expect_error(synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k,
+                            progfunc = "lasso"),
+               "progfunc", class = "synthcontrol_error")
+  expect_error(synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k,
+                            progfunc = "ridge", scm = FALSE),
+               "scm = FALSE", class = "synthcontrol_error")
+  err <- tryCatch(synthcontrol(lngdpcapita ~ treated | log(revstatecapita), unit = state, time = year_qtr,
+                               data = k, progfunc = "ridge"), error = function(e) e)
+  expect_s3_class(err, "synthcontrol_error")
+  expect_match(conditionMessage(err), "Create the column first", fixed = TRUE)
+  expect_match(conditionMessage(err), "log(revstatecapita)", fixed = TRUE)
+  expect_error(synthcontrol(lngdpcapita ~ treated | lwage, unit = state, time = year_qtr, data = k),
+               "progfunc = \"ridge\"", class = "synthcontrol_error")
+  expect_error(synthcontrol(lngdpcapita ~ treated | lwage, unit = state, time = year_qtr, data = k,
+                            progfunc = "ridge", covariates = "lwage"),
+               "not both", class = "synthcontrol_error")
+  expect_error(synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k,
+                            progfunc = "ridge", lambda = -1),
+               "lambda", class = "synthcontrol_error")
+  expect_error(synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k,
+                            progfunc = "ridge", backend = "mscmt"),
+               class = "synthcontrol_error")
+  fit <- kansas_ridge()
+  expect_error(summary(fit, inf_type = "jackknife"), "inf_type", class = "synthcontrol_error")
+  expect_error(conformal(fit, type = "moving"), "type", class = "synthcontrol_error")
+  expect_error(conformal(fit, alpha = 2), "alpha", class = "synthcontrol_error")
+  expect_error(placebo(fit), class = "synthcontrol_error")
+})
