@@ -302,6 +302,38 @@ class SCResult:
         return conformal_inference(self, alpha=alpha, kind=kind, q=q, grid_size=grid_size, grid=grid,
                                    n_perm=n_perm, seed=seed, refine=refine)
 
+    def lto(self, alpha=0.05, max_pairs=None, seed=0) -> Inference:
+        """Leave-two-out refined placebo test (Lei & Sudijono 2025).
+
+        For every pair of donors, the pair and the treated unit are left out of the pool and all
+        three are fitted from the rest; the treated unit wins the match when its post/pre RMSPE
+        ratio is strictly the largest.  ``p_value`` is the naive p-value, the share of matches it
+        does not win (a grid of ``1 / C(J, 2)`` instead of the placebo test's ``1 / N``).
+        ``details``: ``p_powered`` (reject when it is <= ``alpha``; valid at this ``alpha`` only),
+        ``powered_offset_c``, ``type_i_bound`` (``floor(N f(N, alpha)) / N``), ``n_pairs``,
+        ``treated_losses``, ``treated_wins``, and a ``table`` of every match.
+
+        ``max_pairs`` evaluates a seeded random subset of the pairs (``seed``).  Every fit is the
+        estimator's own: outcome-only fits are exact (and reuse each other when the units left out
+        have no weight), covariate fits rerun the V search, ridge fits keep the fitted penalty.
+        """
+        from .inference.lto import lto_test
+        return lto_test(self, alpha=alpha, max_pairs=max_pairs, seed=seed)
+
+    def ttest(self, K=3, alpha=0.05, oracle_weights=None) -> Inference:
+        """Debiased cross-fitting t-test for the ATT (Chernozhukov, Wuthrich & Zhu 2025).
+
+        The last ``r K`` pre-periods (``r = min(floor(T0 / K), T1)``) form ``K`` blocks; for each,
+        the estimator is refitted on the other pre-periods and ``tau_k`` = mean post gap - mean
+        held-out gap.  ``ci_lower``/``ci_upper``: ``att +- t_{K-1}(1 - alpha/2) se``;
+        ``p_value``: two-sided, for a zero ATT.  ``details``: ``att`` (the debiased ATT), ``se``,
+        ``tstat``, ``df``, ``fold_estimates`` and a ``folds`` table.  ``K="auto"`` picks ``K``
+        from the AR(1) persistence of the pre-period gap (``details["K_choice"]``).
+        ``oracle_weights`` (``{donor: weight}``) replaces every fold's refit by those weights.
+        """
+        from .inference.ttest import debiased_ttest
+        return debiased_ttest(self, K=K, alpha=alpha, oracle_weights=oracle_weights)
+
     def in_time_placebo(self, fake_time=None) -> Inference:
         """Backdate the treatment to ``fake_time`` (or every feasible pre-period) and refit."""
         self._require_outcome_only("in_time_placebo()")

@@ -1,0 +1,172 @@
+"""The leave-two-out refined placebo test (Lei & Sudijono 2025).
+
+The ordinary placebo test gives each of the ``N`` units one turn as the treated unit, so its p-value
+lives on the grid ``1/N, 2/N, ...`` and it cannot reject at all when ``alpha < 1/N``.  The
+leave-two-out test plays a tournament instead: for every pair ``{i, j}`` of controls, leave ``i``,
+``j`` and the treated unit ``I`` out of the donor pool, fit a synthetic control for each of the
+three from the remaining ``N - 3`` units, and score each by its post/pre RMSPE ratio.  ``I`` wins
+the match when its score is strictly the largest.  The naive p-value is the share of matches ``I``
+does not win,
+
+    p = #{pairs: R_I <= max(R_i, R_j)} / C(N - 1, 2).
+
+Under uniform assignment and the sharp null, ``P(p <= alpha) <= floor(N f(N, alpha)) / N``
+(Theorem 2.2), the ``type_i_bound``.  The powered p-value ``p - c(N, alpha) + delta`` shifts ``p``
+by the largest amount that leaves that bound unchanged (Theorem 2.3); it is a decision rule at
+this one ``alpha`` (reject when it is <= alpha), not a p-value to report at other levels.
+
+Every fit is the estimator's own (see :mod:`.refit`): the outcome-only fits are exact and reuse
+each other when the units left out carry no weight; covariate fits rerun the V search and ridge
+fits keep the fitted penalty.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SpecificationError
+from ..results import Inference
+from .refit import UnitRefitter
+
+__all__ = ["lto_test", "lto_f", "lto_type_i_bound", "lto_powered_offset"]
+
+
+_DELTA = 1e-10  # the "arbitrarily small" delta of the powered p-value
+
+
+def _check_n_alpha(N, alpha):
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 4:
+        raise SpecificationError(f"N (units including the treated one) must be an integer >= 4, got {N!r}")
+    if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
+        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
+
+
+def lto_f(N, alpha):
+    """Lei & Sudijono's Type-I error function ``f(N, alpha)``::
+
+        f = (3 - 3/N - sqrt(9 (1 - 1/N)^2 - 12 (1/N - 4/(3 N^2) + alpha (1 - 1/N)(1 - 2/N)))) / 2
+
+    (``N`` counts every unit, the treated one included).  Increasing in ``alpha``."""
+    _check_n_alpha(N, alpha)
+    n = float(N)
+    disc = 9 * (1 - 1 / n) ** 2 - 12 * (1 / n - 4 / (3 * n * n) + alpha * (1 - 1 / n) * (1 - 2 / n))
+    return 0.5 * (3 - 3 / n - math.sqrt(max(disc, 0.0)))
+
+
+def _alpha_for_f(N, y):
+    """The ``alpha`` with ``f(N, alpha) = y`` (``f`` inverted in closed form)."""
+    n = float(N)
+    s = 3 - 3 / n - 2 * y
+    return (9 * (1 - 1 / n) ** 2 - s * s - 12 * (1 / n - 4 / (3 * n * n))) / (12 * (1 - 1 / n) * (1 - 2 / n))
+
+
+def lto_type_i_bound(N, alpha):
+    """``floor(N f(N, alpha)) / N``: the test's finite-sample bound on ``P(p_naive <= alpha)``
+    under uniform assignment and the sharp null (Theorem 2.2)."""
+    return math.floor(N * lto_f(N, alpha) + 1e-12) / N
+
+
+def lto_powered_offset(N, alpha):
+    """``c(N, alpha)``: the largest shift of ``alpha`` that leaves the Type-I bound unchanged
+    (Theorem 2.3), i.e. the ``c`` with ``f(N, alpha + c) = (floor(N f(N, alpha)) + 1) / N``.
+    ``f`` is a root of a quadratic in ``alpha``, so the equation is solved exactly (the tests check
+    it against bisection).  ``c(39, 0.05) = 0.00216`` and ``c(17, 0.05) = 0.0125``, the paper's
+    constants."""
+    _check_n_alpha(N, alpha)
+    m = math.floor(N * lto_f(N, alpha) + 1e-12)
+    target = (m + 1) / N
+    top = lto_f(N, 1.0 - 1e-15)
+    if target > top:  # the bound cannot step up any more before alpha reaches 1
+        return 1.0 - alpha
+    return max(0.0, min(_alpha_for_f(N, target), 1.0) - alpha)
+
+
+def _ratio(gap, pre):
+    g2 = gap * gap
+    pre_ms = float(g2[pre].mean())
+    post_ms = float(g2[~pre].mean())
+    if pre_ms <= 0.0:
+        return math.inf if post_ms > 0 else math.nan
+    return math.sqrt(post_ms / pre_ms)
+
+
+def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
+    """See :meth:`synthcontrol.results.SCResult.lto`."""
+    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
+        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
+    p = res.panel
+    J = len(p.donors)
+    if J < 3:
+        raise SpecificationError(f"the leave-two-out test needs at least 3 donors (a pair left out "
+                                 f"and one donor to fit from); this panel has {J}")
+    pairs = [(i, j) for i in range(1, J + 1) for j in range(i + 1, J + 1)]
+    n_all = len(pairs)
+    subsampled = False
+    if max_pairs is not None:
+        if isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) or max_pairs < 1:
+            raise SpecificationError(f"max_pairs must be a positive integer or None, got {max_pairs!r}")
+        if max_pairs < n_all:
+            rng = np.random.default_rng(seed)
+            pick = np.sort(rng.choice(n_all, size=int(max_pairs), replace=False))
+            pairs = [pairs[k] for k in pick]
+            subsampled = True
+    pre = ~np.asarray(p.post)
+    refitter = UnitRefitter(res)
+    est = res.estimator
+    n_jobs = getattr(est, "n_jobs", 1) if est is not None else 1
+    tasks = [(k, {i, j} | ({0} if k else set())) for i, j in pairs for k in (0, i, j)]
+    refitter.prefetch([(k, frozenset(S)) for k, S in tasks], n_jobs=n_jobs)
+    R = np.empty((len(pairs), 3))
+    seen = {}  # id of a cached gap array -> its ratio (many matches share a fit)
+
+    def score(k, S):
+        g = refitter.gap(k, S)
+        hit = seen.get(id(g))
+        if hit is None:  # keep g alive with its ratio, so its id is never reused
+            hit = seen[id(g)] = (_ratio(g, pre), g)
+        return hit[0]
+    for m, (i, j) in enumerate(pairs):
+        R[m, 0] = score(0, frozenset((i, j)))
+        R[m, 1] = score(i, frozenset((0, j)))
+        R[m, 2] = score(j, frozenset((0, i)))
+    not_won = R[:, 0] <= np.maximum(R[:, 1], R[:, 2])
+    n_not_won = int(not_won.sum())
+    n_pairs = len(pairs)
+    N = J + 1
+    p_naive = n_not_won / n_pairs
+    c = lto_powered_offset(N, alpha)
+    bound = lto_type_i_bound(N, alpha)
+    p_powered = p_naive - c + _DELTA
+    labels = list(p.donors)
+    table = pd.DataFrame({
+        "unit_i": [labels[i - 1] for i, _ in pairs], "unit_j": [labels[j - 1] for _, j in pairs],
+        "ratio_treated": R[:, 0], "ratio_i": R[:, 1], "ratio_j": R[:, 2], "treated_wins": ~not_won})
+    details = {
+        "p_naive": p_naive,
+        "p_powered": p_powered,
+        "reject_at_alpha": bool(p_powered <= alpha),
+        "powered_offset_c": c,
+        "type_i_bound": bound,
+        "f_N_alpha": lto_f(N, alpha),
+        "placebo_type_i_bound": (math.floor(N * alpha) + 1) / N,
+        "N": N,
+        "n_pairs": n_pairs,
+        "n_pairs_total": n_all,
+        "treated_losses": n_not_won,
+        "treated_wins": n_pairs - n_not_won,
+        "subsampled": subsampled,
+        "observed_rmspe_ratio": float(res.diagnostics.get("rmspe_ratio", math.nan)),
+        "n_fits": refitter.n_fits,
+        "n_fits_naive": 3 * n_pairs,
+        "fit_kind": refitter.kind,
+        "table": table,
+    }
+    if refitter.kind == "outcome":
+        details["max_kkt_violation"] = refitter.max_kkt
+    elif refitter.kind == "predictors":
+        details["max_bound_gap"] = refitter.max_bound_gap
+    return Inference(method="leave-two-out placebo (Lei & Sudijono 2025)", p_value=p_naive, alpha=alpha,
+                     details=details)
