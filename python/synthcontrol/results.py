@@ -302,6 +302,25 @@ class SCResult:
         return conformal_inference(self, alpha=alpha, kind=kind, q=q, grid_size=grid_size, grid=grid,
                                    n_perm=n_perm, seed=seed, refine=refine)
 
+    def scpi(self, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None,
+             rho=None, rho_max=0.2, n_jobs=1) -> Inference:
+        """SCPI prediction intervals (Cattaneo, Feng & Titiunik 2021), as the scpi package computes
+        them for the simplex: an in-sample simulation of the weights' error (``sims`` seeded draws,
+        two small conic programmes each per post period) plus an out-of-sample location-scale
+        bound (``e_method``: ``"gaussian"``, ``"ls"``, ``"qreg"`` or ``"empirical"``).
+
+        ``alpha`` is both levels (``u_alpha``, ``e_alpha`` override them): intervals cover with
+        probability at least ``1 - u_alpha - e_alpha`` (90% by default; ``Inference.alpha`` is that
+        sum).  ``ci_lower``/``ci_upper``: the ATT interval from the same simulation.
+        ``details["table"]``: per period the counterfactual band, the effect interval, the in- and
+        out-of-sample pieces and scpi's simultaneous band; ``rho``, ``active_donors``, ``Sigma``,
+        ``u_mean``, ``e_mean``, ``e_var``, ``failed_sims``.  Covariate fits use the outcome design
+        (approximate, see ``details["design"]``); ridge fits an L2-ball set.
+        """
+        from .inference.scpi import scpi_inference
+        return scpi_inference(self, alpha=alpha, sims=sims, e_method=e_method, seed=seed, u_alpha=u_alpha,
+                              e_alpha=e_alpha, rho=rho, rho_max=rho_max, n_jobs=n_jobs)
+
     def lto(self, alpha=0.05, max_pairs=None, seed=0) -> Inference:
         """Leave-two-out refined placebo test (Lei & Sudijono 2025).
 

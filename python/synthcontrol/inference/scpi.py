@@ -1,0 +1,383 @@
+"""SCPI prediction intervals (Cattaneo, Feng & Titiunik 2021; Cattaneo, Feng, Palomba & Titiunik's
+scpi package), written from the papers' description -- no code of the GPL package is used.
+
+The counterfactual of post period ``t`` is ``p_t' w_hat`` (``p_t`` the donors' outcomes at ``t``);
+its prediction error splits into the in-sample error of the weights, ``p_t'(w_hat - w0)``, and the
+out-of-sample shock ``e_t``.  Both get a bound, at levels ``u_alpha`` and ``e_alpha``; the
+interval for the counterfactual is ``[p_t'w_hat + w_lb + e_lb, p_t'w_hat + w_ub + e_ub]`` and has
+coverage at least ``1 - u_alpha - e_alpha`` (90% with the defaults).
+
+In-sample (simulation).  With ``B`` the donors' outcomes over the fitting periods (``T0`` rows),
+``u = A - B w_hat`` the pre-period residuals, ``Q = B'B / T0`` and
+``Sigma = B' diag(omega) B / T0^2`` with HC1 weights ``omega_s = T0 / (T0 - df) (u_s - E[u_s])^2``
+(``df`` = active weights - 1; ``E[u]`` from an OLS of ``u`` on the large donors' outcomes and a
+constant), each draw ``G ~ N(0, Sigma)`` defines the localised set
+
+    {x : (x - w_hat)'Q(x - w_hat) - 2 G'(x - w_hat) <= 0,  sum x = 1,  x_j >= lb_j}
+
+with ``lb_j = w_hat_j`` for the weights below ``rho`` and 0 for the others.  ``p_t'(w_hat - x)`` is
+minimised and maximised over that set (two small second-order-cone programs, solved with Clarabel);
+``w_lb``/``w_ub`` are the ``u_alpha/2`` and ``1 - u_alpha/2`` quantiles over the draws.  ``rho`` is
+scpi's data-driven rule (type 1, ``C sqrt(log(J) d0 log(T0)) / sqrt(T0)`` with
+``C = sd(u) / min_j sd(B_j)``, ``d0`` the active weights), capped at ``rho_max = 0.2``.
+
+Out-of-sample (location-scale).  ``e`` (the pre-period residuals) is regressed on the same design
+(large donors' outcomes and a constant): the mean ``E[e_t]`` is the OLS prediction at ``t``, the
+scale ``sigma_t = min(sqrt(exp(fitted log-variance)), IQR_t / 1.34)`` (the IQR from He's restricted
+regression quantiles at 0.25 and 0.75, as R scpi).  ``e_method``: ``"gaussian"`` (sub-Gaussian,
+``E[e_t] -+ sqrt(2 log(2 / e_alpha)) sigma_t``), ``"ls"`` (the standardised residuals' empirical
+quantiles), ``"qreg"`` (quantile regressions of ``e`` at ``e_alpha/2`` and ``1 - e_alpha/2``),
+``"empirical"`` (the residuals' own quantiles, no design).
+
+The ATT interval comes from the same simulation: one more row, the post-period mean of ``p_t``
+(and of the design), carried through every step, as scpi's ``effect = "unit"`` does.  Simultaneous
+bands over all post periods (``details["joint_lower"/"joint_upper"]``) follow scpi: the quantiles of
+the per-draw minimum/maximum over the periods, plus the Gaussian out-of-sample bounds scaled by
+``sqrt(log(T1 + 1))``.
+
+Other fits.  Covariate (V-weighted) fits use the outcome design ``B`` with their weights -- the
+weights were also shaped by the predictors, so the in-sample term is an approximation (say so in
+``details["design"]``).  Ridge-augmented weights leave the simplex: their localised set replaces
+the simplex by ``{sum x = 1, ||x||_2 <= ||w_hat||_2 + rho}`` (scpi's ridge-type constraint).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SolverError, SpecificationError
+from ..results import Inference
+from .refit import fit_kind
+
+__all__ = ["scpi_inference", "scpi_rho", "quantile_regression", "restricted_quantiles"]
+
+_E_METHODS = ("gaussian", "ls", "qreg", "empirical")
+
+
+# ------------------------------------------------------------------------------------------------
+# small building blocks
+
+def scpi_rho(u, B, w, rho_max=0.2):
+    """scpi's type-1 regularisation parameter (with its fallbacks), capped at ``rho_max``."""
+    u = np.asarray(u, dtype=float)
+    B = np.asarray(B, dtype=float)
+    T0, J = B.shape
+    sd_u = float(np.sqrt(np.mean((u - u.mean()) ** 2)))
+    sd_b = B.std(axis=0, ddof=1)
+    if not np.all(sd_b > 0):
+        j = int(np.flatnonzero(~(sd_b > 0))[0])
+        raise SpecificationError(f"donor {j} has no variation over the fitting periods; SCPI needs it")
+    d0 = int(np.count_nonzero(np.abs(w) >= 1e-6))
+    rate = math.sqrt(math.log(max(J, 2)) * d0 * math.log(T0)) / math.sqrt(T0)
+    rho = min(sd_u / sd_b.min() * rate, rho_max)
+    if rho < 1e-3:  # scpi's fallbacks for a (near) exact pre-fit
+        rho2 = min(sd_u * sd_b.max() / (sd_b ** 2).min() * rate, rho_max)
+        rho = max(rho, rho2)
+        if rho < 0.05:
+            rho = rho_max
+    return float(rho)
+
+
+def _ols(D, y):
+    coef, *_ = np.linalg.lstsq(D, y, rcond=None)
+    return coef
+
+
+def quantile_regression(D, y, tau):
+    """Coefficients of the ``tau`` quantile regression of ``y`` on ``D`` (no added intercept),
+    solved as a linear programme (HiGHS)."""
+    from scipy.optimize import linprog
+    D = np.asarray(D, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n, k = D.shape
+    # variables: beta (free, k), u+ (n), u- (n); D beta + u+ - u- = y
+    c = np.concatenate([np.zeros(k), np.full(n, tau), np.full(n, 1 - tau)])
+    A_eq = np.hstack([D, np.eye(n), -np.eye(n)])
+    bounds = [(None, None)] * k + [(0, None)] * (2 * n)
+    out = linprog(c, A_eq=A_eq, b_eq=y, bounds=bounds, method="highs")
+    if out.status != 0:
+        raise SolverError(f"quantile regression at tau={tau} failed: {out.message}")
+    return out.x[:k]
+
+
+def restricted_quantiles(D, y, taus, Dnew):
+    """He's (1997) restricted regression quantiles of ``y`` on ``D`` (no added intercept), predicted
+    at the rows of ``Dnew``: the median regression ``b``, a scale ``s(x) = x'g`` from the median
+    regression of ``|y - D b|``, and for each ``tau`` the coefficient ``c_tau`` of the quantile
+    regression of the residuals on ``s``; the ``tau`` quantile at ``x`` is ``x'b + c_tau s(x)``.
+    The quantile lines cannot cross.  (This is the quantile-regression routine behind R scpi's
+    out-of-sample bounds, ``Qtools::rrq``; statsmodels' unrestricted fits differ.)
+    Returns an array (len(taus), len(Dnew))."""
+    b = quantile_regression(D, y, 0.5)
+    r = y - D @ b
+    g = quantile_regression(D, np.abs(r), 0.5)
+    s = D @ g
+    out = []
+    for tau in taus:
+        c = quantile_regression(s[:, None], r, tau)[0]
+        out.append(Dnew @ b + c * (Dnew @ g))
+    return np.array(out)
+
+
+def _design(B, P_rows, active, T0, extra=10):
+    """The conditional-moment design: the active donors' outcomes and a constant (a constant
+    only when there are too few periods, scpi's over-fitting rule)."""
+    cols = list(active)
+    if T0 - extra <= len(cols) + 1:
+        cols = []
+    Dpre = np.column_stack([B[:, cols], np.ones(B.shape[0])])
+    Dpost = np.column_stack([P_rows[:, cols], np.ones(P_rows.shape[0])])
+    return Dpre, Dpost, cols
+
+
+def _psd_root(S):
+    lam, V = np.linalg.eigh((S + S.T) / 2)
+    return V * np.sqrt(np.clip(lam, 0.0, None))
+
+
+def _q_factor(Q):
+    """``L`` (J x r) with ``L L' = Q`` on the eigen-directions above scpi's relative threshold."""
+    lam, V = np.linalg.eigh((Q + Q.T) / 2)
+    scale = float(np.abs(lam).max()) if lam.size else 0.0
+    if scale <= 0:
+        return np.zeros((Q.shape[0], 0))
+    keep = lam / scale > 1e6 * np.finfo(float).eps
+    return V[:, keep] * np.sqrt(lam[keep])
+
+
+# ------------------------------------------------------------------------------------------------
+# the in-sample simulation
+
+class _Programs:
+    """The two conic programmes per draw and row, over ``x`` (J donors' weights)."""
+
+    def __init__(self, w, Q, lb, kind, rho):
+        import scipy.sparse as sp
+        self.sp = sp
+        self.w = w
+        self.L = _q_factor(Q)
+        self.lb = lb
+        self.kind = kind
+        self.rho = rho
+        J = len(w)
+        self.J = J
+        r = self.L.shape[1]
+        # fixed rows: sum x = 1 (zero cone), then x >= lb (simplex) or ||x|| <= Q* (ridge)
+        if kind == "simplex":
+            self.A_fixed = np.vstack([np.ones((1, J)), -np.eye(J)])
+            self.b_fixed = np.concatenate([[1.0], -lb])
+        else:
+            qstar = float(np.linalg.norm(w)) + rho
+            self.A_fixed = np.vstack([np.ones((1, J)), np.zeros((1, J)), -np.eye(J)])
+            self.b_fixed = np.concatenate([[1.0], [qstar], np.zeros(J)])
+        # the quadratic constraint as a second-order cone in x:
+        #   (x - w)'Q(x - w) <= 2 G'(x - w)  <=>  || (2 L'(x - w), 2 G'(x - w) - 1) || <= 2 G'(x - w) + 1
+        self.r = r
+        import clarabel
+        self.clarabel = clarabel
+        cones = [clarabel.ZeroConeT(1)]
+        if kind == "simplex":
+            cones.append(clarabel.NonnegativeConeT(J))
+        else:
+            cones.append(clarabel.SecondOrderConeT(J + 1))
+        cones.append(clarabel.SecondOrderConeT(r + 2))
+        self.cones = cones
+        st = clarabel.DefaultSettings()
+        st.verbose = False
+        st.max_iter = 200
+        self.settings = st
+        self.P0 = sp.csc_matrix((J, J))
+
+    def solve_draw(self, G, rows):
+        """min and max of ``rows @ x`` over the set of draw ``G``: two (n_rows,) arrays (NaN where
+        the solver did not reach an optimum)."""
+        w, L = self.w, self.L
+        A_soc = np.vstack([-2 * G[None, :], -2 * L.T, -2 * G[None, :]])
+        gw = float(G @ w)
+        Lw = L.T @ w
+        b_soc = np.concatenate([[1.0 - 2 * gw], -2 * Lw, [-1.0 - 2 * gw]])
+        A = self.sp.csc_matrix(np.vstack([self.A_fixed, A_soc]))
+        b = np.concatenate([self.b_fixed, b_soc])
+        solver = self.clarabel.DefaultSolver(self.P0, rows[0], A, b, self.cones, self.settings)
+        lo = np.full(len(rows), np.nan)
+        hi = np.full(len(rows), np.nan)
+        ok_status = ("Solved", "AlmostSolved")
+        for i, p in enumerate(rows):
+            for sign, out in ((1.0, lo), (-1.0, hi)):
+                solver.update(q=sign * p)
+                sol = solver.solve()
+                if str(sol.status) in ok_status:
+                    out[i] = sign * sol.obj_val
+        return lo, hi
+
+
+def _simulate(progs, Sroot, rows, sims, seed, n_jobs):
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((sims, Sroot.shape[1]))
+    Gs = Z @ Sroot.T
+
+    def chunk(block):
+        out = [progs.solve_draw(G, rows) for G in block]
+        return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+    if n_jobs in (None, 1) or sims < 50:
+        lo, hi = chunk(Gs)
+    else:
+        from joblib import Parallel, delayed
+        parts = Parallel(n_jobs=n_jobs)(delayed(chunk)(b) for b in np.array_split(Gs, 4 * abs(int(n_jobs))))
+        lo = np.vstack([p[0] for p in parts])
+        hi = np.vstack([p[1] for p in parts])
+    return lo, hi  # (sims, n_rows): min and max of p'x
+
+
+# ------------------------------------------------------------------------------------------------
+
+def _validate(res, alpha, sims, e_method, u_alpha, e_alpha, rho, rho_max):
+    for name, a in (("alpha", alpha), ("u_alpha", u_alpha), ("e_alpha", e_alpha)):
+        if a is not None and not (isinstance(a, (int, float)) and not isinstance(a, bool) and 0 < a < 0.5):
+            raise SpecificationError(f"{name} must be in (0, 0.5), got {a!r}")
+    if isinstance(sims, bool) or not isinstance(sims, (int, np.integer)) or sims < 10:
+        raise SpecificationError(f"sims must be an integer >= 10, got {sims!r}")
+    if e_method not in _E_METHODS:
+        raise SpecificationError(f"e_method must be one of {_E_METHODS}, got {e_method!r}")
+    if rho is not None and not (isinstance(rho, (int, float)) and rho >= 0):
+        raise SpecificationError(f"rho must be a number >= 0 or None, got {rho!r}")
+    if not (isinstance(rho_max, (int, float)) and rho_max > 0):
+        raise SpecificationError(f"rho_max must be > 0, got {rho_max!r}")
+    if res.panel.T0 >= len(res.panel.times):
+        raise SpecificationError("SCPI needs post-treatment periods")
+
+
+def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None,
+                   rho=None, rho_max=0.2, n_jobs=1) -> Inference:
+    """See :meth:`synthcontrol.results.SCResult.scpi`."""
+    _validate(res, alpha, sims, e_method, u_alpha, e_alpha, rho, rho_max)
+    u_alpha = alpha if u_alpha is None else u_alpha
+    e_alpha = alpha if e_alpha is None else e_alpha
+    p = res.panel
+    kind = fit_kind(res)
+    mask = np.asarray(res.fit_mask, dtype=bool)
+    post = np.asarray(p.post, dtype=bool)
+    y = np.asarray(p.y_treated, dtype=float)
+    X = np.asarray(p.X_donors, dtype=float)
+    w = np.asarray(res.w, dtype=float)
+    A, B = y[mask], X[mask]
+    T0, J = B.shape
+    P = X[post]
+    T1 = P.shape[0]
+    rows = np.vstack([P, P.mean(axis=0, keepdims=True)])  # the post periods, then their mean
+
+    u = A - B @ w
+    nz = int(np.count_nonzero(np.abs(w) >= 1e-6))
+    df = min(nz - 1, T0 - 1) if kind != "ridge" else min(nz, T0 - 1)
+    rho_v = scpi_rho(u, B, w, rho_max) if rho is None else float(rho)
+    active = np.flatnonzero(w > rho_v)
+    if active.size == 0:
+        active = np.array([int(np.argmax(w))])
+
+    # conditional mean and HC1 variance of the residuals; Sigma over all donors
+    Dpre, Dpost, cols = _design(B, rows, active, T0)
+    u_mean = Dpre @ _ols(Dpre, u)
+    omega = (u - u_mean) ** 2 * T0 / (T0 - df)
+    Sigma = (B * omega[:, None]).T @ B / T0 ** 2
+    Q = B.T @ B / T0
+    Sroot = _psd_root(Sigma)
+
+    # in-sample: min/max of p'x over each draw's localised set
+    if kind == "ridge":
+        lb = np.full(J, -np.inf)
+        progs = _Programs(w, Q, lb, "ridge", rho_v)
+    else:
+        lb = np.where(w < rho_v, np.maximum(w, 0.0), 0.0)
+        progs = _Programs(w, Q, lb, "simplex", rho_v)
+    mn, mx = _simulate(progs, Sroot, rows, int(sims), seed, n_jobs)
+    pw = rows @ w
+    low_draws = pw[None, :] - mx  # p'(w_hat - x) at the x maximising p'x: the lower branch
+    high_draws = pw[None, :] - mn
+    failed = np.isnan(low_draws) | np.isnan(high_draws)
+    n_failed = int(failed.any(axis=1).sum())
+    if n_failed > 0.5 * sims:
+        raise SolverError(f"SCPI: the conic solver failed in {n_failed} of {sims} simulations")
+
+    def q(a, level):
+        return np.nanquantile(a, level, axis=0)
+    w_lb = q(low_draws, u_alpha / 2)
+    w_ub = q(high_draws, 1 - u_alpha / 2)
+
+    # out-of-sample location-scale model
+    e = u
+    b_e = _ols(Dpre, e)
+    e_mean = Dpost @ b_e
+    resid = e - Dpre @ b_e
+    logv = np.log(np.maximum(resid ** 2, np.finfo(float).tiny))
+    g = _ols(Dpre, logv)
+    var_model = np.exp(Dpost @ g)
+    q25, q75 = restricted_quantiles(Dpre, resid, (0.25, 0.75), Dpost)
+    iqr = np.abs(q75 - q25)
+    sigma = np.minimum(np.sqrt(var_model), iqr / 1.34)
+    a2 = e_alpha / 2
+    gauss = math.sqrt(2 * math.log(1 / a2))
+    eg_lb, eg_ub = e_mean - gauss * sigma, e_mean + gauss * sigma
+    if e_method == "gaussian":
+        e_lb, e_ub = eg_lb, eg_ub
+    elif e_method == "ls":
+        z = resid / np.sqrt(np.exp(Dpre @ g))
+        e_lb = e_mean + sigma * np.quantile(z, a2)
+        e_ub = e_mean + sigma * np.quantile(z, 1 - a2)
+    elif e_method == "qreg":
+        e_lb, e_ub = restricted_quantiles(Dpre, e, (a2, 1 - a2), Dpost)
+    else:
+        e_lb = np.full(len(rows), np.quantile(e, a2))
+        e_ub = np.full(len(rows), np.quantile(e, 1 - a2))
+
+    cf_lb = pw + w_lb + e_lb
+    cf_ub = pw + w_ub + e_ub
+    obs = np.concatenate([y[post], [y[post].mean()]])
+    eff = obs - pw
+
+    # simultaneous bands over the post periods (scpi's joint bounds)
+    jm = math.sqrt(math.log(T1 + 1)) if T1 > 1 else 1.0
+    wj_lb = float(np.nanquantile(np.nanmin(low_draws[:, :T1], axis=1), u_alpha / 2))
+    wj_ub = float(np.nanquantile(np.nanmax(high_draws[:, :T1], axis=1), 1 - u_alpha / 2))
+    joint_lb = pw[:T1] + wj_lb + eg_lb[:T1] * jm
+    joint_ub = pw[:T1] + wj_ub + eg_ub[:T1] * jm
+
+    times = p.times[post]
+    table = pd.DataFrame({
+        "period": list(times), "observed": obs[:T1], "counterfactual": pw[:T1], "effect": eff[:T1],
+        "cf_lower": cf_lb[:T1], "cf_upper": cf_ub[:T1],
+        "effect_lower": obs[:T1] - cf_ub[:T1], "effect_upper": obs[:T1] - cf_lb[:T1],
+        "in_sample_lower": w_lb[:T1], "in_sample_upper": w_ub[:T1],
+        "out_of_sample_lower": e_lb[:T1], "out_of_sample_upper": e_ub[:T1],
+        "e_mean": e_mean[:T1], "e_sigma": sigma[:T1],
+        "joint_cf_lower": joint_lb, "joint_cf_upper": joint_ub,
+    })
+    att_lo, att_hi = float(obs[-1] - cf_ub[-1]), float(obs[-1] - cf_lb[-1])
+    names = list(p.donors)
+    design = ("outcome-only simplex: the Cattaneo-Feng-Titiunik construction" if kind == "outcome" else
+              "covariate fit: the in-sample term uses the outcome design B with the V-weighted "
+              "weights (an approximation: the weights were also shaped by the predictors)"
+              if kind == "predictors" else
+              "ridge-augmented fit: the localised set is {sum x = 1, ||x||_2 <= ||w_hat||_2 + rho} "
+              "(scpi's ridge-type constraint) instead of the simplex")
+    details = {
+        "att": float(eff[-1]),
+        "att_lower": att_lo, "att_upper": att_hi,
+        "att_cf_lower": float(cf_lb[-1]), "att_cf_upper": float(cf_ub[-1]),
+        "table": table,
+        "periods": list(times),
+        "pi_lower": table.effect_lower.to_numpy(), "pi_upper": table.effect_upper.to_numpy(),
+        "counterfactual_lower": cf_lb[:T1], "counterfactual_upper": cf_ub[:T1],
+        "rho": rho_v, "active_donors": [names[j] for j in active],
+        "design_donors": [names[j] for j in cols],
+        "df": df, "u_alpha": u_alpha, "e_alpha": e_alpha, "e_method": e_method,
+        "sims": int(sims), "seed": seed, "failed_sims": n_failed,
+        "coverage": 1 - u_alpha - e_alpha,
+        "u_mean": u_mean, "u_var": omega, "Sigma": Sigma, "e_mean": e_mean[:T1],
+        "e_var": sigma[:T1] ** 2, "joint_in_sample": (wj_lb, wj_ub),
+        "draws_lower": low_draws, "draws_upper": high_draws,
+        "fit_kind": kind, "design": design,
+    }
+    return Inference(method=f"SCPI prediction intervals ({e_method})", p_value=None, ci_lower=att_lo,
+                     ci_upper=att_hi, alpha=u_alpha + e_alpha, details=details)
