@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import SpecificationError
+
 __all__ = ["main"]
 
 
@@ -257,6 +259,27 @@ def cmd_fit(args) -> int:
         print(cf.summary())
         print(cf.details["table"].round(4).to_string(index=False))
         payload["conformal"] = {**_inference_dict(cf), "table": cf.details["table"].to_dict(orient="records")}
+    if "scpi" in args.inference:
+        # --alpha is the total miss rate: SCPI splits it between its in- and out-of-sample parts
+        sp = res.scpi(alpha=args.alpha / 2, sims=args.sims, seed=args.seed)
+        print()
+        print(sp.summary())
+        print(sp.details["table"][["period", "observed", "counterfactual", "effect", "effect_lower",
+                                   "effect_upper"]].round(4).to_string(index=False))
+        payload["scpi"] = {**_inference_dict(sp), "table": sp.details["table"].to_dict(orient="records")}
+    if "lto" in args.inference:
+        lt = res.lto(alpha=args.alpha, max_pairs=args.max_pairs, seed=args.seed)
+        print()
+        print(lt.summary())
+        payload["lto"] = _inference_dict(lt)
+    if "ttest" in args.inference:
+        if args.K != "auto" and not str(args.K).isdigit():
+            raise SpecificationError(f"--K must be a whole number of folds or 'auto', got {args.K!r}")
+        k = args.K if args.K == "auto" else int(args.K)
+        tt = res.ttest(K=k, alpha=args.alpha)
+        print()
+        print(tt.summary())
+        payload["ttest"] = {**_inference_dict(tt), "fold_estimates": tt.details["fold_estimates"]}
     if "loo" in args.inference:
         loo = res.leave_one_out()
         print()
@@ -292,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--treatment-time")
     f.add_argument("--treat", help="0/1 treatment column (instead of --treated/--treatment-time)")
     f.add_argument("--fill", choices=["interpolate"], default=None)
-    f.add_argument("--inference", nargs="*", default=None, choices=["placebo", "loo", "conformal"],
+    f.add_argument("--inference", nargs="*", default=None, choices=["placebo", "loo", "conformal", "scpi", "lto", "ttest"],
                    help="default: placebo (conformal with --augment ridge)")
     f.add_argument("--placebo-pool", choices=["donors", "all"], default="donors")
     f.add_argument("--covariates", action="append",
@@ -306,7 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--augment", choices=["ridge"], default=None,
                    help="ridge-augmented SCM (augsynth's progfunc='Ridge'); --covariates are then unit means")
     f.add_argument("--ridge-lambda", type=float, default=None, help="fixed ridge penalty (default: CV)")
-    f.add_argument("--alpha", type=float, default=0.1, help="level of the conformal intervals")
+    f.add_argument("--alpha", type=float, default=0.1,
+                   help="1 - alpha is the coverage of the conformal, SCPI and t-test intervals (SCPI splits "
+                        "alpha between its in- and out-of-sample parts); the LTO test's level")
+    f.add_argument("--sims", type=int, default=200, help="SCPI: simulation draws")
+    f.add_argument("--seed", type=int, default=0, help="SCPI draws and the LTO pair subsample")
+    f.add_argument("--max-pairs", type=int, default=None, help="LTO: evaluate a seeded subset of donor pairs")
+    f.add_argument("--K", default="3", help="t-test: number of folds, or 'auto'")
     f.add_argument("--out", default=None)
     f.set_defaults(func=cmd_fit)
     return ap

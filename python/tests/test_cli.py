@@ -101,3 +101,26 @@ def test_fit_augmented_with_conformal(tmp_path, capsys):
     assert res["fit"]["att"] == pytest.approx(-0.040062913813793566, abs=1e-6)  # augsynth 0.2.0
     assert res["conformal"]["p_value"] == pytest.approx(0.074, abs=0.01)
     assert len(res["conformal"]["table"]) == 16
+
+
+def test_fit_modern_inference(tmp_path, capsys):
+    f = need_file(data_dir() / "smoking.csv")
+    out = tmp_path / "modern"
+    rc = main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
+               "--treated", "California", "--treatment-time", "1989", "--inference", "lto", "ttest", "scpi",
+               "--sims", "30", "--max-pairs", "100", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "leave-two-out" in text and "t-test (K=3)" in text and "SCPI" in text
+    res = json.loads((out / "results.json").read_text())
+    assert res["lto"]["n_pairs"] == 100 and res["lto"]["N"] == 39
+    assert res["ttest"]["att"] == pytest.approx(-17.9911214507, abs=1e-8)
+    assert res["ttest"]["alpha"] == pytest.approx(0.1)
+    assert res["scpi"]["alpha"] == pytest.approx(0.1) and len(res["scpi"]["table"]) == 12
+    assert res["scpi"]["ci_upper"] < 0
+    assert main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
+                 "--treated", "California", "--treatment-time", "1989", "--inference", "ttest",
+                 "--K", "1"]) == 2
+    assert main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
+                 "--treated", "California", "--treatment-time", "1989", "--inference", "ttest",
+                 "--K", "three"]) == 2
