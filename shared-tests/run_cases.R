@@ -36,6 +36,37 @@ run_synth_case <- function(case, df) {
        bound_gap = synth.out$bound.gap, weights = as.list(w))
 }
 
+# lto() / ttest() / scpi() with a case's options; the names are those of cases.run_modern_inference.
+`%or%` <- function(x, y) if (is.null(x)) y else x
+run_modern_inference <- function(fit, inf) {
+  out <- list()
+  if (!is.null(inf$lto)) {
+    o <- inf$lto
+    l <- lto(fit, alpha = o$alpha %or% 0.05, max_pairs = o$max_pairs, seed = o$seed %or% 0)
+    out <- c(out, list(lto_p_naive = l$p_value, lto_p_powered = l$p_powered, lto_treated_losses = l$treated_losses,
+                       lto_treated_wins = l$treated_wins, lto_n_pairs = l$n_pairs, lto_type_i_bound = l$type_i_bound))
+  }
+  if (!is.null(inf$ttest)) {
+    o <- inf$ttest
+    ow <- if (is.null(o$oracle_weights)) NULL else unlist(o$oracle_weights)
+    t <- ttest(fit, K = o$K %or% 3, alpha = o$alpha %or% 0.05, oracle_weights = ow)
+    out <- c(out, list(ttest_att = t$att, ttest_se = t$se, ttest_tstat = t$tstat, ttest_df = t$df,
+                       ttest_ci_lower = t$ci_lower, ttest_ci_upper = t$ci_upper, ttest_p_value = t$p_value,
+                       ttest_fold_estimates = I(t$fold_estimates)))
+  }
+  if (!is.null(inf$scpi)) {
+    o <- inf$scpi
+    s <- scpi(fit, alpha = o$alpha %or% 0.05, sims = o$sims %or% 200, e_method = o$e_method %or% "gaussian",
+              seed = o$seed %or% 0)
+    tab <- s$table
+    out <- c(out, list(scpi_att = s$att, scpi_att_lower = s$att_lower, scpi_att_upper = s$att_upper,
+                       scpi_alpha = s$alpha, scpi_rho = s$rho, scpi_e_mean = I(tab$e_mean)))
+    for (k in c("cf_lower", "cf_upper", "effect_lower", "effect_upper", "out_of_sample_lower",
+                "out_of_sample_upper")) out[[paste0("scpi_", k)]] <- I(tab[[k]])
+  }
+  out
+}
+
 results <- list()
 for (f in sort(list.files(fixtures, pattern = "\\.json$", full.names = TRUE))) {
   case <- jsonlite::fromJSON(f, simplifyVector = TRUE)
@@ -79,6 +110,7 @@ for (f in sort(list.files(fixtures, pattern = "\\.json$", full.names = TRUE))) {
     inf <- placebo(fit, statistic = pl$statistic, donor_pool = pl$donor_pool)
     out[["placebo.p_value"]] <- inf$p_value
   }
+  out <- c(out, run_modern_inference(fit, case$inference))
   results[[case$case]] <- out
 }
 jsonlite::write_json(results, out_file, digits = NA, auto_unbox = TRUE)

@@ -3,8 +3,11 @@
 (a) Python: the numbers must match the case's expected values within each stated tolerance.
 (b) R package (Rscript subprocess: R -> reticulate -> Python): must agree with (a) within the case's
     ``cross_check.tol`` (1e-6) on ATT, pre RMSE, weights and placebo p-value.
+    Cases with lto / ttest / scpi inference also compare those numbers: lto and ttest within
+    ``cross_check.tol``, the seeded scpi ones within ``cross_check.seeded_tol`` (1e-9).
 (c) Reference R: R's quadprog solves every outcome-only case live through rpy2 (always: it is in
-    Debian) and must agree with (a) within ``cross_check.tol``.  Reference packages (augsynth, Synth,
+    Debian) and must agree with (a) within ``cross_check.tol``; for a case with ttest inference it
+    also re-solves every fold fit of the t-test (ATT, se, interval, per-fold estimates).  Reference packages (augsynth, Synth,
     MSCMT, scpi) run live when installed; otherwise their recorded numbers in the fixture are used —
     the test id says which ("live" or "recorded").
 """
@@ -19,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from cases import (FIXTURES, REPO, agree, compare, check_expected, data_dir, load_cases, quadprog_lower_level, run_python,
-                   run_quadprog, run_quadprog_base)
+from cases import (FIXTURES, INFERENCE_KEYS, REPO, SEEDED_KEYS, agree, compare, check_expected, data_dir, load_cases,
+                   quadprog_lower_level, run_python, run_quadprog, run_quadprog_base, run_quadprog_ttest)
 
 CASES = load_cases()
 IDS = [c["case"] for c in CASES]
@@ -72,6 +75,10 @@ def test_quadprog_live_agrees(case_run):
         return
     qp = run_quadprog(res)
     errs = agree(got, qp, case["cross_check"]["tol"])
+    tt = case.get("inference", {}).get("ttest")
+    if tt:  # the t-test's fold fits, each re-solved by quadprog
+        qt = run_quadprog_ttest(res, **tt)
+        errs += agree(got, qt, case["cross_check"]["tol"], keys=tuple(qt))
     assert not errs, "\n".join(errs)
 
 
@@ -147,4 +154,9 @@ def test_r_package_agrees(case_run, r_results):
     keys = ("loss_v", "lower_bound", "bound_gap", "weights") if case.get("method") == "synth" else \
         ("att", "pre_rmse", "weights", "placebo.p_value", "ridge_lambda")
     errs = agree(got, r, case["cross_check"]["tol"], keys=keys)
+    # lto / ttest (deterministic) and scpi (seeded: R calls the same Python with the same seed)
+    errs += [f"{k}: missing from the R package's results" for k in INFERENCE_KEYS + SEEDED_KEYS
+             if k in got and k not in r]
+    errs += agree(got, r, case["cross_check"]["tol"], keys=INFERENCE_KEYS)
+    errs += agree(got, r, case["cross_check"].get("seeded_tol", 1e-9), keys=SEEDED_KEYS)
     assert not errs, "\n".join(errs)

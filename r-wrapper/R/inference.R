@@ -264,3 +264,292 @@ as.data.frame.synthcontrol_conformal <- function(x, row.names = NULL, optional =
   if (!is.null(row.names)) rownames(out) <- row.names
   out
 }
+
+# ---- modern inference: SCPI intervals, leave-two-out placebo, debiased t-test -----------------
+
+# Results of the three methods are cached with the fit (like conformal()), keyed by their settings.
+.cached_inference <- function(fit, name, key, compute) {
+  e <- attr(fit, ".py")
+  slot <- paste0(name, "|", key)
+  if (is.environment(e) && !is.null(e$inference_cache[[slot]])) return(e$inference_cache[[slot]])
+  out <- compute()
+  if (is.environment(e)) {
+    if (is.null(e$inference_cache)) e$inference_cache <- list()
+    e$inference_cache[[slot]] <- out
+  }
+  out
+}
+
+.null_or_number <- function(x, arg, what, ok) {
+  if (!is.null(x)) .check_number(x, arg, what, ok)
+  invisible(x)
+}
+
+.whole <- function(x) x == round(x)
+
+# Documented in man/scpi.Rd.
+# SCPI prediction intervals (Cattaneo, Feng & Titiunik 2021) for the counterfactual, the effect of
+# every post period and the ATT; Python's SCResult.scpi().  Coverage is 1 - u_alpha - e_alpha.
+scpi <- function(fit, alpha = 0.05, sims = 200, e_method = c("gaussian", "ls", "qreg", "empirical"),
+                 seed = 0, u_alpha = NULL, e_alpha = NULL, rho = NULL, rho_max = 0.2) {
+  cl <- match.call()
+  e_method <- if (identical(e_method, c("gaussian", "ls", "qreg", "empirical"))) "gaussian" else
+    .choice(e_method, c("gaussian", "ls", "qreg", "empirical"), "e_method")
+  half <- "a number in (0, 0.5), e.g. 0.05 (coverage is 1 - u_alpha - e_alpha)"
+  .check_number(alpha, "alpha", half, function(x) x > 0 && x < 0.5)
+  .null_or_number(u_alpha, "u_alpha", half, function(x) x > 0 && x < 0.5)
+  .null_or_number(e_alpha, "e_alpha", half, function(x) x > 0 && x < 0.5)
+  .check_number(sims, "sims", "a whole number >= 10 (simulation draws)", function(x) x >= 10 && .whole(x))
+  .check_number(seed, "seed", "a whole number", .whole)
+  .null_or_number(rho, "rho", "NULL or a number >= 0", function(x) x >= 0)
+  .check_number(rho_max, "rho_max", "a positive number", function(x) x > 0)
+  res <- .py_result(fit)
+  key <- paste(alpha, sims, e_method, seed, format(u_alpha), format(e_alpha), format(rho), rho_max, sep = "|")
+  .cached_inference(fit, "scpi", key, function() {
+    v <- .py_call("scpi", res, alpha = as.double(alpha), sims = as.integer(sims), e_method = e_method,
+                  seed = as.integer(seed), u_alpha = if (is.null(u_alpha)) NULL else as.double(u_alpha),
+                  e_alpha = if (is.null(e_alpha)) NULL else as.double(e_alpha),
+                  rho = if (is.null(rho)) NULL else as.double(rho), rho_max = as.double(rho_max), call = cl)
+    d <- reticulate::py_to_r(v)
+    det <- .scalars(d$details)
+    table <- .frame_from_py(d$frames$table)
+    table$period <- .retype_periods(table$period, fit)
+    pn <- as.character(table$period)
+    structure(list(
+      table = table,
+      att = as.double(det$att),
+      att_lower = as.double(d$ci_lower),
+      att_upper = as.double(d$ci_upper),
+      att_counterfactual_lower = as.double(det$att_cf_lower),
+      att_counterfactual_upper = as.double(det$att_cf_upper),
+      counterfactual_lower = stats::setNames(table$cf_lower, pn),
+      counterfactual_upper = stats::setNames(table$cf_upper, pn),
+      alpha = as.double(d$alpha),
+      u_alpha = as.double(det$u_alpha),
+      e_alpha = as.double(det$e_alpha),
+      coverage = as.double(det$coverage),
+      e_method = e_method,
+      sims = as.integer(det$sims),
+      seed = seed,
+      rho = as.double(det$rho),
+      rho_max = rho_max,
+      active_donors = as.character(unlist(d$lists$active_donors)),
+      design_donors = as.character(unlist(d$lists$design_donors)),
+      df = as.integer(det$df),
+      failed_sims = as.integer(det$failed_sims),
+      fit_kind = as.character(det$fit_kind),
+      design = as.character(det$design),
+      method = as.character(d$method)
+    ), class = "synthcontrol_scpi")
+  })
+}
+
+# Documented in man/lto.Rd.
+# The leave-two-out refined placebo test (Lei & Sudijono 2025); Python's SCResult.lto().
+lto <- function(fit, alpha = 0.05, max_pairs = NULL, seed = 0) {
+  cl <- match.call()
+  .check_number(alpha, "alpha", "a number in (0, 1), e.g. 0.05", function(x) x > 0 && x < 1)
+  .null_or_number(max_pairs, "max_pairs", "NULL (all pairs) or a whole number >= 1",
+                  function(x) x >= 1 && .whole(x))
+  .check_number(seed, "seed", "a whole number", .whole)
+  res <- .py_result(fit)
+  key <- paste(alpha, format(max_pairs), seed, sep = "|")
+  .cached_inference(fit, "lto", key, function() {
+    v <- .py_call("lto", res, alpha = as.double(alpha),
+                  max_pairs = if (is.null(max_pairs)) NULL else as.integer(max_pairs),
+                  seed = as.integer(seed), call = cl)
+    d <- reticulate::py_to_r(v)
+    det <- .scalars(d$details)
+    int <- function(k) as.integer(det[[k]])
+    structure(list(
+      p_value = as.double(d$p_value),
+      p_powered = as.double(det$p_powered),
+      reject_at_alpha = isTRUE(det$reject_at_alpha),
+      alpha = alpha,
+      powered_offset_c = as.double(det$powered_offset_c),
+      type_i_bound = as.double(det$type_i_bound),
+      f_N_alpha = as.double(det$f_N_alpha),
+      placebo_type_i_bound = as.double(det$placebo_type_i_bound),
+      N = int("N"),
+      n_pairs = int("n_pairs"),
+      n_pairs_total = int("n_pairs_total"),
+      treated_losses = int("treated_losses"),
+      treated_wins = int("treated_wins"),
+      subsampled = isTRUE(det$subsampled),
+      max_pairs = max_pairs,
+      seed = seed,
+      observed_rmspe_ratio = as.double(det$observed_rmspe_ratio),
+      n_fits = int("n_fits"),
+      fit_kind = as.character(det$fit_kind),
+      table = .frame_from_py(d$frames$table),
+      method = as.character(d$method),
+      details = det
+    ), class = "synthcontrol_lto")
+  })
+}
+
+# Documented in man/ttest.Rd.
+# The debiased cross-fitting t-test for the ATT (Chernozhukov, Wuthrich & Zhu 2025); Python's
+# SCResult.ttest().  K: folds (a whole number >= 2) or "auto"; oracle_weights: named numeric vector.
+ttest <- function(fit, K = 3, alpha = 0.05, oracle_weights = NULL) {
+  cl <- match.call()
+  if (!(identical(K, "auto") ||
+        (is.numeric(K) && length(K) == 1L && !is.na(K) && K >= 2 && .whole(K)))) {
+    .sc_stop("`K` must be a whole number >= 2 (the number of folds) or \"auto\"; got ",
+             paste(format(K), collapse = ", "), class = "synthcontrol_spec_error")
+  }
+  .check_number(alpha, "alpha", "a number in (0, 1), e.g. 0.05", function(x) x > 0 && x < 1)
+  if (!is.null(oracle_weights)) {
+    nm <- names(oracle_weights)
+    if (!is.numeric(oracle_weights) || !length(oracle_weights) || is.null(nm) || anyNA(nm) ||
+        any(!nzchar(nm)) || anyDuplicated(nm) || any(!is.finite(oracle_weights))) {
+      .sc_stop("`oracle_weights` must be NULL or a named numeric vector of finite weights, one per ",
+               "donor, e.g. c(Utah = 0.4, Nevada = 0.6) (donors not named get weight 0)",
+               class = "synthcontrol_spec_error")
+    }
+  }
+  res <- .py_result(fit)
+  key <- paste(K, alpha, paste(names(oracle_weights), format(oracle_weights, digits = 17), collapse = ","),
+               sep = "|")
+  .cached_inference(fit, "ttest", key, function() {
+    ow <- if (is.null(oracle_weights)) NULL else
+      reticulate::dict(as.list(stats::setNames(as.double(oracle_weights), names(oracle_weights))))
+    v <- .py_call("ttest", res, K = if (identical(K, "auto")) "auto" else as.integer(K),
+                  alpha = as.double(alpha), oracle_weights = ow, call = cl)
+    d <- reticulate::py_to_r(v)
+    det <- .scalars(d$details)
+    folds <- .frame_from_py(d$frames$folds)
+    for (k in c("held_out_start", "held_out_end")) {
+      if (k %in% names(folds)) folds[[k]] <- .retype_periods(folds[[k]], fit)
+    }
+    kc <- d$lists$K_choice
+    structure(list(
+      att = as.double(det$att),
+      se = as.double(det$se),
+      tstat = as.double(det$tstat),
+      df = as.integer(det$df),
+      p_value = as.double(d$p_value),
+      ci_lower = as.double(d$ci_lower),
+      ci_upper = as.double(d$ci_upper),
+      alpha = alpha,
+      K = as.integer(det$K),
+      r = as.integer(det$r),
+      rescale = as.double(det$rescale),
+      naive_att = as.double(det$naive_att),
+      oracle = isTRUE(det$oracle),
+      fold_estimates = .num(d$lists$fold_estimates),
+      folds = folds,
+      K_choice = if (is.null(kc)) NULL else .scalars(kc),
+      fit_kind = as.character(det$fit_kind),
+      method = as.character(d$method)
+    ), class = "synthcontrol_ttest")
+  })
+}
+
+.level <- function(alpha) paste0(format(100 * (1 - alpha)), "%")
+
+# The SCPI per-period table, conformal's style: counterfactual band and effect interval.
+.print_scpi_table <- function(x, digits = 3) {
+  tab <- x$table
+  f <- function(v) formatC(v, digits = digits, format = "f")
+  show <- data.frame(Time = as.character(tab$period), Observed = f(tab$observed),
+                     Synthetic = f(tab$counterfactual), `CF Lower` = f(tab$cf_lower),
+                     `CF Upper` = f(tab$cf_upper), Estimate = f(tab$effect),
+                     `Lower Bound` = f(tab$effect_lower), `Upper Bound` = f(tab$effect_upper),
+                     check.names = FALSE, stringsAsFactors = FALSE)
+  print(show, row.names = FALSE, right = TRUE)
+}
+
+.scpi_lines <- function(x, digits = 4) {
+  c("Inference type" = paste0("SCPI prediction intervals (", x$e_method, " out-of-sample bounds, ",
+                              x$sims, " simulations, seed ", format(x$seed), ")"),
+    "ATT interval" = paste0(.level(x$alpha), ": [", .fmt(x$att_lower, digits), ", ",
+                            .fmt(x$att_upper, digits), "]  (ATT ", .fmt(x$att, digits), ")"),
+    "Levels u_alpha / e_alpha" = paste0(format(x$u_alpha), " / ", format(x$e_alpha),
+                                        "  (coverage >= ", .level(x$alpha), ")"),
+    "rho / active donors" = paste0(.fmt(x$rho, digits), " / ",
+                                   if (length(x$active_donors)) paste(x$active_donors, collapse = ", ") else "none",
+                                   if (x$failed_sims > 0) paste0("  (", x$failed_sims, " failed simulations)") else ""))
+}
+
+.lto_lines <- function(x, digits = 4) {
+  c("Inference type" = paste0("Leave-two-out placebo (Lei & Sudijono 2025), N = ", x$N, " units"),
+    "LTO p-value (naive)" = paste0(.fmt(x$p_value, digits), "  (treated loses ", x$treated_losses, " of ",
+                                   x$n_pairs, " matches, wins ", x$treated_wins,
+                                   if (x$subsampled) paste0("; a random ", x$n_pairs, " of ", x$n_pairs_total,
+                                                            " pairs") else "", ")"),
+    "LTO p-value (powered)" = paste0(.fmt(x$p_powered, digits), "  (offset c = ", .fmt(x$powered_offset_c, 5),
+                                     "; ", if (x$reject_at_alpha) "rejects" else "does not reject",
+                                     " at alpha = ", format(x$alpha), ")"),
+    "Type-I bound at alpha" = paste0(.fmt(x$type_i_bound, digits), "  (placebo test: ",
+                                     .fmt(x$placebo_type_i_bound, digits), ")"))
+}
+
+.ttest_lines <- function(x, digits = 4) {
+  c("Inference type" = paste0("Debiased cross-fitting t-test (K = ", x$K, " folds of ", x$r, " periods",
+                              if (!is.null(x$K_choice)) ", K chosen automatically" else "",
+                              if (x$oracle) ", oracle weights" else "", ")"),
+    "Debiased ATT (se)" = paste0(.fmt(x$att, digits), "  (", .fmt(x$se, digits), ")"),
+    "t statistic (df)" = paste0(.fmt(x$tstat, 3), "  (", x$df, ")"),
+    "ATT interval" = paste0(.level(x$alpha), ": [", .fmt(x$ci_lower, digits), ", ", .fmt(x$ci_upper, digits), "]"),
+    "p-value (ATT = 0)" = format(signif(x$p_value, 3)),
+    "K choice" = if (is.null(x$K_choice)) NULL else
+      paste0("AR(1) phi of the pre-period gap ", .fmt(x$K_choice$phi, 3), ": ", x$K_choice$rule))
+}
+
+.print_lines <- function(rows) {
+  width <- max(nchar(names(rows)))
+  cat(sprintf("  %-*s  %s", width, names(rows), rows), sep = "\n")
+}
+
+.print_ttest_folds <- function(x, digits = 3) {
+  f <- x$folds
+  show <- data.frame(Fold = f$fold,
+                     `Held out` = paste(as.character(f$held_out_start), "-", as.character(f$held_out_end)),
+                     `Post gap` = formatC(f$post_gap, digits = digits, format = "f"),
+                     `Held-out gap` = formatC(f$held_out_gap, digits = digits, format = "f"),
+                     tau = formatC(f$tau, digits = digits, format = "f"),
+                     check.names = FALSE, stringsAsFactors = FALSE)
+  print(show, row.names = FALSE, right = TRUE)
+}
+
+print.synthcontrol_scpi <- function(x, digits = 4, ...) {
+  r <- .scpi_lines(x, digits)
+  cat(r[[1L]], "\n", sep = "")
+  .print_lines(r[-1L])
+  if (!identical(x$fit_kind, "outcome")) cat("  Note: ", x$design, "\n", sep = "")
+  cat("\nBy post-treatment period: the synthetic counterfactual's ", .level(x$alpha), " band (CF Lower, ",
+      "CF Upper) and the effect's interval (Lower Bound, Upper Bound):\n", sep = "")
+  .print_scpi_table(x)
+  invisible(x)
+}
+
+print.synthcontrol_lto <- function(x, digits = 4, ...) {
+  r <- .lto_lines(x, digits)
+  cat(r[[1L]], "\n", sep = "")
+  .print_lines(r[-1L])
+  invisible(x)
+}
+
+print.synthcontrol_ttest <- function(x, digits = 4, ...) {
+  r <- .ttest_lines(x, digits)
+  cat(r[[1L]], "\n", sep = "")
+  .print_lines(r[-1L])
+  cat("\n")
+  .print_ttest_folds(x)
+  invisible(x)
+}
+
+as.data.frame.synthcontrol_scpi <- function(x, row.names = NULL, optional = FALSE, ...) {
+  out <- x$table
+  if (!is.null(row.names)) rownames(out) <- row.names
+  out
+}
+
+as.data.frame.synthcontrol_lto <- as.data.frame.synthcontrol_scpi
+
+as.data.frame.synthcontrol_ttest <- function(x, row.names = NULL, optional = FALSE, ...) {
+  out <- x$folds
+  if (!is.null(row.names)) rownames(out) <- row.names
+  out
+}

@@ -68,38 +68,64 @@ print.synthcontrol <- function(x, digits = 4, ...) {
     cat("  Placebo p-value (", p$statistic, "): ", .fmt(p$p_value, digits), "\n", sep = "")
   }
   if (.is_ridge(x)) {
-    cat("More: summary(fit, inf_type = \"conformal\"), conformal(), plot(), coef(), predict(), as.data.frame()\n")
+    cat("More: summary(fit, inf_type = \"conformal\"), conformal(), scpi(), lto(), ttest(), plot(), coef(), ",
+        "predict(), as.data.frame()\n", sep = "")
   } else {
-    cat("More: summary(), plot(), placebo(), leave_one_out(), coef(), predict(), as.data.frame()\n")
+    cat("More: summary(), plot(), placebo(), leave_one_out(), scpi(), lto(), ttest(), coef(), predict(), ",
+        "as.data.frame()\n", sep = "")
   }
   invisible(x)
 }
 
+.inf_types <- c("conformal", "scpi", "lto", "ttest", "none")
+
 summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ratio",
                                  donor_pool = "donors", exclude_mspe_ratio = NULL, ...,
                                  inf_type = NULL, alpha = 0.05, type = "iid", q = 1, grid_size = 50,
-                                 ns = 10000, seed = 0) {
+                                 ns = 10000, seed = 0, sims = 200, e_method = "gaussian",
+                                 max_pairs = NULL, K = 3, oracle_weights = NULL) {
   inf <- NULL
   conf <- NULL
-  if (identical(inference, "conformal")) {
+  modern <- list(scpi = NULL, lto = NULL, ttest = NULL)
+  if (is.character(inference) && length(inference) == 1L &&
+      inference %in% setdiff(.inf_types, "none")) {   # summary(fit, "scpi") etc.: same as inf_type
+    if (is.null(inf_type)) inf_type <- inference
     inference <- NULL
-    if (is.null(inf_type)) inf_type <- "conformal"
   }
   if (!is.null(inf_type)) {
-    if (!is.character(inf_type) || length(inf_type) != 1L || !inf_type %in% c("conformal", "none")) {
-      .sc_stop("`inf_type` must be \"conformal\" (or \"none\"); augsynth's jackknife and permutation ",
-               "inference are not available. For the in-space placebo test use inference = \"placebo\"",
-               class = "synthcontrol_spec_error")
+    if (!is.character(inf_type) || length(inf_type) != 1L || !inf_type %in% .inf_types) {
+      .sc_stop("`inf_type` must be one of ", paste0('"', .inf_types, '"', collapse = ", "),
+               "; augsynth's jackknife and permutation inference are not available. For the ",
+               "in-space placebo test use inference = \"placebo\"", class = "synthcontrol_spec_error")
+    }
+    dots <- if (inf_type %in% c("scpi", "lto", "ttest")) list(...) else list()
+    extra <- switch(inf_type, scpi = c("u_alpha", "e_alpha", "rho", "rho_max"), character())
+    if (inf_type %in% c("scpi", "lto", "ttest") && length(dots) &&
+        (is.null(names(dots)) || !all(names(dots) %in% extra))) {
+      bad <- if (is.null(names(dots))) "unnamed" else setdiff(names(dots), extra)
+      .sc_stop("summary(inf_type = \"", inf_type, "\") does not use the argument(s) ",
+               paste(ifelse(nzchar(bad), bad, "(unnamed)"), collapse = ", "),
+               if (length(extra)) paste0("; it passes ", paste(extra, collapse = ", "), " on to ", inf_type, "()")
+               else "", class = "synthcontrol_spec_error")
     }
     if (inf_type == "conformal") {
       conf <- conformal(object, alpha = alpha, type = type, q = q, grid_size = grid_size, ns = ns,
                         seed = seed)
+    } else if (inf_type == "scpi") {
+      modern$scpi <- scpi(object, alpha = alpha, sims = sims, e_method = e_method, seed = seed,
+                          u_alpha = dots$u_alpha, e_alpha = dots$e_alpha, rho = dots$rho,
+                          rho_max = if (is.null(dots$rho_max)) 0.2 else dots$rho_max)
+    } else if (inf_type == "lto") {
+      modern$lto <- lto(object, alpha = alpha, max_pairs = max_pairs, seed = seed)
+    } else if (inf_type == "ttest") {
+      modern$ttest <- ttest(object, K = K, alpha = alpha, oracle_weights = oracle_weights)
     }
   }
   if (!is.null(inference)) {
     if (!identical(inference, "placebo")) {
-      .sc_stop("summary(inference =) supports \"placebo\" (and \"conformal\", same as inf_type = ",
-               "\"conformal\"); use leave_one_out() or in_time_placebo() for the other checks",
+      .sc_stop("summary(inference =) supports \"placebo\" (and \"conformal\", \"scpi\", \"lto\", ",
+               "\"ttest\", the same as inf_type = ...); use leave_one_out() or in_time_placebo() for ",
+               "the other checks",
                class = "synthcontrol_spec_error")
     }
     stored <- object$inference$placebo
@@ -132,14 +158,40 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     ridge = if (.is_ridge(object)) object[c("lambda", "lambda_path", "l2_imbalance", "scaled_l2_imbalance",
                                             "l2_imbalance_scm", "estimated_bias", "extrapolation")] else NULL,
     conformal = conf,
-    att_table = if (is.null(conf)) NULL else conf$table,
-    average_att = if (is.null(conf)) NULL else
-      data.frame(Value = "Average Post-Treatment Effect", Estimate = conf$average_att, p_val = conf$p_value,
-                 lower_bound = conf$att_lower, upper_bound = conf$att_upper, stringsAsFactors = FALSE)
+    scpi = modern$scpi,
+    lto = modern$lto,
+    ttest = modern$ttest,
+    att_table = .att_table(conf, modern$scpi),
+    average_att = .average_att(conf, modern$scpi, modern$ttest)
   )
   rownames(out$effects) <- NULL
   class(out) <- "summary.synthcontrol"
   out
+}
+
+# augsynth's att_table (per period: Time, Estimate, lower_bound, upper_bound[, p_val]).
+.att_table <- function(conf, sc) {
+  if (!is.null(conf)) return(conf$table)
+  if (!is.null(sc)) {
+    t <- sc$table
+    return(data.frame(Time = t$period, Estimate = t$effect, lower_bound = t$effect_lower,
+                      upper_bound = t$effect_upper, stringsAsFactors = FALSE))
+  }
+  NULL
+}
+
+# augsynth's average_att (one row: Value, Estimate, p_val, lower_bound, upper_bound).
+.average_att <- function(conf, sc, tt) {
+  row <- function(value, est, p, lo, hi) {
+    data.frame(Value = value, Estimate = est, p_val = p, lower_bound = lo, upper_bound = hi,
+               stringsAsFactors = FALSE)
+  }
+  if (!is.null(conf)) return(row("Average Post-Treatment Effect", conf$average_att, conf$p_value,
+                                 conf$att_lower, conf$att_upper))
+  if (!is.null(sc)) return(row("Average Post-Treatment Effect", sc$att, NA_real_, sc$att_lower, sc$att_upper))
+  if (!is.null(tt)) return(row("Average Post-Treatment Effect (debiased)", tt$att, tt$p_value,
+                               tt$ci_lower, tt$ci_upper))
+  NULL
 }
 
 print.summary.synthcontrol <- function(x, digits = 4, ...) {
@@ -170,6 +222,9 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
       "ATT interval (constant effect)" = paste0(format(100 * (1 - cf$alpha)), "%: [",
                                                 .fmt(cf$att_lower, digits), ", ", .fmt(cf$att_upper, digits), "]"))
   }
+  if (!is.null(x$scpi)) rows <- c(rows, .scpi_lines(x$scpi, digits))
+  if (!is.null(x$lto)) rows <- c(rows, .lto_lines(x$lto, digits))
+  if (!is.null(x$ttest)) rows <- c(rows, .ttest_lines(x$ttest, digits))
   if (!is.null(x$V) && !is.null(d$lower_bound)) {
     rows <- c(rows,
       "Loss V (fit-window MSPE)" = formatC(d$loss_v, digits = 6, format = "g"),
@@ -218,12 +273,23 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
     cat("Effects by post-treatment period, conformal ", format(100 * (1 - x$conformal$alpha)),
         "% intervals (", x$conformal$type, "):\n", sep = "")
     .print_conformal_table(x$conformal, digits = digits)
+  } else if (!is.null(x$scpi)) {
+    cat("Effects by post-treatment period, SCPI ", .level(x$scpi$alpha), " prediction intervals (",
+        x$scpi$e_method, "):\n  the synthetic counterfactual's band (CF Lower, CF Upper) and the effect's ",
+        "interval (Lower Bound, Upper Bound)\n", sep = "")
+    .print_scpi_table(x$scpi, digits = digits)
+    if (!identical(x$scpi$fit_kind, "outcome")) cat("Note: ", x$scpi$design, "\n", sep = "")
   } else {
     cat("Effects by post-treatment period:\n")
     eff <- x$effects
     eff$period <- as.character(eff$period)
     for (k in c("observed", "counterfactual", "effect")) eff[[k]] <- formatC(eff[[k]], digits = digits, format = "f")
     print(eff, row.names = FALSE, right = TRUE)
+  }
+  if (!is.null(x$ttest)) {
+    cat(strrep("-", nchar(bar)), "\n", sep = "")
+    cat("Cross-fitting folds (tau = post gap - held-out gap; debiased ATT = mean tau):\n")
+    .print_ttest_folds(x$ttest, digits = digits)
   }
   cat(strrep("-", nchar(bar)), "\n", sep = "")
   cat("Diagnostics:\n")

@@ -276,6 +276,48 @@ def conformal(res, alpha=0.05, kind="iid", q=1, grid_size=50, grid=None, n_perm=
     return _inference(inf)
 
 
+def _int_or_same(x):
+    """An R whole number (it arrives as a float) -> int; anything else unchanged (the core's own
+    validation then reports it)."""
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    return x
+
+
+def scpi(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None, rho=None,
+         rho_max=0.2):
+    """SCPI prediction intervals -> plain values (the per-draw arrays and Sigma stay in Python)."""
+    def num(v):
+        return None if v is None else float(v)
+    inf = res.scpi(alpha=float(alpha), sims=_int_or_same(sims), e_method=e_method, seed=_int_or_same(seed),
+                   u_alpha=num(u_alpha), e_alpha=num(e_alpha), rho=num(rho), rho_max=float(rho_max), n_jobs=1)
+    out = _inference(inf)
+    d = inf.details
+    out["lists"] = {"active_donors": [str(u) for u in d.get("active_donors", [])],
+                    "design_donors": [str(u) for u in d.get("design_donors", [])],
+                    "joint_in_sample": _floats(d.get("joint_in_sample", ()))}
+    return out
+
+
+def lto(res, alpha=0.05, max_pairs=None, seed=0):
+    """The leave-two-out placebo test -> plain values."""
+    inf = res.lto(alpha=float(alpha), max_pairs=_int_or_same(max_pairs), seed=_int_or_same(seed))
+    return _inference(inf)
+
+
+def ttest(res, K=3, alpha=0.05, oracle_weights=None):
+    """The debiased cross-fitting t-test -> plain values (``oracle_weights``: {donor: weight})."""
+    if oracle_weights is not None:
+        oracle_weights = {str(k): float(v) for k, v in dict(oracle_weights).items()}
+    inf = res.ttest(K=_int_or_same(K), alpha=float(alpha), oracle_weights=oracle_weights)
+    out = _inference(inf)
+    d = inf.details
+    kc = d.get("K_choice")
+    out["lists"] = {"fold_estimates": _floats(d.get("fold_estimates", [])),
+                    "K_choice": None if kc is None else {str(k): _scalar(v) for k, v in kc.items()}}
+    return out
+
+
 def _inference(inf):
     import pandas as pd
     scalars, frames, series = {}, {}, {}
@@ -376,5 +418,6 @@ def synth_solve(X1, X0, Z1, Z0, rownames, colnames, zrownames, custom_v=None, ba
 
 
 _FUNCS = {"panel": panel, "fit": fit, "placebo": placebo, "in_time_placebo": in_time_placebo,
-          "leave_one_out": leave_one_out, "conformal": conformal, "synth_dataprep": synth_dataprep,
+          "leave_one_out": leave_one_out, "conformal": conformal, "scpi": scpi, "lto": lto, "ttest": ttest,
+          "synth_dataprep": synth_dataprep,
           "synth_solve": synth_solve}
