@@ -130,3 +130,19 @@ def test_scpi_with_covariates_and_ridge(smoking):
     assert b.details["failed_sims"] == 0
     assert b.ci_lower < b.details["att"] < b.ci_upper
     assert b.details["att"] == pytest.approx(rid.att, abs=1e-10)
+
+
+def test_in_sample_bounds_within_monte_carlo_error_of_scpi_pkg(ours):
+    """scpi-pkg 4.0.0 (Python; recorded in fixtures/oracles, 30 seeds x 200 draws): our 200-draw
+    in-sample bounds lie within 4.5 Monte-Carlo SDs of its mean (SD of one 200-draw run, taken from
+    its 30 runs, times sqrt(1 + 1/30) for the error of its mean)."""
+    import json
+    from pathlib import Path
+    o = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "oracles" / "scpi_pkg_prop99.json").read_text())
+    t = ours.details["table"]
+    for side, col in (("in_sample_lower", "in_sample_lower"), ("in_sample_upper", "in_sample_upper")):
+        mean = np.array(o[side]["mean"])
+        sd = np.array(o[side]["sd"]) * np.sqrt(1 + 1 / 30)
+        got = (t.counterfactual + t[col]).to_numpy()
+        z = (got - mean) / sd
+        assert np.all(np.abs(z) < 4.5), (side, z.round(2))
