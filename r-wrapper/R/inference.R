@@ -540,11 +540,7 @@ print.synthcontrol_ttest <- function(x, digits = 4, ...) {
   invisible(x)
 }
 
-as.data.frame.synthcontrol_scpi <- function(x, row.names = NULL, optional = FALSE, ...) {
-  out <- x$table
-  if (!is.null(row.names)) rownames(out) <- row.names
-  out
-}
+as.data.frame.synthcontrol_scpi <- as.data.frame.synthcontrol_conformal  # the per-period table
 
 as.data.frame.synthcontrol_lto <- as.data.frame.synthcontrol_scpi
 
