@@ -146,3 +146,11 @@ def test_in_sample_bounds_within_monte_carlo_error_of_scpi_pkg(ours):
         got = (t.counterfactual + t[col]).to_numpy()
         z = (got - mean) / sd
         assert np.all(np.abs(z) < 4.5), (side, z.round(2))
+
+
+def test_n_jobs_gives_the_same_draws(prop99):
+    a = prop99.scpi(sims=60, seed=5)
+    b = prop99.scpi(sims=60, seed=5, n_jobs=2)
+    assert np.array_equal(a.details["draws_lower"], b.details["draws_lower"])
+    assert np.array_equal(a.details["draws_upper"], b.details["draws_upper"])
+    assert (a.ci_lower, a.ci_upper) == (b.ci_lower, b.ci_upper)

@@ -175,10 +175,15 @@ class _Programs:
         # the quadratic constraint as a second-order cone in x:
         #   (x - w)'Q(x - w) <= 2 G'(x - w)  <=>  || (2 L'(x - w), 2 G'(x - w) - 1) || <= 2 G'(x - w) + 1
         self.r = r
+        self._setup()
+
+    def _setup(self):
+        """The Clarabel objects (rebuilt in a joblib worker: they cannot be pickled)."""
         import clarabel
+        J, r = self.J, self.r
         self.clarabel = clarabel
         cones = [clarabel.ZeroConeT(1)]
-        if kind == "simplex":
+        if self.kind == "simplex":
             cones.append(clarabel.NonnegativeConeT(J))
         else:
             cones.append(clarabel.SecondOrderConeT(J + 1))
@@ -188,7 +193,19 @@ class _Programs:
         st.verbose = False
         st.max_iter = 200
         self.settings = st
-        self.P0 = sp.csc_matrix((J, J))
+        self.P0 = self.sp.csc_matrix((J, J))
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for k in ("clarabel", "cones", "settings", "P0", "sp"):
+            state.pop(k, None)
+        return state
+
+    def __setstate__(self, state):
+        import scipy.sparse as sp
+        self.__dict__.update(state)
+        self.sp = sp
+        self._setup()
 
     def solve_draw(self, G, rows):
         """min and max of ``rows @ x`` over the set of draw ``G``: two (n_rows,) arrays (NaN where
