@@ -27,7 +27,9 @@ scale ``sigma_t = min(sqrt(exp(fitted log-variance)), IQR_t / 1.34)`` (the IQR f
 regression quantiles at 0.25 and 0.75, as R scpi).  ``e_method``: ``"gaussian"`` (sub-Gaussian,
 ``E[e_t] -+ sqrt(2 log(2 / e_alpha)) sigma_t``), ``"ls"`` (the standardised residuals' empirical
 quantiles), ``"qreg"`` (quantile regressions of ``e`` at ``e_alpha/2`` and ``1 - e_alpha/2``),
-``"empirical"`` (the residuals' own quantiles, no design).
+``"empirical"`` (the residuals' own quantiles, no design).  Because ``E[e_t]`` enters the bounds, a
+fit whose pre-period residuals have a predictable mean (a poor pre-fit) gets intervals shifted by
+that predicted error: they need not contain the raw effect estimate.
 
 The ATT interval comes from the same simulation: one more row, the post-period mean of ``p_t``
 (and of the design), carried through every step, as scpi's ``effect = "unit"`` does.  Simultaneous
