@@ -173,3 +173,25 @@ def finish(out: dict, json_path, t_start: float) -> int:
         Path(json_path).write_text(json.dumps(out, indent=2, default=float))
         print(f"wrote {json_path}")
     return 0
+
+
+def fmt_g(v, d=7):
+    """A number to ``d`` significant digits, ``-`` for None or non-finite."""
+    import math
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{v:.{d}g}"
+
+
+def source_state(repo):
+    """HEAD of the repo and how many files under python/ have uncommitted changes (the code being
+    timed is the working tree)."""
+    import subprocess
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "python"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head or "?", (len(dirty.splitlines()) if dirty else 0)
+    except Exception:
+        return "?", None

@@ -59,6 +59,7 @@ _T_START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (Timing, bench, data_dirs, finish, fmt_x, machine_info, pin_blas, print_header, quiet,  # noqa: E402
                      try_import)
+from _common import fmt_g  # noqa: E402
 from _common import fmt_t as _fmt_t  # noqa: E402
 
 _BLAS_PRESET = pin_blas()  # before numpy is imported
@@ -111,10 +112,6 @@ def fmt_t(s):
     return _fmt_t(s, ms_digits=1)
 
 
-def fmt_g(v, d=7):
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return "-"
-    return f"{v:.{d}g}"
 
 
 def print_table(rows, ref_t, lower_bound):

@@ -71,6 +71,7 @@ _T_START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (Timing, bench, data_dirs, finish, fmt_x, machine_info, pin_blas, print_header, quiet,  # noqa: E402
                      try_import)
+from _common import fmt_g, source_state  # noqa: E402
 from _common import fmt_t as _fmt_t  # noqa: E402
 
 _BLAS_PRESET = pin_blas()  # before numpy is imported
@@ -210,10 +211,6 @@ def fmt_t(s):
     return _fmt_t(s, ms_digits=1)
 
 
-def fmt_g(v, d=7):
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return "-"
-    return f"{v:.{d}g}"
 
 
 def fmt_iv(lo, hi, d=2):
@@ -248,16 +245,6 @@ def rec_timing(*elapsed):
     return Timing([float(e) for e in elapsed if e is not None], recorded=True)
 
 
-def source_state():
-    """HEAD of the repo and whether python/ has uncommitted changes (the code being timed)."""
-    try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "python"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return head or "?", (len(dirty.splitlines()) if dirty else 0)
-    except Exception:
-        return "?", None
 
 
 # --------------------------------------------------------------------------- main
@@ -284,7 +271,7 @@ def main(argv=None):
 
     data, ref_dir = data_dirs(args, REPO)
     use_ml = mlsynth is not None and not args.no_peers
-    head, dirty = source_state()
+    head, dirty = source_state(REPO)
 
     out = {"date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
            "machine": {}, "settings": {"repeats": repeats, "min_repeats": min_n, "budget_s": budget,
