@@ -16,7 +16,10 @@ constant), each draw ``G ~ N(0, Sigma)`` defines the localised set
     {x : (x - w_hat)'Q(x - w_hat) - 2 G'(x - w_hat) <= 0,  sum x = 1,  x_j >= lb_j}
 
 with ``lb_j = w_hat_j`` for the weights below ``rho`` and 0 for the others.  ``p_t'(w_hat - x)`` is
-minimised and maximised over that set (two small second-order-cone programs, solved with Clarabel);
+minimised and maximised over that set (two small second-order-cone programmes per draw and period:
+solved exactly by a compiled active-set method, ``solvers/_ballsimplex.c``, whose every answer is
+KKT-checked; Clarabel re-solves any it cannot certify, and solves all of them when the kernel is not
+installed or for ridge fits);
 ``w_lb``/``w_ub`` are the ``u_alpha/2`` and ``1 - u_alpha/2`` quantiles over the draws.  ``rho`` is
 scpi's data-driven rule (type 1, ``C sqrt(log(J) d0 log(T0)) / sqrt(T0)`` with
 ``C = sd(u) / min_j sd(B_j)``, ``d0`` the active weights), capped at ``rho_max = 0.2``.
@@ -232,10 +235,54 @@ class _Programs:
         return lo, hi
 
 
-def _simulate(progs, Sroot, rows, sims, seed, n_jobs):
+def _project(G, L):
+    """``G`` projected on the column space of ``L`` (``Q``'s kept eigen-directions): the quadratic
+    constraint then is a ball in ``L'x`` (directions ``Q`` does not constrain carry no linear term)."""
+    U = L / np.linalg.norm(L, axis=0)  # L's columns are orthogonal (scaled eigenvectors)
+    return (G @ U) @ U.T
+
+
+def _fast_draws(progs, Gs, rows):
+    """min/max of ``rows @ x`` for every draw with the compiled active-set kernel; the programmes it
+    cannot certify are re-solved with Clarabel.  Returns ``(mn, mx, n_kernel, n_conic)``."""
+    from ..solvers.ballsimplex import solve_batch
+    L, w, lb = progs.L, progs.w, progs.lb
+    lam0 = np.maximum(w - lb, 0.0)  # x = w in the shifted variables: always feasible
+    m = float(lam0.sum())
+    nr = len(rows)
+    if not m > 0:  # every weight is pinned at its lower bound: the set is the single point w
+        v = rows @ w
+        return np.tile(v, (len(Gs), 1)), np.tile(v, (len(Gs), 1)), 0, 0, 0.0
+    colnorm2 = np.sum(L * L, axis=0)
+    g = (Gs @ L) / colnorm2  # G = L g on the kept directions
+    d = lb - w
+    A = g - (L.T @ d)[None, :]
+    R = np.sqrt(np.sum(g * g, axis=1))  # the ball ||L'(x - w) - g|| <= ||g||
+    C = np.vstack([rows, -rows])
+    val, status, kkt = solve_batch(L, A, R, m, lam0, C)
+    base = rows @ lb
+    mn = base[None, :] + val[:, :nr]
+    mx = base[None, :] - val[:, nr:]
+    bad = (status != 0) | ~(kkt <= 1e-8)
+    n_conic = int(bad.sum())
+    max_kkt = float(np.max(kkt[~bad])) if (~bad).any() else float("nan")
+    if n_conic:
+        for dr in np.flatnonzero(bad.any(axis=1)):
+            lo, hi = progs.solve_draw(Gs[dr], rows)
+            mn[dr], mx[dr] = lo, hi
+    return mn, mx, int(bad.size - n_conic), n_conic, max_kkt
+
+
+def _simulate(progs, Sroot, rows, sims, seed, n_jobs, use_kernel=True):
     rng = np.random.default_rng(seed)
     Z = rng.standard_normal((sims, Sroot.shape[1]))
-    Gs = Z @ Sroot.T
+    Gs = _project(Z @ Sroot.T, progs.L)
+    if use_kernel and progs.kind == "simplex":
+        from ..solvers.ballsimplex import available
+        if available():
+            mn, mx, nk, nc, kk = _fast_draws(progs, Gs, rows)
+            return mn, mx, {"solver": "active-set kernel (exact, KKT-checked)", "programmes_kernel": nk,
+                            "programmes_conic": nc, "max_kkt_violation": kk}
 
     def chunk(block):
         out = [progs.solve_draw(G, rows) for G in block]
@@ -247,7 +294,8 @@ def _simulate(progs, Sroot, rows, sims, seed, n_jobs):
         parts = Parallel(n_jobs=n_jobs)(delayed(chunk)(b) for b in np.array_split(Gs, 4 * abs(int(n_jobs))))
         lo = np.vstack([p[0] for p in parts])
         hi = np.vstack([p[1] for p in parts])
-    return lo, hi  # (sims, n_rows): min and max of p'x
+    return lo, hi, {"solver": "Clarabel (conic interior point)", "programmes_kernel": 0,
+                    "programmes_conic": int(2 * lo.size)}  # (sims, n_rows): min and max of p'x
 
 
 # ------------------------------------------------------------------------------------------------
@@ -310,7 +358,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
     else:
         lb = np.where(w < rho_v, np.maximum(w, 0.0), 0.0)
         progs = _Programs(w, Q, lb, "simplex", rho_v)
-    mn, mx = _simulate(progs, Sroot, rows, int(sims), seed, n_jobs)
+    mn, mx, solver_info = _simulate(progs, Sroot, rows, int(sims), seed, n_jobs)
     pw = rows @ w
     low_draws = pw[None, :] - mx  # p'(w_hat - x) at the x maximising p'x: the lower branch
     high_draws = pw[None, :] - mn
@@ -396,7 +444,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
         "u_mean": u_mean, "u_var": omega, "Sigma": Sigma, "e_mean": e_mean[:T1],
         "e_var": sigma[:T1] ** 2, "joint_in_sample": (wj_lb, wj_ub),
         "draws_lower": low_draws, "draws_upper": high_draws,
-        "fit_kind": kind, "design": design,
+        "fit_kind": kind, "design": design, "in_sample_solver": solver_info,
     }
     return Inference(method=f"SCPI prediction intervals ({e_method})", p_value=None, ci_lower=att_lo,
                      ci_upper=att_hi, alpha=u_alpha + e_alpha, details=details)

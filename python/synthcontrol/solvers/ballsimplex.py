@@ -1,0 +1,77 @@
+"""Batched exact solver for ``min c'l  s.t.  l >= 0, sum(l) = m, ||M l - a|| <= R``.
+
+These are the conic programmes of SCPI's in-sample simulation (two per draw and post period).
+The compiled kernel ``_ballsimplex.c`` runs a primal active-set method with closed-form steps on
+each support (see the C file) and checks the KKT conditions of every answer; a programme it cannot
+certify (status != 0, or a relative KKT residual above ``kkt_tol``) is reported so the caller can
+re-solve it with the generic conic solver.  The kernel is compiled when the package is installed
+(``setup.py``; a C compiler is needed) and loaded with ctypes; without it :func:`available` is False
+and SCPI uses Clarabel for every programme.
+
+No pandas here: arrays in, arrays out.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+
+import numpy as np
+
+__all__ = ["available", "solve_batch"]
+
+_LIB = None
+_TRIED = False
+
+
+def _load():
+    global _LIB, _TRIED
+    if _TRIED:
+        return _LIB
+    _TRIED = True
+    try:
+        spec = importlib.util.find_spec("synthcontrol.solvers._ballsimplex")
+        if spec is None or not spec.origin:
+            return None
+        lib = ctypes.CDLL(spec.origin)
+        f = lib.ballsimplex_batch
+    except (OSError, AttributeError, ImportError):
+        return None
+    dp = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
+    ip = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")
+    f.argtypes = [ctypes.c_int, ctypes.c_int, dp, ctypes.c_int, dp, dp, ctypes.c_double, dp, ctypes.c_int, dp,
+                  ctypes.c_int, dp, ip, dp]
+    f.restype = ctypes.c_int
+    _LIB = lib
+    return lib
+
+
+def available() -> bool:
+    """Whether the compiled kernel is installed."""
+    return _load() is not None
+
+
+def solve_batch(Mt, A, R, m, lam0, C, maxit=None):
+    """Every programme ``(draw d, objective o)``: ``min C[o]'l`` over
+    ``{l >= 0, sum(l) = m, ||M l - A[d]|| <= R[d]}``, from the feasible start ``lam0``.
+
+    ``Mt``: (J, r), the transpose of ``M``.  Returns ``(value, status, kkt)``, each (n_draws, n_obj);
+    ``status`` 0 means solved with relative KKT residual ``kkt``.
+    """
+    lib = _load()
+    if lib is None:
+        raise RuntimeError("the compiled ball-simplex kernel is not installed")
+    Mt = np.ascontiguousarray(Mt, dtype=np.float64)
+    J, r = Mt.shape
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    R = np.ascontiguousarray(R, dtype=np.float64)
+    lam0 = np.ascontiguousarray(lam0, dtype=np.float64)
+    C = np.ascontiguousarray(C, dtype=np.float64)
+    nd, no = A.shape[0], C.shape[0]
+    value = np.empty((nd, no))
+    status = np.empty((nd, no), dtype=np.int32)
+    kkt = np.empty((nd, no))
+    rc = lib.ballsimplex_batch(J, r, Mt, nd, A, R, float(m), lam0, no, C, int(maxit or 10 * J + 50),
+                               value, status, kkt)
+    if rc != 0:
+        raise MemoryError("ball-simplex kernel: out of memory")
+    return value, status, kkt
