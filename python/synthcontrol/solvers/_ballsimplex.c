@@ -18,6 +18,12 @@
  * No Python API: plain C called through ctypes (the module init below only satisfies the build).
  */
 #include <math.h>
+#ifdef BS_DEBUG
+#include <stdio.h>
+#define TRACE(...) fprintf(stderr, __VA_ARGS__)
+#else
+#define TRACE(...) ((void)0)
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +88,15 @@ static int solve_one(int J, int r, const double *Mt, const double *a, double R, 
     }
     mnorm = sqrt(mnorm);
     double mu = 0.0, nu = 0.0;
+    {
+        /* a ball of (numerically) zero radius makes the problem an LP on the null space of M:
+         * not this method's business */
+        double an = 0.0;
+        for (int i = 0; i < r; i++) an += a[i] * a[i];
+        if (!(R > 1e-9 * (sqrt(an) + m * mnorm))) return 7;
+    }
     for (int it = 0; it < maxit; it++) {
+        TRACE("it %d k %d\n", it, k);
         if (k < 1) return 2;
         if (k == 1) {
             /* a vertex m e_j0.  Reduced costs zeta_i(mu) = alpha_i + mu beta_i with
@@ -91,8 +105,11 @@ static int solve_one(int J, int r, const double *Mt, const double *a, double R, 
             const double *mj0 = Mt + (size_t)j0 * r;
             double rr = 0.0;
             for (int i = 0; i < r; i++) { res[i] = m * mj0[i] - a[i]; rr += res[i] * res[i]; }
-            if (rr > R * R * (1.0 + 1e-9)) return 2;          /* infeasible start: cannot happen */
-            int inside = rr < R * R * (1.0 - 1e-10);
+            double an = 0.0;
+            for (int i = 0; i < r; i++) an += a[i] * a[i];
+            double sc2 = R * R + an + m * m * mnorm * mnorm;  /* rounding in rr is relative to this */
+            if (rr > R * R + 1e-12 * sc2) return 2;           /* infeasible start: cannot happen */
+            int inside = rr < R * R - 1e-12 * sc2;
             l[j0] = m;
             double rn = sqrt(rr);
             double tol = 1e-11 * (cmax + rn * mnorm) + 1e-300;
@@ -111,6 +128,7 @@ static int solve_one(int J, int r, const double *Mt, const double *a, double R, 
                 else if (be > 0) { double t = -al / be; if (t > mulo) mulo = t; }
                 else { double t = -al / be; if (t < muhi) muhi = t; }
             }
+            (void)ib;
             if (inside) ok = ok && (amin >= -tol);
             else ok = ok && (mulo <= muhi * (1.0 + 1e-9) + 1e-300);
             if (ok) {
@@ -118,22 +136,67 @@ static int solve_one(int J, int r, const double *Mt, const double *a, double R, 
                 *kkt = 0.0;
                 return 0;
             }
+            TRACE("  vertex %d inside %d mulo %g muhi %g amin %g bmin %g ia %d ib %d\n", j0, inside, mulo, muhi, amin, bmin, ia, ib);
             if (inside) {
                 S[k++] = ia; inS[ia] = 1; l[ia] = 0.0;
                 continue;
             }
-            if (ib < 0) return 6;                     /* no edge enters the ball: a lone point */
-            S[k++] = ib; inS[ib] = 1; l[ib] = 0.0;
-            if (ia >= 0 && ia != ib) { S[k++] = ia; inS[ia] = 1; l[ia] = 0.0; }
+            /* on the sphere, not optimal: leave the vertex along a strictly inward descent
+             * direction (the best single edge with beta < 0, alpha < 0, or the best pair of edges
+             * mixing an inward one with a descending one, tilted inward), with the longest step
+             * the ball and the simplex allow; the objective strictly decreases, so the vertex is
+             * never revisited */
+            int ti = -1, tk = -1;
+            double best = 0.0, wi = 1.0, wk = 0.0;
+            for (int j = 0; j < J; j++) {
+                if (j == j0) continue;
+                const double *mj = Mt + (size_t)j * r;
+                double bj = 0.0;
+                for (int i = 0; i < r; i++) bj += (mj[i] - mj0[i]) * res[i];
+                h[j] = 2.0 * bj;                        /* beta_j (h is free here, size J) */
+                z[j] = c[j] - c[j0];                    /* alpha_j (z has J entries too) */
+            }
+            for (int j = 0; j < J; j++) {
+                if (j == j0 || !(h[j] < 0.0)) continue;
+                if (z[j] < best) { best = z[j]; ti = j; tk = -1; wi = 1.0; wk = 0.0; }
+                for (int q = 0; q < J; q++) {
+                    if (q == j0 || !(h[q] >= 0.0) || !(z[q] < 0.0) || !(z[j] >= 0.0)) continue;
+                    double v = (z[j] * h[q] - z[q] * h[j]) / (h[q] - h[j]);
+                    if (v < 0.0) {
+                        double tj = h[q] / (h[q] - h[j]), tq = -h[j] / (h[q] - h[j]);
+                        double tau = v / (2.0 * (v - z[j]));    /* keeps half the descent */
+                        double val = 0.5 * v;
+                        if (val < best) { best = val; ti = j; tk = q; wi = (1.0 - tau) * tj + tau; wk = (1.0 - tau) * tq; }
+                    }
+                }
+            }
+            if (ti < 0 || !(best < -tol)) return 6;
+            double md2 = 0.0, bd = wi * h[ti] + (tk >= 0 ? wk * h[tk] : 0.0);
+            for (int i = 0; i < r; i++) {
+                double v = wi * (Mt[(size_t)ti * r + i] - mj0[i]);
+                if (tk >= 0) v += wk * (Mt[(size_t)tk * r + i] - mj0[i]);
+                md2 += v * v;
+            }
+            if (!(bd < 0.0) || !(md2 > 0.0)) return 6;
+            double step = -bd / md2;
+            if (step > m) step = m;
+            l[j0] = m - step;
+            l[ti] = step * wi;
+            S[0] = ti; inS[ti] = 1; k = 1;
+            if (tk >= 0) { l[tk] = step * wk; S[k++] = tk; inS[tk] = 1; }
+            if (l[j0] > 1e-15 * m) S[k++] = j0; else { l[j0] = 0.0; inS[j0] = 0; }
             continue;
         }
         int ref = S[k - 1], n = k - 1;
         const double *mref = Mt + (size_t)ref * r;
-        /* e = a - M_S lbar, lbar = m/k on S */
+        /* the plane is parametrised around the current (feasible) point: l_S + N z, so
+         * e = a - M_S l_S is the residual there, ||e|| <= R, and R^2 - ||e - B z_c||^2 suffers no
+         * cancellation from a distant reference point */
         for (int i = 0; i < r; i++) e[i] = a[i];
         for (int q = 0; q < k; q++) {
             const double *mj = Mt + (size_t)S[q] * r;
-            for (int i = 0; i < r; i++) e[i] -= (m / k) * mj[i];
+            double lq = l[S[q]];
+            for (int i = 0; i < r; i++) e[i] -= lq * mj[i];
         }
         for (int q = 0; q < n; q++) {
             const double *mj = Mt + (size_t)S[q] * r;
@@ -177,10 +240,10 @@ static int solve_one(int J, int r, const double *Mt, const double *a, double R, 
             double sumz = 0.0;
             for (int p = 0; p < n; p++) {
                 double zp = z[p] - rho * h[p] / sq;
-                ls[p] = m / k + zp;
+                ls[p] = l[S[p]] + zp;
                 sumz += zp;
             }
-            ls[n] = m / k - sumz;
+            ls[n] = l[S[n]] - sumz;
         }
         /* any negative coordinate: step towards the candidate until the first one reaches 0 */
         double alpha = 1.0;
@@ -193,6 +256,7 @@ static int solve_one(int J, int r, const double *Mt, const double *a, double R, 
             }
         }
         if (drop >= 0) {
+            TRACE("  drop %d alpha %g\n", S[drop], alpha);
             for (int q = 0; q < k; q++) {
                 int j = S[q];
                 l[j] += alpha * (ls[q] - l[j]);
@@ -269,12 +333,16 @@ static int solve_one(int J, int r, const double *Mt, const double *a, double R, 
             *kkt = kk;
             return 0;
         }
+        TRACE("  add %d zeta %g mu %g\n", jmin, zmin, mu);
         S[k++] = jmin;
         inS[jmin] = 1;
         l[jmin] = 0.0;
     }
     return 5;                                      /* iteration cap */
 }
+
+/* The interface revision: the Python loader refuses a library built from another revision. */
+int ballsimplex_abi(void) { return 2; }
 
 /* The batch: n_draws x n_obj programmes.  A: n_draws x r, R: n_draws, C: n_obj x J, lam0: J.
  * Outputs n_draws x n_obj: value, status, kkt.  Returns 0, or -1 if memory ran out. */

@@ -23,26 +23,46 @@ _LIB = None
 _TRIED = False
 
 
+_ABI = 2  # must equal ballsimplex_abi() in _ballsimplex.c
+
+
+def _candidates():
+    """Where the compiled kernel may be: next to this module (an editable or in-place build), or in
+    the installed distribution (when the tests import the source tree, which holds no build)."""
+    spec = importlib.util.find_spec("synthcontrol.solvers._ballsimplex")
+    if spec is not None and spec.origin:
+        yield spec.origin
+    try:
+        from importlib.metadata import distribution
+        dist = distribution("synthcontrol")
+        for f in dist.files or ():
+            if f.name.startswith("_ballsimplex") and f.suffix in (".so", ".pyd", ".dylib"):
+                yield str(dist.locate_file(f))
+    except Exception:  # no installed distribution, or no file list: nothing more to try
+        return
+
+
 def _load():
     global _LIB, _TRIED
     if _TRIED:
         return _LIB
     _TRIED = True
-    try:
-        spec = importlib.util.find_spec("synthcontrol.solvers._ballsimplex")
-        if spec is None or not spec.origin:
-            return None
-        lib = ctypes.CDLL(spec.origin)
-        f = lib.ballsimplex_batch
-    except (OSError, AttributeError, ImportError):
-        return None
-    dp = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
-    ip = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")
-    f.argtypes = [ctypes.c_int, ctypes.c_int, dp, ctypes.c_int, dp, dp, ctypes.c_double, dp, ctypes.c_int, dp,
-                  ctypes.c_int, dp, ip, dp]
-    f.restype = ctypes.c_int
-    _LIB = lib
-    return lib
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+            if lib.ballsimplex_abi() != _ABI:
+                continue
+            f = lib.ballsimplex_batch
+        except (OSError, AttributeError):
+            continue
+        dp = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
+        ip = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")
+        f.argtypes = [ctypes.c_int, ctypes.c_int, dp, ctypes.c_int, dp, dp, ctypes.c_double, dp, ctypes.c_int,
+                      dp, ctypes.c_int, dp, ip, dp]
+        f.restype = ctypes.c_int
+        _LIB = lib
+        return lib
+    return None
 
 
 def available() -> bool:
