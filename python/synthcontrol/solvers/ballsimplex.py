@@ -33,13 +33,14 @@ def _candidates():
     if spec is not None and spec.origin:
         yield spec.origin
     try:
-        from importlib.metadata import distribution
-        dist = distribution("synthcontrol")
+        from importlib.metadata import distributions
+        dists = list(distributions(name="synthcontrol"))  # a build's egg-info may shadow the install
+    except Exception:  # no metadata: nothing more to try
+        return
+    for dist in dists:
         for f in dist.files or ():
             if f.name.startswith("_ballsimplex") and f.suffix in (".so", ".pyd", ".dylib"):
                 yield str(dist.locate_file(f))
-    except Exception:  # no installed distribution, or no file list: nothing more to try
-        return
 
 
 def _load():
