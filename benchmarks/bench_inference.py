@@ -440,8 +440,10 @@ def main(argv=None):
     rows_b.append(Row("S1", f"ours res.scpi(alpha={SCPI_ALPHA}, sims={SIMS}, seed={SCPI_SEED}), n_jobs=1, fitted res",
                       tm, ref="S1", ans=scpi_ans(scpi_ours), kind="ours",
                       note=f"{T - T0} periods + their mean x 2 conic programmes x {SIMS} draws "
-                           f"({2 * (T - T0 + 1) * SIMS:,} Clarabel solves); e_method='gaussian'; "
-                           f"{scpi_ours.details['failed_sims']} failed draws"))
+                           f"({2 * (T - T0 + 1) * SIMS:,} programmes: "
+                           f"{scpi_ours.details['in_sample_solver']['programmes_kernel']:,} by the exact "
+                           f"active-set kernel, {scpi_ours.details['in_sample_solver']['programmes_conic']:,} "
+                           f"by Clarabel); e_method='gaussian'; {scpi_ours.details['failed_sims']} failed draws"))
     try:
         tm = bench_ours("S2", on_fit("scpi", **scpi_kw, n_jobs=2))
         rows_b.append(Row("S2", "ours the same with n_jobs=2 (joblib, 2 cores)", tm, ref="S1",
