@@ -280,6 +280,12 @@ def cmd_fit(args) -> int:
         print()
         print(tt.summary())
         payload["ttest"] = {**_inference_dict(tt), "fold_estimates": tt.details["fold_estimates"]}
+    if "jackknife" in args.inference:
+        jk = res.jackknife_plus(alpha=args.alpha)
+        print()
+        print(jk.summary())
+        print(jk.details["table"].round(4).to_string(index=False))
+        payload["jackknife_plus"] = {**_inference_dict(jk), "table": jk.details["table"].to_dict(orient="records")}
     if "loo" in args.inference:
         loo = res.leave_one_out()
         print()
@@ -315,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--treatment-time")
     f.add_argument("--treat", help="0/1 treatment column (instead of --treated/--treatment-time)")
     f.add_argument("--fill", choices=["interpolate"], default=None)
-    f.add_argument("--inference", nargs="*", default=None, choices=["placebo", "loo", "conformal", "scpi", "lto", "ttest"],
+    f.add_argument("--inference", nargs="*", default=None, choices=["placebo", "loo", "conformal", "scpi", "lto", "ttest", "jackknife"],
                    help="default: placebo (conformal with --augment ridge)")
     f.add_argument("--placebo-pool", choices=["donors", "all"], default="donors")
     f.add_argument("--covariates", action="append",
@@ -330,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ridge-augmented SCM (augsynth's progfunc='Ridge'); --covariates are then unit means")
     f.add_argument("--ridge-lambda", type=float, default=None, help="fixed ridge penalty (default: CV)")
     f.add_argument("--alpha", type=float, default=0.1,
-                   help="1 - alpha is the coverage of the conformal, SCPI and t-test intervals (SCPI splits "
+                   help="1 - alpha is the coverage of the conformal, SCPI, t-test and jackknife+ intervals (SCPI splits "
                         "alpha between its in- and out-of-sample parts); the LTO test's level")
     f.add_argument("--sims", type=int, default=200, help="SCPI: simulation draws")
     f.add_argument("--seed", type=int, default=0, help="SCPI draws and the LTO pair subsample")

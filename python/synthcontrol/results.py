@@ -321,6 +321,16 @@ class SCResult:
         return scpi_inference(self, alpha=alpha, sims=sims, e_method=e_method, seed=seed, u_alpha=u_alpha,
                               e_alpha=e_alpha, rho=rho, rho_max=rho_max, n_jobs=n_jobs)
 
+    def jackknife_plus(self, alpha=0.1) -> Inference:
+        """Jackknife+ intervals over time (Barber et al. 2021), augsynth's ``inf_type =
+        "jackknife+"``: each fitting period is left out in turn, the estimator refitted (ridge fits
+        keep their penalty), and the held-out residuals widen the leave-one-out predictions of every
+        post period.  ``details["table"]``: counterfactual and effect intervals per period;
+        ``ci_lower``/``ci_upper``: the ATT interval.  Coverage ``>= 1 - 2 alpha`` under exchangeable
+        errors (about ``1 - alpha`` in practice)."""
+        from .inference.jackknife import jackknife_plus
+        return jackknife_plus(self, alpha=alpha)
+
     def lto(self, alpha=0.05, max_pairs=None, seed=0) -> Inference:
         """Leave-two-out refined placebo test (Lei & Sudijono 2025).
 

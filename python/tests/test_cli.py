@@ -107,7 +107,7 @@ def test_fit_modern_inference(tmp_path, capsys):
     f = need_file(data_dir() / "smoking.csv")
     out = tmp_path / "modern"
     rc = main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
-               "--treated", "California", "--treatment-time", "1989", "--inference", "lto", "ttest", "scpi",
+               "--treated", "California", "--treatment-time", "1989", "--inference", "lto", "ttest", "scpi", "jackknife",
                "--sims", "30", "--max-pairs", "100", "--out", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
@@ -118,6 +118,7 @@ def test_fit_modern_inference(tmp_path, capsys):
     assert res["ttest"]["alpha"] == pytest.approx(0.1)
     assert res["scpi"]["alpha"] == pytest.approx(0.1) and len(res["scpi"]["table"]) == 12
     assert res["scpi"]["ci_upper"] < 0
+    assert len(res["jackknife_plus"]["table"]) == 12 and res["jackknife_plus"]["ci_upper"] < 0
     assert main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
                  "--treated", "California", "--treatment-time", "1989", "--inference", "ttest",
                  "--K", "1"]) == 2
