@@ -37,7 +37,7 @@ def _cvx(Mt, a, R, m, c):
     J = Mt.shape[0]
     x = cp.Variable(J)
     prob = cp.Problem(cp.Minimize(c @ x), [x >= 0, cp.sum(x) == m, cp.norm(Mt.T @ x - a) <= R])
-    prob.solve(solver="CLARABEL", tol_gap_abs=1e-9, tol_gap_rel=1e-9, tol_feas=1e-9)
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-8, tol_gap_rel=1e-8, tol_feas=1e-8)
     return prob.value
 
 
