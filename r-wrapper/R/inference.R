@@ -265,6 +265,23 @@ as.data.frame.synthcontrol_conformal <- function(x, row.names = NULL, optional =
   out
 }
 
+# The pieces every per-period interval result shares: the table (periods in the fit's own type),
+# the ATT and its interval, the counterfactual bands named by period, and the level.
+.interval_core <- function(d, det, fit) {
+  table <- .frame_from_py(d$frames$table)
+  table$period <- .retype_periods(table$period, fit)
+  pn <- as.character(table$period)
+  list(
+    table = table,
+    att = as.double(det$att),
+    att_lower = as.double(d$ci_lower),
+    att_upper = as.double(d$ci_upper),
+    counterfactual_lower = stats::setNames(table$cf_lower, pn),
+    counterfactual_upper = stats::setNames(table$cf_upper, pn),
+    alpha = as.double(d$alpha)
+  )
+}
+
 # ---- modern inference: SCPI intervals, leave-two-out placebo, debiased t-test -----------------
 
 # Results of the three methods are cached with the fit (like conformal()), keyed by their settings.
@@ -312,19 +329,9 @@ scpi <- function(fit, alpha = 0.05, sims = 200, e_method = c("gaussian", "ls", "
                   rho = if (is.null(rho)) NULL else as.double(rho), rho_max = as.double(rho_max), call = cl)
     d <- reticulate::py_to_r(v)
     det <- .scalars(d$details)
-    table <- .frame_from_py(d$frames$table)
-    table$period <- .retype_periods(table$period, fit)
-    pn <- as.character(table$period)
-    structure(list(
-      table = table,
-      att = as.double(det$att),
-      att_lower = as.double(d$ci_lower),
-      att_upper = as.double(d$ci_upper),
+    structure(c(.interval_core(d, det, fit), list(
       att_counterfactual_lower = as.double(det$att_cf_lower),
       att_counterfactual_upper = as.double(det$att_cf_upper),
-      counterfactual_lower = stats::setNames(table$cf_lower, pn),
-      counterfactual_upper = stats::setNames(table$cf_upper, pn),
-      alpha = as.double(d$alpha),
       u_alpha = as.double(det$u_alpha),
       e_alpha = as.double(det$e_alpha),
       coverage = as.double(det$coverage),
@@ -340,7 +347,7 @@ scpi <- function(fit, alpha = 0.05, sims = 200, e_method = c("gaussian", "ls", "
       fit_kind = as.character(det$fit_kind),
       design = as.character(det$design),
       method = as.character(d$method)
-    ), class = "synthcontrol_scpi")
+    )), class = "synthcontrol_scpi")
   })
 }
 
@@ -446,6 +453,36 @@ ttest <- function(fit, K = 3, alpha = 0.05, oracle_weights = NULL) {
   })
 }
 
+# Documented in man/jackknife_plus.Rd.
+# Jackknife+ intervals over time (Barber, Candes, Ramdas & Tibshirani 2021), augsynth's
+# inf_type = "jackknife+"; Python's SCResult.jackknife_plus().  Each fitting period is left out in
+# turn; coverage >= 1 - 2 alpha under exchangeable errors (about 1 - alpha in practice).  With too
+# few fitting periods for alpha the bounds are -Inf / Inf (bounded = FALSE).
+jackknife_plus <- function(fit, alpha = 0.1) {
+  cl <- match.call()
+  .check_number(alpha, "alpha", paste0("a number in (0, 0.5), e.g. 0.1 (nominal coverage 1 - alpha, ",
+                                       "guaranteed 1 - 2 alpha)"), function(x) x > 0 && x < 0.5)
+  res <- .py_result(fit)
+  key <- format(alpha, digits = 17)
+  .cached_inference(fit, "jackknife_plus", key, function() {
+    v <- .py_call("jackknife_plus", res, alpha = as.double(alpha), call = cl)
+    d <- reticulate::py_to_r(v)
+    det <- .scalars(d$details)
+    r <- d$series$residuals
+    structure(c(.interval_core(d, det, fit), list(
+      nominal_coverage = as.double(det$nominal_coverage),
+      guaranteed_coverage = as.double(det$guaranteed_coverage),
+      bounded = isTRUE(det$bounded),
+      n_fitting_periods = as.integer(det$n_fitting_periods),
+      k_lower = as.integer(det$k_lower),
+      k_upper = as.integer(det$k_upper),
+      residuals = stats::setNames(.num(r$values),
+                                  as.character(.retype_periods(unlist(r$index), fit))),
+      method = as.character(d$method)
+    )), class = "synthcontrol_jackknife_plus")
+  })
+}
+
 .level <- function(alpha) paste0(format(100 * (1 - alpha)), "%")
 
 # The SCPI per-period table, conformal's style: counterfactual band and effect interval.
@@ -470,6 +507,23 @@ ttest <- function(fit, K = 3, alpha = 0.05, oracle_weights = NULL) {
     "rho / active donors" = paste0(.fmt(x$rho, digits), " / ",
                                    if (length(x$active_donors)) paste(x$active_donors, collapse = ", ") else "none",
                                    if (x$failed_sims > 0) paste0("  (", x$failed_sims, " failed simulations)") else ""))
+}
+
+# A bound for the headline: -Inf / Inf as such (formatC pads them).
+.fmt_bound <- function(x, digits = 4) if (is.infinite(x)) format(x) else .fmt(x, digits)
+
+.jackknife_lines <- function(x, digits = 4) {
+  n <- x$n_fitting_periods
+  c("Inference type" = paste0("Jackknife+ over time (Barber et al. 2021), ", n,
+                              " fitting periods left out in turn"),
+    "ATT interval" = paste0(.level(x$alpha), ": [", .fmt_bound(x$att_lower, digits), ", ",
+                            .fmt_bound(x$att_upper, digits), "]  (ATT ", .fmt(x$att, digits), ")"),
+    "Coverage nominal / guaranteed" = paste0(.level(x$alpha), " / >= ", format(100 * x$guaranteed_coverage),
+                                             "%  (exchangeable errors; order statistics ", x$k_lower,
+                                             " and ", x$k_upper, " of ", n, ")"),
+    "Bounded" = if (x$bounded) NULL else
+      paste0("no: alpha = ", format(x$alpha), " is too small for ", n, " fitting periods (finite ",
+             "bounds need alpha >= 1/", n + 1L, " = ", format(signif(1 / (n + 1), 3)), ")"))
 }
 
 .lto_lines <- function(x, digits = 4) {
@@ -524,6 +578,16 @@ print.synthcontrol_scpi <- function(x, digits = 4, ...) {
   invisible(x)
 }
 
+print.synthcontrol_jackknife_plus <- function(x, digits = 4, ...) {
+  r <- .jackknife_lines(x, digits)
+  cat(r[[1L]], "\n", sep = "")
+  .print_lines(r[-1L])
+  cat("\nBy post-treatment period: the synthetic counterfactual's ", .level(x$alpha), " band (CF Lower, ",
+      "CF Upper) and the effect's interval (Lower Bound, Upper Bound):\n", sep = "")
+  .print_scpi_table(x)
+  invisible(x)
+}
+
 print.synthcontrol_lto <- function(x, digits = 4, ...) {
   r <- .lto_lines(x, digits)
   cat(r[[1L]], "\n", sep = "")
@@ -543,6 +607,8 @@ print.synthcontrol_ttest <- function(x, digits = 4, ...) {
 as.data.frame.synthcontrol_scpi <- as.data.frame.synthcontrol_conformal  # the per-period table
 
 as.data.frame.synthcontrol_lto <- as.data.frame.synthcontrol_scpi
+
+as.data.frame.synthcontrol_jackknife_plus <- as.data.frame.synthcontrol_scpi
 
 as.data.frame.synthcontrol_ttest <- function(x, row.names = NULL, optional = FALSE, ...) {
   out <- x$folds

@@ -68,16 +68,16 @@ print.synthcontrol <- function(x, digits = 4, ...) {
     cat("  Placebo p-value (", p$statistic, "): ", .fmt(p$p_value, digits), "\n", sep = "")
   }
   if (.is_ridge(x)) {
-    cat("More: summary(fit, inf_type = \"conformal\"), conformal(), scpi(), lto(), ttest(), plot(), coef(), ",
-        "predict(), as.data.frame()\n", sep = "")
+    cat("More: summary(fit, inf_type = \"conformal\"), conformal(), jackknife_plus(), scpi(), lto(), ttest(), ",
+        "plot(), coef(), predict(), as.data.frame()\n", sep = "")
   } else {
-    cat("More: summary(), plot(), placebo(), leave_one_out(), scpi(), lto(), ttest(), coef(), predict(), ",
-        "as.data.frame()\n", sep = "")
+    cat("More: summary(), plot(), placebo(), leave_one_out(), scpi(), jackknife_plus(), lto(), ttest(), ",
+        "coef(), predict(), as.data.frame()\n", sep = "")
   }
   invisible(x)
 }
 
-.inf_types <- c("conformal", "scpi", "lto", "ttest", "none")
+.inf_types <- c("conformal", "jackknife+", "jackknife_plus", "scpi", "lto", "ttest", "none")
 
 summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ratio",
                                  donor_pool = "donors", exclude_mspe_ratio = NULL, ...,
@@ -86,7 +86,7 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
                                  max_pairs = NULL, K = 3, oracle_weights = NULL) {
   inf <- NULL
   conf <- NULL
-  modern <- list(scpi = NULL, lto = NULL, ttest = NULL)
+  modern <- list(scpi = NULL, lto = NULL, ttest = NULL, jackknife_plus = NULL)
   if (is.character(inference) && length(inference) == 1L &&
       inference %in% setdiff(.inf_types, "none")) {   # summary(fit, "scpi") etc.: same as inf_type
     if (is.null(inf_type)) inf_type <- inference
@@ -95,12 +95,15 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
   if (!is.null(inf_type)) {
     if (!is.character(inf_type) || length(inf_type) != 1L || !inf_type %in% .inf_types) {
       .sc_stop("`inf_type` must be one of ", paste0('"', .inf_types, '"', collapse = ", "),
-               "; augsynth's jackknife and permutation inference are not available. For the ",
-               "in-space placebo test use inference = \"placebo\"", class = "synthcontrol_spec_error")
+               "; augsynth's plain jackknife (\"jackknife\"; use \"jackknife+\") and its ",
+               "permutation inference are not available. For the in-space placebo test use ",
+               "inference = \"placebo\"", class = "synthcontrol_spec_error")
     }
-    dots <- if (inf_type %in% c("scpi", "lto", "ttest")) list(...) else list()
+    if (inf_type == "jackknife_plus") inf_type <- "jackknife+"
+    checked <- c("scpi", "lto", "ttest", "jackknife+")
+    dots <- if (inf_type %in% checked) list(...) else list()
     extra <- switch(inf_type, scpi = c("u_alpha", "e_alpha", "rho", "rho_max"), character())
-    if (inf_type %in% c("scpi", "lto", "ttest") && length(dots) &&
+    if (inf_type %in% checked && length(dots) &&
         (is.null(names(dots)) || !all(names(dots) %in% extra))) {
       bad <- if (is.null(names(dots))) "unnamed" else setdiff(names(dots), extra)
       .sc_stop("summary(inf_type = \"", inf_type, "\") does not use the argument(s) ",
@@ -119,13 +122,15 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
       modern$lto <- lto(object, alpha = alpha, max_pairs = max_pairs, seed = seed)
     } else if (inf_type == "ttest") {
       modern$ttest <- ttest(object, K = K, alpha = alpha, oracle_weights = oracle_weights)
+    } else if (inf_type == "jackknife+") {
+      modern$jackknife_plus <- jackknife_plus(object, alpha = alpha)
     }
   }
   if (!is.null(inference)) {
     if (!identical(inference, "placebo")) {
-      .sc_stop("summary(inference =) supports \"placebo\" (and \"conformal\", \"scpi\", \"lto\", ",
-               "\"ttest\", the same as inf_type = ...); use leave_one_out() or in_time_placebo() for ",
-               "the other checks",
+      .sc_stop("summary(inference =) supports \"placebo\" (and \"conformal\", \"jackknife+\", \"scpi\", ",
+               "\"lto\", \"ttest\", the same as inf_type = ...); use leave_one_out() or in_time_placebo() ",
+               "for the other checks",
                class = "synthcontrol_spec_error")
     }
     stored <- object$inference$placebo
@@ -161,15 +166,18 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     scpi = modern$scpi,
     lto = modern$lto,
     ttest = modern$ttest,
-    att_table = .att_table(conf, modern$scpi),
-    average_att = .average_att(conf, modern$scpi, modern$ttest)
+    jackknife_plus = modern$jackknife_plus,
+    att_table = .att_table(conf, if (is.null(modern$scpi)) modern$jackknife_plus else modern$scpi),
+    average_att = .average_att(conf, if (is.null(modern$scpi)) modern$jackknife_plus else modern$scpi,
+                               modern$ttest)
   )
   rownames(out$effects) <- NULL
   class(out) <- "summary.synthcontrol"
   out
 }
 
-# augsynth's att_table (per period: Time, Estimate, lower_bound, upper_bound[, p_val]).
+# augsynth's att_table (per period: Time, Estimate, lower_bound, upper_bound[, p_val]); `sc` is an
+# scpi() or jackknife_plus() result (the same table columns).
 .att_table <- function(conf, sc) {
   if (!is.null(conf)) return(conf$table)
   if (!is.null(sc)) {
@@ -225,6 +233,7 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
   if (!is.null(x$scpi)) rows <- c(rows, .scpi_lines(x$scpi, digits))
   if (!is.null(x$lto)) rows <- c(rows, .lto_lines(x$lto, digits))
   if (!is.null(x$ttest)) rows <- c(rows, .ttest_lines(x$ttest, digits))
+  if (!is.null(x$jackknife_plus)) rows <- c(rows, .jackknife_lines(x$jackknife_plus, digits))
   if (!is.null(x$V) && !is.null(d$lower_bound)) {
     rows <- c(rows,
       "Loss V (fit-window MSPE)" = formatC(d$loss_v, digits = 6, format = "g"),
@@ -279,6 +288,13 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
         "interval (Lower Bound, Upper Bound)\n", sep = "")
     .print_scpi_table(x$scpi, digits = digits)
     if (!identical(x$scpi$fit_kind, "outcome")) cat("Note: ", x$scpi$design, "\n", sep = "")
+  } else if (!is.null(x$jackknife_plus)) {
+    jk <- x$jackknife_plus
+    cat("Effects by post-treatment period, jackknife+ ", .level(jk$alpha), " intervals (guaranteed >= ",
+        format(100 * jk$guaranteed_coverage), "%", if (jk$bounded) "" else "; unbounded at this alpha",
+        "):\n  the synthetic counterfactual's band (CF Lower, CF Upper) and the effect's ",
+        "interval (Lower Bound, Upper Bound)\n", sep = "")
+    .print_scpi_table(jk, digits = digits)
   } else {
     cat("Effects by post-treatment period:\n")
     eff <- x$effects

@@ -318,6 +318,12 @@ def ttest(res, K=3, alpha=0.05, oracle_weights=None):
     return out
 
 
+def jackknife_plus(res, alpha=0.1):
+    """Jackknife+ over time (augsynth's inf_type = "jackknife+") -> plain values.  Unbounded
+    interval ends (too few fitting periods for the level) stay float +-inf, R's Inf / -Inf."""
+    return _inference(res.jackknife_plus(alpha=float(alpha)))
+
+
 def _inference(inf):
     import pandas as pd
     scalars, frames, series = {}, {}, {}
@@ -419,5 +425,6 @@ def synth_solve(X1, X0, Z1, Z0, rownames, colnames, zrownames, custom_v=None, ba
 
 _FUNCS = {"panel": panel, "fit": fit, "placebo": placebo, "in_time_placebo": in_time_placebo,
           "leave_one_out": leave_one_out, "conformal": conformal, "scpi": scpi, "lto": lto, "ttest": ttest,
+          "jackknife_plus": jackknife_plus,
           "synth_dataprep": synth_dataprep,
           "synth_solve": synth_solve}
