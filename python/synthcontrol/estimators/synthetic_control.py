@@ -175,8 +175,10 @@ class SyntheticControl:
         return SCResult.from_weights(panel, fit.w, diag, estimator=self, fit_mask=~panel.post,
                                      cf=fit.counterfactual)
 
-    def _unit_covariates(self, panel: Panel):
-        """Per-unit pre-period means of the covariate columns (missing cells skipped), as augsynth."""
+    def _unit_covariates(self, panel: Panel, periods=None):
+        """Per-unit pre-period means of the covariate columns (missing cells skipped), as augsynth.
+        ``periods``: average over these periods instead (the refits of cross-fitting and the
+        jackknife, which must not see their held-out periods)."""
         from ..errors import DataError
         if panel.source is None:
             raise SpecificationError(
@@ -186,7 +188,7 @@ class SyntheticControl:
         missing = [c for c in self.covariates if c not in src.columns]
         if missing:
             raise DataError(f"covariate column(s) {missing} not found; columns: {list(src.columns)}")
-        pre_times = set(panel.times[: panel.T0])
+        pre_times = set(panel.times[: panel.T0]) if periods is None else set(periods)
         rows = src[src[panel.time].isin(pre_times)]
         try:
             means = rows.groupby(panel.unit)[list(self.covariates)].mean(numeric_only=False)

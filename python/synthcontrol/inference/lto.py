@@ -117,8 +117,9 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
     refitter = UnitRefitter(res)
     est = res.estimator
     n_jobs = getattr(est, "n_jobs", 1) if est is not None else 1
-    tasks = [(k, {i, j} | ({0} if k else set())) for i, j in pairs for k in (0, i, j)]
-    refitter.prefetch([(k, frozenset(S)) for k, S in tasks], n_jobs=n_jobs)
+    tasks = [task for i, j in pairs for task in ((0, frozenset((i, j))), (i, frozenset((0, j))),
+                                                 (j, frozenset((0, i))))]
+    refitter.prefetch(tasks, n_jobs=n_jobs)
     R = np.empty((len(pairs), 3))
     seen = {}  # id of a cached gap array -> its ratio (many matches share a fit)
 
@@ -132,7 +133,9 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
         R[m, 0] = score(0, frozenset((i, j)))
         R[m, 1] = score(i, frozenset((0, j)))
         R[m, 2] = score(j, frozenset((0, i)))
-    not_won = R[:, 0] <= np.maximum(R[:, 1], R[:, 2])
+    # the treated unit wins only when its ratio is strictly the largest; an undefined ratio (a
+    # perfect fit before and after: 0/0) cannot be beaten or beat: the match counts as not won
+    not_won = ~(R[:, 0] > np.maximum(R[:, 1], R[:, 2]))
     n_not_won = int(not_won.sum())
     n_pairs = len(pairs)
     N = J + 1
@@ -157,6 +160,7 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
         "n_pairs_total": n_all,
         "treated_losses": n_not_won,
         "treated_wins": n_pairs - n_not_won,
+        "n_undefined_ratios": int(np.isnan(R).sum()),
         "subsampled": subsampled,
         "observed_rmspe_ratio": float(res.diagnostics.get("rmspe_ratio", math.nan)),
         "n_fits": refitter.n_fits,

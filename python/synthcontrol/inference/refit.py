@@ -55,9 +55,10 @@ class UnitRefitter:
         the fitted penalty).
     """
 
-    def __init__(self, res, mask=None, ridge_cv=False):
+    def __init__(self, res, mask=None, ridge_cv=False, estimator=None):
         p = res.panel
         self.res = res
+        self.estimator = res.estimator if estimator is None else estimator
         self.panel = p
         self.kind = fit_kind(res)
         self.Z = np.column_stack([np.asarray(p.y_treated, dtype=float), np.asarray(p.X_donors, dtype=float)])
@@ -74,10 +75,14 @@ class UnitRefitter:
             self._Zc = np.ascontiguousarray(Zc)
             self._G = Zc.T @ Zc
         elif self.kind == "ridge":
-            est = res.estimator
+            est = self.estimator
             self._cov = None
             if est is not None and est.covariates:
-                Zd, zt = est._unit_covariates(p)
+                # unit means over the refit's own fitting periods (the whole pre-period for the
+                # fit itself): a held-out period must not reach the weights through a covariate
+                own = np.asarray(res.fit_mask, dtype=bool)
+                periods = None if np.array_equal(self.mask, own) else p.times[self.mask]
+                Zd, zt = est._unit_covariates(p, periods=periods)
                 self._cov = np.vstack([zt[None, :], Zd])
             d = res.diagnostics
             self._ridge_opts = dict(residualize=bool(d.get("residualize")), fixedeff=bool(d.get("fixedeff")))
@@ -159,7 +164,7 @@ class UnitRefitter:
                                    (p.treated_units if c == 0 else (p.donors[c - 1],))]
             if 0 in D and len(p.treated_units) > 1:
                 raise SolverError("a treated group's mean cannot be a donor of a covariate refit")
-            w, bgap = self.res.estimator.refit_units(p, labels([k]), labels(D), self.mask)
+            w, bgap = self.estimator.refit_units(p, labels([k]), labels(D), self.mask)
             self.n_fits += 1
             if np.isfinite(bgap):
                 self.max_bound_gap = max(self.max_bound_gap, float(bgap))

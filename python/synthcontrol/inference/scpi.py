@@ -64,7 +64,7 @@ _E_METHODS = ("gaussian", "ls", "qreg", "empirical")
 # ------------------------------------------------------------------------------------------------
 # small building blocks
 
-def scpi_rho(u, B, w, rho_max=0.2):
+def scpi_rho(u, B, w, rho_max=0.2, names=None):
     """scpi's type-1 regularisation parameter (with its fallbacks), capped at ``rho_max``."""
     u = np.asarray(u, dtype=float)
     B = np.asarray(B, dtype=float)
@@ -73,7 +73,9 @@ def scpi_rho(u, B, w, rho_max=0.2):
     sd_b = B.std(axis=0, ddof=1)
     if not np.all(sd_b > 0):
         j = int(np.flatnonzero(~(sd_b > 0))[0])
-        raise SpecificationError(f"donor {j} has no variation over the fitting periods; SCPI needs it")
+        who = repr(names[j]) if names is not None else str(j)
+        raise SpecificationError(f"donor {who} has no variation over the fitting periods; SCPI's scale "
+                                 f"needs every donor to vary (drop it from the donor pool)")
     d0 = int(np.count_nonzero(np.abs(w) >= 1e-6))
     rate = math.sqrt(math.log(max(J, 2)) * d0 * math.log(T0)) / math.sqrt(T0)
     rho = min(sd_u / sd_b.min() * rate, rho_max)
@@ -156,30 +158,22 @@ def _q_factor(Q):
 # the in-sample simulation
 
 class _Programs:
-    """The two conic programmes per draw and row, over ``x`` (J donors' weights)."""
+    """The two conic programmes per draw and row, posed in ``d = (x - w) / s`` (``s`` the ball's
+    radius in weight units), so every number the solver sees is of order one: in ``x`` itself a
+    near-exact pre-fit asks for differences of 1e-4 in objectives of 1e3."""
 
     def __init__(self, w, Q, lb, kind, rho):
         import scipy.sparse as sp
         self.sp = sp
         self.w = w
         self.L = _q_factor(Q)
+        self.colnorm2 = np.sum(self.L * self.L, axis=0)
         self.lb = lb
         self.kind = kind
         self.rho = rho
-        J = len(w)
-        self.J = J
-        r = self.L.shape[1]
-        # fixed rows: sum x = 1 (zero cone), then x >= lb (simplex) or ||x|| <= Q* (ridge)
-        if kind == "simplex":
-            self.A_fixed = np.vstack([np.ones((1, J)), -np.eye(J)])
-            self.b_fixed = np.concatenate([[1.0], -lb])
-        else:
-            qstar = float(np.linalg.norm(w)) + rho
-            self.A_fixed = np.vstack([np.ones((1, J)), np.zeros((1, J)), -np.eye(J)])
-            self.b_fixed = np.concatenate([[1.0], [qstar], np.zeros(J)])
-        # the quadratic constraint as a second-order cone in x:
-        #   (x - w)'Q(x - w) <= 2 G'(x - w)  <=>  || (2 L'(x - w), 2 G'(x - w) - 1) || <= 2 G'(x - w) + 1
-        self.r = r
+        self.J = len(w)
+        self.r = self.L.shape[1]
+        self.qstar = float(np.linalg.norm(w)) + rho  # the ridge set: ||x||_2 <= Q*
         self._setup()
 
     def _setup(self):
@@ -188,11 +182,8 @@ class _Programs:
         J, r = self.J, self.r
         self.clarabel = clarabel
         cones = [clarabel.ZeroConeT(1)]
-        if self.kind == "simplex":
-            cones.append(clarabel.NonnegativeConeT(J))
-        else:
-            cones.append(clarabel.SecondOrderConeT(J + 1))
-        cones.append(clarabel.SecondOrderConeT(r + 2))
+        cones.append(clarabel.NonnegativeConeT(J) if self.kind == "simplex" else clarabel.SecondOrderConeT(J + 1))
+        cones.append(clarabel.SecondOrderConeT(r + 1))
         self.cones = cones
         st = clarabel.DefaultSettings()
         st.verbose = False
@@ -212,17 +203,51 @@ class _Programs:
         self.sp = sp
         self._setup()
 
+    def _solve_flat(self, rows):
+        """A ball of zero radius (an exactly fitted pre-period leaves ``G = 0``): the set is
+        ``{x : L'(x - w) = 0, sum x = 1, x >= lb}``, a polytope; min and max of ``p'x`` are linear
+        programmes (HiGHS)."""
+        from scipy.optimize import linprog
+        w, L, J = self.w, self.L, self.J
+        A_eq = np.vstack([L.T, np.ones((1, J))])
+        b_eq = np.zeros(A_eq.shape[0])
+        bounds = list(zip(self.lb - w, [None] * J))
+        lo = np.full(len(rows), np.nan)
+        hi = np.full(len(rows), np.nan)
+        base = rows @ w
+        for i, p in enumerate(rows):
+            for sign, out in ((1.0, lo), (-1.0, hi)):
+                r = linprog(sign * p, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
+                if r.status == 0:
+                    out[i] = base[i] + sign * r.fun
+        return lo, hi
+
     def solve_draw(self, G, rows):
-        """min and max of ``rows @ x`` over the set of draw ``G``: two (n_rows,) arrays (NaN where
-        the solver did not reach an optimum)."""
-        w, L = self.w, self.L
-        A_soc = np.vstack([-2 * G[None, :], -2 * L.T, -2 * G[None, :]])
-        gw = float(G @ w)
-        Lw = L.T @ w
-        b_soc = np.concatenate([[1.0 - 2 * gw], -2 * Lw, [-1.0 - 2 * gw]])
-        A = self.sp.csc_matrix(np.vstack([self.A_fixed, A_soc]))
-        b = np.concatenate([self.b_fixed, b_soc])
+        """min and max of ``rows @ x`` over the set of draw ``G`` (``G`` on ``Q``'s kept
+        directions): two (n_rows,) arrays (NaN where the solver did not reach an optimum).
+
+        With ``G = L g`` the quadratic constraint is the ball ``||L'(x - w) - g|| <= ||g||``."""
+        w, L, J = self.w, self.L, self.J
+        g = (G @ L) / self.colnorm2
+        R = float(np.sqrt(g @ g))
+        lnorm = float(np.sqrt(self.colnorm2.max())) if self.colnorm2.size else 0.0
+        if self.kind == "simplex" and not R > 1e-9 * lnorm * float(np.abs(w).sum()):
+            return self._solve_flat(rows)
+        s = R / lnorm
+        A_rows = [np.ones((1, J))]
+        b_rows = [[0.0]]
+        if self.kind == "simplex":
+            A_rows.append(-np.eye(J))
+            b_rows.append((w - self.lb) / s)  # d >= (lb - w) / s
+        else:
+            A_rows += [np.zeros((1, J)), -np.eye(J)]
+            b_rows += [[self.qstar / s], w / s]  # ||d + w/s|| <= Q*/s
+        A_rows += [np.zeros((1, J)), L.T]
+        b_rows += [[R / s], g / s]  # ||g/s - L'd|| <= R/s
+        A = self.sp.csc_matrix(np.vstack(A_rows))
+        b = np.concatenate([np.ravel(x) for x in b_rows])
         solver = self.clarabel.DefaultSolver(self.P0, rows[0], A, b, self.cones, self.settings)
+        base = rows @ w
         lo = np.full(len(rows), np.nan)
         hi = np.full(len(rows), np.nan)
         ok_status = ("Solved", "AlmostSolved")
@@ -231,7 +256,7 @@ class _Programs:
                 solver.update(q=sign * p)
                 sol = solver.solve()
                 if str(sol.status) in ok_status:
-                    out[i] = sign * sol.obj_val
+                    out[i] = base[i] + s * sign * sol.obj_val
         return lo, hi
 
 
@@ -291,7 +316,8 @@ def _simulate(progs, Sroot, rows, sims, seed, n_jobs, use_kernel=True):
         lo, hi = chunk(Gs)
     else:
         from joblib import Parallel, delayed
-        parts = Parallel(n_jobs=n_jobs)(delayed(chunk)(b) for b in np.array_split(Gs, 4 * abs(int(n_jobs))))
+        n_chunks = max(1, min(len(Gs), 4 * abs(int(n_jobs))))
+        parts = Parallel(n_jobs=n_jobs)(delayed(chunk)(b) for b in np.array_split(Gs, n_chunks))
         lo = np.vstack([p[0] for p in parts])
         hi = np.vstack([p[1] for p in parts])
     return lo, hi, {"solver": "Clarabel (conic interior point)", "programmes_kernel": 0,
@@ -338,7 +364,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
     u = A - B @ w
     nz = int(np.count_nonzero(np.abs(w) >= 1e-6))
     df = min(nz - 1, T0 - 1) if kind != "ridge" else min(nz, T0 - 1)
-    rho_v = scpi_rho(u, B, w, rho_max) if rho is None else float(rho)
+    rho_v = scpi_rho(u, B, w, rho_max, names=list(p.donors)) if rho is None else float(rho)
     active = np.flatnonzero(w > rho_v)
     if active.size == 0:
         active = np.array([int(np.argmax(w))])
@@ -392,9 +418,9 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
         z = resid / np.sqrt(np.exp(Dpre @ g))
         e_lb = e_mean + sigma * np.quantile(z, a2)
         e_ub = e_mean + sigma * np.quantile(z, 1 - a2)
-    elif e_method == "qreg":
+    elif e_method == "qreg" and cols:
         e_lb, e_ub = restricted_quantiles(Dpre, e, (a2, 1 - a2), Dpost)
-    else:
+    else:  # "empirical", or "qreg" with a constant-only design (scpi then uses these quantiles)
         e_lb = np.full(len(rows), np.quantile(e, a2))
         e_ub = np.full(len(rows), np.quantile(e, 1 - a2))
 

@@ -62,6 +62,7 @@ def choose_k(residuals, T0, T1, k_max=10, min_block=6):
     aphi = min(abs(phi), 0.999)
     need = min_block if aphi < 1e-3 else max(min_block, math.ceil(math.log(0.05) / math.log(aphi)))
     floor_k = 3 if T0 >= 6 else 2
+    k_max = max(floor_k, min(k_max, T0 // 2))
     if phi >= 0.5:
         K, rule = floor_k, "persistent residuals (phi >= 0.5): the robust K = 3"
     else:
@@ -77,16 +78,20 @@ def _validate(res, K, alpha, oracle_weights):
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
     p = res.panel
-    T0 = p.T0
-    T1 = len(p.times) - T0
+    T1 = len(p.times) - p.T0
     if T1 < 1:
         raise SpecificationError("the t-test needs post-treatment periods")
+    n_fit = int(np.count_nonzero(res.fit_mask))  # the fitting periods (fit_window) hold the blocks
+    if n_fit < 4:
+        raise SpecificationError(
+            f"the t-test needs at least 4 fitting periods (2 folds of 2), this fit has {n_fit}")
     if K != "auto":
         if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
             raise SpecificationError(f"K must be an integer >= 2 or 'auto', got {K!r}")
-        if int(K) > T0 // 2:
+        if int(K) > n_fit // 2:
             raise SpecificationError(
-                f"K={K} folds leave fewer than 2 pre-periods per block (T0 = {T0}); use K <= {T0 // 2}")
+                f"K={K} folds leave fewer than 2 fitting periods per block ({n_fit} fitting periods); "
+                f"use K <= {n_fit // 2}")
     w = None
     if oracle_weights is not None:
         if not isinstance(oracle_weights, (dict, pd.Series)):
@@ -94,48 +99,95 @@ def _validate(res, K, alpha, oracle_weights):
         ow = pd.Series(oracle_weights, dtype=float)
         unknown = [k for k in ow.index if k not in set(p.donors)]
         if unknown:
-            raise SpecificationError(f"oracle_weights name units that are not donors: {unknown[:5]}")
+            raise SpecificationError(f"oracle_weights name units that are not donors: "
+                                     f"{', '.join(map(str, unknown[:5]))}")
         if not np.all(np.isfinite(ow.to_numpy())):
             raise SpecificationError("oracle_weights must be finite numbers")
         w = ow.reindex(p.donors).fillna(0.0).to_numpy()
-    return T0, T1, w
+    return n_fit, T1, w
+
+
+def _fold_estimator(res, held):
+    """The estimator of a covariate fit without the predictors that read the outcome in the
+    held-out periods ``held`` (outcome lags there, or the outcome used as a covariate over a window
+    touching them): cross-fitting needs fold weights that never saw the held-out outcomes.
+    Covariates other than the outcome are kept.  Returns ``(estimator, dropped labels)``."""
+    import copy
+    from ..predictors import _Panel
+    est, p = res.estimator, res.panel
+    view = _Panel(p.source, p.unit, p.time)
+    held = set(held)
+
+    def touches(window, what, tuple_is_range=True):
+        return bool(set(view.window(window, what, tuple_is_range=tuple_is_range)) & held)
+    dropped = []
+    lags = est.outcome_lags
+    if lags:
+        if isinstance(lags, dict):
+            keep = {k: v for k, v in lags.items() if not touches(v, k)}
+        else:
+            keep = [t for t in lags if not touches(t, "outcome lag")]
+        dropped += [str(k) for k in lags if k not in keep]
+        lags = keep or None
+    covs = est.covariates
+    if covs and p.outcome in covs:
+        if isinstance(covs, dict):
+            if touches(covs[p.outcome], p.outcome):
+                dropped.append(p.outcome)
+                covs = {k: v for k, v in covs.items() if k != p.outcome} or None
+        else:
+            window = est.predictor_window if est.predictor_window is not None else list(p.times[: p.T0])
+            if touches(window, p.outcome, tuple_is_range=est.predictor_window is not None):
+                dropped.append(p.outcome)
+                covs = [c for c in covs if c != p.outcome] or None
+    if not dropped:
+        return est, dropped
+    if not covs and not lags:
+        raise SpecificationError(
+            "every predictor of this fit reads the outcome in a held-out block of the t-test "
+            f"({', '.join(dropped)}); use fewer folds, or predictors outside the last r K fitting periods")
+    new = copy.copy(est)
+    new.outcome_lags, new.covariates = lags, covs
+    return new, dropped
 
 
 def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
     """See :meth:`synthcontrol.results.SCResult.ttest`."""
-    T0, T1, w_oracle = _validate(res, K, alpha, oracle_weights)
+    n_fit, T1, w_oracle = _validate(res, K, alpha, oracle_weights)
     p = res.panel
     y = np.asarray(p.y_treated, dtype=float)
     X = np.asarray(p.X_donors, dtype=float)
-    auto = K == "auto"
+    fit_idx = np.flatnonzero(np.asarray(res.fit_mask, dtype=bool))
     k_info = None
-    if auto:
-        pre_gap = res.gap.to_numpy()[:T0]
-        K, k_info = choose_k(pre_gap, T0, T1)
+    if K == "auto":
+        K, k_info = choose_k(res.gap.to_numpy()[fit_idx], n_fit, T1)
     K = int(K)
-    r = min(T0 // K, T1)
-    start = T0 - r * K
-    post = np.arange(T0, len(y))
+    r = min(n_fit // K, T1)
+    blocks = fit_idx[n_fit - r * K:]  # the last r K fitting periods
+    post = np.flatnonzero(np.asarray(p.post, dtype=bool))
     folds = []
     kind = fit_kind(res)
     for k in range(K):
-        H = np.arange(start + k * r, start + (k + 1) * r)
+        H = blocks[k * r:(k + 1) * r]
         mask = np.array(res.fit_mask, dtype=bool)  # the estimator's fitting periods ...
         mask[H] = False  # ... without the held-out block
+        dropped = []
         if w_oracle is not None:
             gap = y - X @ w_oracle
-            n_fit = 0
+            n_fits = 0
         else:
-            if mask.sum() < 2:
-                raise SpecificationError(f"fold {k + 1} leaves {int(mask.sum())} fitting period(s); use fewer folds")
-            refitter = UnitRefitter(res, mask=mask, ridge_cv=res.estimator is not None
+            est = res.estimator
+            if kind == "predictors":
+                est, dropped = _fold_estimator(res, p.times[H])
+            refitter = UnitRefitter(res, mask=mask, estimator=est, ridge_cv=res.estimator is not None
                                     and getattr(res.estimator, "ridge_lambda", None) is None)
             gap = refitter.gap(0, frozenset())
-            n_fit = refitter.n_fits
+            n_fits = refitter.n_fits
         tau_k = float(gap[post].mean() - gap[H].mean())
         folds.append({"fold": k + 1, "held_out_start": p.times[H[0]], "held_out_end": p.times[H[-1]],
                       "n_fit_periods": int(mask.sum()), "post_gap": float(gap[post].mean()),
-                      "held_out_gap": float(gap[H].mean()), "tau": tau_k, "n_fits": n_fit})
+                      "held_out_gap": float(gap[H].mean()), "tau": tau_k, "n_fits": n_fits,
+                      "predictors_dropped": ", ".join(dropped)})
     taus = np.array([f["tau"] for f in folds])
     tau = float(taus.mean())
     scale = math.sqrt(1.0 + K * r / T1)
@@ -146,7 +198,7 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
     pval = float(2 * stats.t.sf(abs(tstat), df)) if np.isfinite(tstat) else (0.0 if tau != 0 else 1.0)
     q = float(stats.t.ppf(1 - alpha / 2, df))
     details = {
-        "att": tau, "se": se, "tstat": tstat, "df": df, "K": K, "r": r, "T0": T0, "T1": T1,
+        "att": tau, "se": se, "tstat": tstat, "df": df, "K": K, "r": r, "T0": n_fit, "T1": T1,
         "rescale": scale, "naive_att": float(res.att), "oracle": w_oracle is not None,
         "fit_kind": kind,
         "folds": pd.DataFrame(folds),

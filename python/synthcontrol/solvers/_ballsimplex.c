@@ -90,10 +90,15 @@ static int solve_one(int J, int r, const double *Mt, const double *a, double R, 
     double mu = 0.0, nu = 0.0;
     {
         /* a ball of (numerically) zero radius makes the problem an LP on the null space of M:
-         * not this method's business */
+         * not this method's business; nor are non-finite inputs */
         double an = 0.0;
         for (int i = 0; i < r; i++) an += a[i] * a[i];
-        if (!(R > 1e-9 * (sqrt(an) + m * mnorm))) return 7;
+        /* below 1e-5 of the data's scale, rounding (1e-16 of the scale squared) is no longer small
+         * against R^2, and "inside" cannot be told from "on" the sphere: the conic solver, posed
+         * in scaled coordinates, takes over */
+        if (!(R > 1e-5 * (sqrt(an) + m * mnorm))) return 7;
+        if (!isfinite(an) || !isfinite(R) || !isfinite(m)) return 9;
+        for (int j = 0; j < J; j++) if (!isfinite(c[j]) || !isfinite(l[j])) return 9;
     }
     for (int it = 0; it < maxit; it++) {
         TRACE("it %d k %d\n", it, k);
