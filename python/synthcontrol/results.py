@@ -303,7 +303,7 @@ class SCResult:
                                    n_perm=n_perm, seed=seed, refine=refine)
 
     def scpi(self, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None,
-             rho=None, rho_max=0.2, n_jobs=1) -> Inference:
+             rho=None, rho_max=0.2, n_jobs=1, solver="auto") -> Inference:
         """SCPI prediction intervals (Cattaneo, Feng & Titiunik 2021), as the scpi package computes
         them for the simplex: an in-sample simulation of the weights' error (``sims`` seeded draws,
         two small conic programmes each per post period) plus an out-of-sample location-scale
@@ -315,11 +315,13 @@ class SCResult:
         ``details["table"]``: per period the counterfactual band, the effect interval, the in- and
         out-of-sample pieces and scpi's simultaneous band; ``rho``, ``active_donors``, ``Sigma``,
         ``u_mean``, ``e_mean``, ``e_var``, ``failed_sims``.  Covariate fits use the outcome design
-        (approximate, see ``details["design"]``); ridge fits an L2-ball set.
+        (approximate, see ``details["design"]``); ridge fits an L2-ball set.  ``solver="conic"``
+        solves every in-sample programme with Clarabel instead of the exact compiled kernel (a
+        cross-check; ``details["in_sample_solver"]`` says which solved what).
         """
         from .inference.scpi import scpi_inference
         return scpi_inference(self, alpha=alpha, sims=sims, e_method=e_method, seed=seed, u_alpha=u_alpha,
-                              e_alpha=e_alpha, rho=rho, rho_max=rho_max, n_jobs=n_jobs)
+                              e_alpha=e_alpha, rho=rho, rho_max=rho_max, n_jobs=n_jobs, solver=solver)
 
     def jackknife_plus(self, alpha=0.1) -> Inference:
         """Jackknife+ intervals over time (Barber et al. 2021), augsynth's ``inf_type =

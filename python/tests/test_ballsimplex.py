@@ -61,7 +61,6 @@ def test_kernel_equals_conic_solver(J, r, free):
 
 def test_scpi_kernel_equals_clarabel_path(smoking):
     import synthcontrol as sc
-    import synthcontrol.inference.scpi as S
     p = sc.Panel(smoking, unit="state", time="year", outcome="cigsale", treated="California",
                  treatment_time=1989)
     res = sc.SyntheticControl().fit(p)
@@ -69,12 +68,7 @@ def test_scpi_kernel_equals_clarabel_path(smoking):
     info = a.details["in_sample_solver"]
     assert info["programmes_kernel"] == 40 * 26 and info["programmes_conic"] == 0
     assert info["max_kkt_violation"] < 1e-9
-    orig = S._simulate
-    try:
-        S._simulate = lambda *args, **kw: orig(*args, use_kernel=False)
-        b = res.scpi(sims=40, seed=2)
-    finally:
-        S._simulate = orig
+    b = res.scpi(sims=40, seed=2, solver="conic")
     assert b.details["in_sample_solver"]["solver"].startswith("Clarabel")
     assert np.abs(a.details["draws_lower"] - b.details["draws_lower"]).max() < 1e-5
     assert np.abs(a.details["draws_upper"] - b.details["draws_upper"]).max() < 1e-5
@@ -120,18 +114,12 @@ def test_vertex_starts_and_short_pre_periods_match_clarabel():
     """Panels where a single weight exceeds rho (the start is a vertex on the sphere) and where
     T0 is short (a low-rank Gram): every programme certified by the kernel, equal to Clarabel's."""
     import synthcontrol as sc
-    import synthcontrol.inference.scpi as S
     for seed, (N, T0, T1) in enumerate([(60, 15, 5), (39, 10, 12), (12, 30, 6)]):
         res = sc.SyntheticControl().fit(_factor_panel(seed, N, T0, T1))
         a = res.scpi(sims=30, seed=seed)
         info = a.details["in_sample_solver"]
         assert info["programmes_conic"] == 0 and info["max_kkt_violation"] < 1e-9
-        orig = S._simulate
-        try:
-            S._simulate = lambda *args, **kw: orig(*args, use_kernel=False)
-            b = res.scpi(sims=30, seed=seed)
-        finally:
-            S._simulate = orig
+        b = res.scpi(sims=30, seed=seed, solver="conic")
         scale = 1 + np.abs(a.details["draws_upper"]).max()
         assert np.abs(a.details["draws_lower"] - b.details["draws_lower"]).max() < 1e-6 * scale
         assert np.abs(a.details["draws_upper"] - b.details["draws_upper"]).max() < 1e-6 * scale

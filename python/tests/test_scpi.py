@@ -111,7 +111,8 @@ def test_quantile_regression_and_restricted_quantiles():
 
 def test_scpi_errors(prop99):
     for kw, match in ((dict(alpha=0.6), "alpha"), (dict(sims=5), "sims"), (dict(e_method="bayes"), "e_method"),
-                      (dict(rho=-1), "rho"), (dict(u_alpha=0), "u_alpha")):
+                      (dict(rho=-1), "rho"), (dict(u_alpha=0), "u_alpha"),
+                      (dict(solver="ecos"), "solver")):
         with pytest.raises(SpecificationError, match=match):
             prop99.scpi(**kw)
 

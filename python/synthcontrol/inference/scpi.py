@@ -343,9 +343,12 @@ def _validate(res, alpha, sims, e_method, u_alpha, e_alpha, rho, rho_max):
 
 
 def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None,
-                   rho=None, rho_max=0.2, n_jobs=1) -> Inference:
+                   rho=None, rho_max=0.2, n_jobs=1, solver="auto") -> Inference:
     """See :meth:`synthcontrol.results.SCResult.scpi`."""
     _validate(res, alpha, sims, e_method, u_alpha, e_alpha, rho, rho_max)
+    if solver not in ("auto", "conic"):
+        raise SpecificationError(f"solver must be 'auto' (the exact kernel when built, else Clarabel) or "
+                                 f"'conic' (Clarabel for every programme), got {solver!r}")
     u_alpha = alpha if u_alpha is None else u_alpha
     e_alpha = alpha if e_alpha is None else e_alpha
     p = res.panel
@@ -384,7 +387,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
     else:
         lb = np.where(w < rho_v, np.maximum(w, 0.0), 0.0)
         progs = _Programs(w, Q, lb, "simplex", rho_v)
-    mn, mx, solver_info = _simulate(progs, Sroot, rows, int(sims), seed, n_jobs)
+    mn, mx, solver_info = _simulate(progs, Sroot, rows, int(sims), seed, n_jobs, use_kernel=solver == "auto")
     pw = rows @ w
     low_draws = pw[None, :] - mx  # p'(w_hat - x) at the x maximising p'x: the lower branch
     high_draws = pw[None, :] - mn
