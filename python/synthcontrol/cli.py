@@ -248,44 +248,34 @@ def cmd_fit(args) -> int:
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
+    def report(key, inf, table_cols=None, **extra):
+        """Print an inference result (and its per-period table) and record it in the payload."""
+        print()
+        print(inf.summary())
+        entry = {**_inference_dict(inf), **extra}
+        if table_cols is not None:
+            table = inf.details["table"]
+            print((table if table_cols == "all" else table[table_cols]).round(4).to_string(index=False))
+            entry["table"] = table.to_dict(orient="records")
+        payload[key] = entry
+
     if "placebo" in args.inference:
-        pl = res.placebo(statistic="rmspe_ratio", donor_pool=args.placebo_pool)
-        print()
-        print(pl.summary())
-        payload["placebo"] = _inference_dict(pl)
+        report("placebo", res.placebo(statistic="rmspe_ratio", donor_pool=args.placebo_pool))
     if "conformal" in args.inference:
-        cf = res.conformal(alpha=args.alpha)
-        print()
-        print(cf.summary())
-        print(cf.details["table"].round(4).to_string(index=False))
-        payload["conformal"] = {**_inference_dict(cf), "table": cf.details["table"].to_dict(orient="records")}
+        report("conformal", res.conformal(alpha=args.alpha), "all")
     if "scpi" in args.inference:
         # --alpha is the total miss rate: SCPI splits it between its in- and out-of-sample parts
-        sp = res.scpi(alpha=args.alpha / 2, sims=args.sims, seed=args.seed)
-        print()
-        print(sp.summary())
-        print(sp.details["table"][["period", "observed", "counterfactual", "effect", "effect_lower",
-                                   "effect_upper"]].round(4).to_string(index=False))
-        payload["scpi"] = {**_inference_dict(sp), "table": sp.details["table"].to_dict(orient="records")}
+        report("scpi", res.scpi(alpha=args.alpha / 2, sims=args.sims, seed=args.seed),
+               ["period", "observed", "counterfactual", "effect", "effect_lower", "effect_upper"])
     if "lto" in args.inference:
-        lt = res.lto(alpha=args.alpha, max_pairs=args.max_pairs, seed=args.seed)
-        print()
-        print(lt.summary())
-        payload["lto"] = _inference_dict(lt)
+        report("lto", res.lto(alpha=args.alpha, max_pairs=args.max_pairs, seed=args.seed))
     if "ttest" in args.inference:
         if args.K != "auto" and not str(args.K).isdigit():
             raise SpecificationError(f"--K must be a whole number of folds or 'auto', got {args.K!r}")
-        k = args.K if args.K == "auto" else int(args.K)
-        tt = res.ttest(K=k, alpha=args.alpha)
-        print()
-        print(tt.summary())
-        payload["ttest"] = {**_inference_dict(tt), "fold_estimates": tt.details["fold_estimates"]}
+        tt = res.ttest(K=args.K if args.K == "auto" else int(args.K), alpha=args.alpha)
+        report("ttest", tt, fold_estimates=tt.details["fold_estimates"])
     if "jackknife" in args.inference:
-        jk = res.jackknife_plus(alpha=args.alpha)
-        print()
-        print(jk.summary())
-        print(jk.details["table"].round(4).to_string(index=False))
-        payload["jackknife_plus"] = {**_inference_dict(jk), "table": jk.details["table"].to_dict(orient="records")}
+        report("jackknife_plus", res.jackknife_plus(alpha=args.alpha), "all")
     if "loo" in args.inference:
         loo = res.leave_one_out()
         print()
