@@ -195,3 +195,27 @@ def source_state(repo):
         return head or "?", (len(dirty.splitlines()) if dirty else 0)
     except Exception:
         return "?", None
+
+
+def print_rows(title, rows, ours, cols, width=70):
+    """One block of contenders.  ``rows``: objects with ``rid``, ``label``, ``timing`` (a Timing or
+    None), ``ratio(ours)``, ``ref`` and ``note``; ``cols``: extra columns ``[(header, width,
+    fn(row) -> str)]``."""
+    print("\n" + title)
+    hdr = (f"    {'id':<3} {'contender':<{width}} {'median':>9} {'min':>9} {'n':>3} {'vs ours':>12}  "
+           + " ".join(f"{h:>{w}}" for h, w, _ in cols))
+    print(hdr)
+    print("    " + "-" * (len(hdr) - 4))
+    for r in rows:
+        if r.timing is None:
+            print(f"    {r.rid:<3} {r.label:<{width}} {'':>9}  {r.note}")
+            continue
+        t = r.timing.median
+        tmin = "(rec.)" if r.timing.recorded else fmt_t(min(r.timing.times), ms_digits=1)
+        x = r.ratio(ours)
+        vs = "-" if x is None else f"{fmt_x(x)} {r.ref}"
+        n = f"{r.timing.n}{'*' if getattr(r.timing, 'cold', False) else ''}"
+        print(f"    {r.rid:<3} {r.label:<{width}} {fmt_t(t, ms_digits=1):>9} {tmin:>9} {n:>3} {vs:>12}  "
+              + " ".join(f"{fn(r):>{w}}" for _, w, fn in cols))
+        if r.note:
+            print(f"    {'':<8}{r.note}")

@@ -55,7 +55,7 @@ _T_START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (Timing, bench, data_dirs, finish, fmt_x, machine_info, pin_blas, print_header, quiet,  # noqa: E402
                      try_import)
-from _common import fmt_g, source_state  # noqa: E402
+from _common import fmt_g, print_rows, source_state  # noqa: E402
 from _common import fmt_t as _fmt_t  # noqa: E402
 
 _BLAS_PRESET = pin_blas()  # before numpy is imported
@@ -122,23 +122,8 @@ def fmt_t(s):
 
 
 def print_table(title, rows, ours):
-    print("\n" + title)
-    hdr = (f"    {'id':<3} {'contender':<74} {'median':>9} {'min':>9} {'n':>3} {'vs ours':>12}  "
-           f"{'ATT':>11} {'lambda':>10} {'joint p':>8}")
-    print(hdr)
-    print("    " + "-" * (len(hdr) - 4))
-    for r in rows:
-        if r.timing is None:
-            print(f"    {r.rid:<3} {r.label:<74} {'':>9}  {r.note}")
-            continue
-        t = r.timing.median
-        tmin = "(rec.)" if r.timing.recorded else fmt_t(min(r.timing.times))
-        x = r.ratio(ours)
-        vs = "-" if x is None else f"{fmt_x(x)} {r.ref}"
-        print(f"    {r.rid:<3} {r.label:<74} {fmt_t(t):>9} {tmin:>9} {r.timing.n:>3} {vs:>12}  "
-              f"{fmt_g(r.att, 7):>11} {fmt_g(r.lam, 6):>10} {fmt_g(r.p, 4):>8}")
-        if r.note:
-            print(f"    {'':<8}{r.note}")
+    print_rows(title, rows, ours, [("ATT", 11, lambda r: fmt_g(r.att, 7)), ("lambda", 10, lambda r: fmt_g(r.lam, 6)),
+                                   ("joint p", 8, lambda r: fmt_g(r.p, 4))], width=74)
 
 
 def rec_timing(*elapsed):

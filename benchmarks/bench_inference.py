@@ -71,7 +71,7 @@ _T_START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (Timing, bench, data_dirs, finish, fmt_x, machine_info, pin_blas, print_header, quiet,  # noqa: E402
                      try_import)
-from _common import fmt_g, source_state  # noqa: E402
+from _common import fmt_g, print_rows, source_state  # noqa: E402
 from _common import fmt_t as _fmt_t  # noqa: E402
 
 _BLAS_PRESET = pin_blas()  # before numpy is imported
@@ -220,25 +220,7 @@ def fmt_iv(lo, hi, d=2):
 
 
 def print_table(title, rows, ours, cols):
-    """``cols``: [(header, width, fn(row) -> str)]."""
-    print("\n" + title)
-    hdr = (f"    {'id':<3} {'contender':<70} {'median':>9} {'min':>9} {'n':>3} {'vs ours':>12}  "
-           + " ".join(f"{h:>{w}}" for h, w, _ in cols))
-    print(hdr)
-    print("    " + "-" * (len(hdr) - 4))
-    for r in rows:
-        if r.timing is None:
-            print(f"    {r.rid:<3} {r.label:<70} {'':>9}  {r.note}")
-            continue
-        t = r.timing.median
-        tmin = "(rec.)" if r.timing.recorded else fmt_t(min(r.timing.times))
-        x = r.ratio(ours)
-        vs = "-" if x is None else f"{fmt_x(x)} {r.ref}"
-        n = f"{r.timing.n}{'*' if getattr(r.timing, 'cold', False) else ''}"
-        print(f"    {r.rid:<3} {r.label:<70} {fmt_t(t):>9} {tmin:>9} {n:>3} {vs:>12}  "
-              + " ".join(f"{fn(r):>{w}}" for _, w, fn in cols))
-        if r.note:
-            print(f"    {'':<8}{r.note}")
+    print_rows(title, rows, ours, cols, width=70)
 
 
 def rec_timing(*elapsed):
