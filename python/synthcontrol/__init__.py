@@ -6,7 +6,7 @@
 >>> res = sc.SyntheticControl().fit(panel)                            # doctest: +SKIP
 >>> print(res.summary()); res.placebo().p_value                      # doctest: +SKIP
 """
-from .errors import DataError, InfeasibleDesignError, SolverError, SpecificationError, SynthError
+from .errors import DataError, InfeasibleDesignError, SolverError, SpecificationError, SynthError, SynthWarning
 from .estimators import SyntheticControl
 from .panel import Panel, panel_from_events
 from .results import Inference, SCResult
@@ -24,6 +24,6 @@ def __getattr__(name):  # lazy: `sc.datasets` without importing it at package im
 
 __all__ = [
     "Panel", "panel_from_events", "SyntheticControl", "SCResult", "Inference", "datasets",
-    "SynthError", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
+    "SynthError", "SynthWarning", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
     "synth_dataprep", "from_synth_dataprep", "synth", "synth_tab", "SynthData", "SynthOutput",
 ]

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .errors import SpecificationError
+from .errors import DataError, SpecificationError
 
 __all__ = ["main"]
 
@@ -29,6 +31,106 @@ def _json_default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def _read_csv(path, flag="data"):
+    """A CSV file -> DataFrame; an empty, binary or unreadable file is a DataError naming it."""
+    import pandas as pd
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{flag} {str(path)!r} is a folder, not a CSV file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except FileNotFoundError:
+        raise DataError(f"{flag} {str(path)!r}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{flag} {str(path)!r} cannot be read: {e.strerror or e}") from None
+    if not head.strip():
+        raise DataError(f"{flag} {str(path)!r} is empty: a CSV file with a header row and one row per "
+                        f"unit and period is needed")
+    if b"\x00" in head:
+        raise DataError(f"{flag} {str(path)!r} is a binary file, not a CSV text file")
+    try:
+        df = pd.read_csv(path)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{flag} {str(path)!r} is not UTF-8 text (a binary file, or another "
+                        f"encoding: {e.reason} at byte {e.start})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        raise DataError(f"{flag} {str(path)!r} cannot be read as CSV: {str(e).strip()}") from None
+    if df.shape[1] < 2:
+        raise DataError(f"{flag} {str(path)!r} has {df.shape[1]} column(s) ({list(df.columns)}); is it a "
+                        f"comma-separated file?")
+    return df
+
+
+_OUTPUTS = []  # staging folders of the current command, removed by main() whatever happens
+
+
+class _Output:
+    """The files of one run, written to a staging folder and moved into ``--out`` only when the
+    whole run succeeded: ``--out`` always holds the complete output of one run (a failed run
+    leaves it as it was), and files an earlier run wrote that this one does not are removed."""
+
+    def __init__(self, out, products):
+        self.out = Path(out)
+        if self.out.exists() and not self.out.is_dir():
+            raise SpecificationError(f"--out {str(self.out)!r} exists and is not a folder; give a folder "
+                                     f"(created if missing)")
+        self.products = tuple(products)
+        self.stage = None
+        _OUTPUTS.append(self)
+
+    def path(self, name) -> Path:
+        if self.stage is None:
+            self.stage = Path(tempfile.mkdtemp(prefix="synthcontrol-out-"))
+        return self.stage / name
+
+    def commit(self, last=("results.json",)):
+        self.out.mkdir(parents=True, exist_ok=True)
+        written = {p.name for p in self.stage.iterdir()} if self.stage is not None else set()
+        for name in self.products:  # an earlier run's files that this run does not replace
+            if name not in written and (self.out / name).is_file():
+                (self.out / name).unlink()
+        order = sorted(written, key=lambda n: n in last)  # results.json last: it marks completion
+        for name in order:
+            shutil.move(str(self.stage / name), str(self.out / name))
+        self.discard()
+
+    def discard(self):
+        if self.stage is not None:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            self.stage = None
+
+
+def _cli_number(flag, text, kind):
+    """A number typed on the command line (kept as typed for messages)."""
+    from .panel import _parse_number
+    v = _parse_number(text) if isinstance(text, str) else text
+    if v is None or (kind is int and not isinstance(v, int)):
+        want = "a whole number" if kind is int else "a number"
+        raise SpecificationError(f"{flag} must be {want}, got {text}")
+    return v
+
+
+def _check_fit_flags(args):
+    """Check the numeric flags of `fit` before any work, reporting the text the user typed."""
+    from ._validate import check_alpha, check_count, check_number, check_seed
+    a = args.alpha
+    args.alpha = check_alpha("--alpha", _cli_number("--alpha", a, float), shown=a)
+    s = args.sims
+    args.sims = check_count("--sims", _cli_number("--sims", s, int), 10, shown=s)
+    s = args.seed
+    args.seed = check_seed("--seed", _cli_number("--seed", s, int), allow_none=False, shown=s)
+    if args.max_pairs is not None:
+        s = args.max_pairs
+        args.max_pairs = check_count("--max-pairs", _cli_number("--max-pairs", s, int), 1, shown=s)
+    if args.ridge_lambda is not None:
+        s = args.ridge_lambda
+        args.ridge_lambda = check_number("--ridge-lambda", _cli_number("--ridge-lambda", s, float), low=0,
+                                         shown=s)
+    if args.K != "auto":
+        args.K = check_count("--K", _cli_number("--K", args.K, int), 2, shown=args.K)
 
 
 def _result_dict(res):
@@ -56,7 +158,12 @@ def cmd_demo(args) -> int:
     import synthcontrol as sc
     from synthcontrol.plotting import plot_bootstrap, plot_leave_one_out
 
-    out = Path(args.out)
+    from ._validate import check_count, check_seed
+    check_seed("--seed", args.seed, allow_none=False)
+    check_count("--n-users", args.n_users, 1)
+    check_count("--n-boot", args.n_boot, 2)
+    out = _Output(args.out, ("trajectory.png", "gap.png", "weights.png", "placebo.png", "leave_one_out.png",
+                             "bootstrap.png", "results.json", "report.txt"))
     lines = []
 
     def say(s=""):
@@ -65,7 +172,7 @@ def cmd_demo(args) -> int:
 
     t_start = time.perf_counter()
     if args.data:
-        logs = pd.read_csv(args.data)
+        logs = _read_csv(args.data, "--data")
         need = ["workspace_id", "signup_week", "task_completed", "user_id"]
         missing = [c for c in need if c not in logs.columns]
         if missing:
@@ -79,7 +186,6 @@ def cmd_demo(args) -> int:
         logs = sc.datasets.make_rollout_logs(seed=args.seed, n_users=args.n_users)
         source = f"generated: make_rollout_logs(seed={args.seed}, n_users={args.n_users:,})"
         truth = 0.05
-    out.mkdir(parents=True, exist_ok=True)
     say("synthcontrol demo — a model upgrade shipped to every workspace at once")
     say("=" * 72)
     say(f"Data: {source}; {len(logs):,} users, {logs['workspace_id'].nunique()} workspaces")
@@ -143,14 +249,15 @@ def cmd_demo(args) -> int:
         "bootstrap.png": plot_bootstrap(boot, truth=truth),
     }
     for name, fig in figs.items():
-        _save(fig, out / name)
+        _save(fig, out.path(name))
     payload = {"fit": _result_dict(res), "placebo_mean_gap": _inference_dict(pl),
                "placebo_rmspe_ratio": _inference_dict(pr), "bootstrap": _inference_dict(boot),
                "leave_one_out": loo.to_dict(orient="records"), "in_time_placebo_week15": itp.details["att"]}
-    (out / "results.json").write_text(json.dumps(payload, indent=2, default=_json_default))
-    say(f"Figures: {', '.join(figs)}; numbers: results.json — in {out}/")
+    out.path("results.json").write_text(json.dumps(payload, indent=2, default=_json_default))
+    say(f"Figures: {', '.join(figs)}; numbers: results.json — in {out.out}/")
     say(f"Done in {time.perf_counter() - t_start:.1f} s.")
-    (out / "report.txt").write_text("\n".join(lines) + "\n")
+    out.path("report.txt").write_text("\n".join(lines) + "\n")
+    out.commit()
     return 0
 
 
@@ -220,7 +327,10 @@ def cmd_fit(args) -> int:
 
     import synthcontrol as sc
 
-    df = pd.read_csv(args.data)
+    _check_fit_flags(args)
+    out = _Output(args.out, ("trajectory.png", "gap.png", "weights.png", "placebo.png", "effects.csv",
+                             "results.json", "summary.txt")) if args.out else None
+    df = _read_csv(args.data)
     kw = dict(unit=args.unit, time=args.time, outcome=args.outcome, fill=args.fill)
     if args.treat:
         if args.treated or args.treatment_time is not None:
@@ -235,7 +345,14 @@ def cmd_fit(args) -> int:
         treated = _coerce_like([u for x in args.treated for u in x.split(",")], df[args.unit])
         kw["treated"] = treated if len(treated) > 1 else treated[0]
         kw["treatment_time"] = _coerce_like([args.treatment_time], df[args.time])[0]
+    if args.time_order:
+        if args.time not in df.columns:
+            raise sc.DataError(f"column {args.time!r} not found in {args.data}; columns: {list(df.columns)}")
+        kw["time_order"] = _coerce_like([x.strip() for v in args.time_order for x in v.split(",") if x.strip()],
+                                        df[args.time])
     panel = sc.Panel(df, **kw)
+    for note in panel.validation:
+        print(f"Note: {note}")
     opts = _predictor_options(args, df)
     if args.augment:
         opts.update(augment=args.augment, ridge_lambda=args.ridge_lambda)
@@ -245,9 +362,9 @@ def cmd_fit(args) -> int:
     res = sc.SyntheticControl(**opts).fit(panel)
     print(res.summary())
     payload = {"fit": _result_dict(res)}
-    out = Path(args.out) if args.out else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
+    if panel.validation:
+        payload["panel_notes"] = list(panel.validation)
+
     def report(key, inf, table_cols=None, **extra):
         """Print an inference result (and its per-period table) and record it in the payload."""
         print()
@@ -270,9 +387,7 @@ def cmd_fit(args) -> int:
     if "lto" in args.inference:
         report("lto", res.lto(alpha=args.alpha, max_pairs=args.max_pairs, seed=args.seed))
     if "ttest" in args.inference:
-        if args.K != "auto" and not str(args.K).isdigit():
-            raise SpecificationError(f"--K must be a whole number of folds or 'auto', got {args.K!r}")
-        tt = res.ttest(K=args.K if args.K == "auto" else int(args.K), alpha=args.alpha)
+        tt = res.ttest(K=args.K, alpha=args.alpha)
         report("ttest", tt, fold_estimates=tt.details["fold_estimates"])
     if "jackknife" in args.inference:
         report("jackknife_plus", res.jackknife_plus(alpha=args.alpha), "all")
@@ -283,11 +398,12 @@ def cmd_fit(args) -> int:
         payload["leave_one_out"] = loo.to_dict(orient="records")
     if out:
         for kind in ("trajectory", "gap", "weights") + (("placebo",) if "placebo" in args.inference else ()):
-            _save(res.plot(kind), out / f"{kind}.png")
-        res.to_frame().to_csv(out / "effects.csv", index=False)
-        (out / "results.json").write_text(json.dumps(payload, indent=2, default=_json_default))
-        (out / "summary.txt").write_text(res.summary() + "\n")
-        print(f"\nwritten to {out}/")
+            _save(res.plot(kind), out.path(f"{kind}.png"))
+        res.to_frame().to_csv(out.path("effects.csv"), index=False)
+        out.path("summary.txt").write_text(res.summary() + "\n")
+        out.path("results.json").write_text(json.dumps(payload, indent=2, default=_json_default))
+        out.commit()
+        print(f"\nwritten to {out.out}/")
     return 0
 
 
@@ -310,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--treated", action="append", help="treated unit(s); repeat or comma-separate")
     f.add_argument("--treatment-time")
     f.add_argument("--treat", help="0/1 treatment column (instead of --treated/--treatment-time)")
+    f.add_argument("--time-order", action="append",
+                   help="the period labels in order, comma-separated (repeatable), for text periods that are "
+                        "neither numbers nor ISO dates, e.g. --time-order Q1-20,Q2-20,Q3-20")
     f.add_argument("--fill", choices=["interpolate"], default=None)
     f.add_argument("--inference", nargs="*", default=None, choices=["placebo", "loo", "conformal", "scpi", "lto", "ttest", "jackknife"],
                    help="default: placebo (conformal with --augment ridge)")
@@ -324,13 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--backend", default="auto", choices=["auto", "outcome-only", "malo", "mscmt", "penalized"])
     f.add_argument("--augment", choices=["ridge"], default=None,
                    help="ridge-augmented SCM (augsynth's progfunc='Ridge'); --covariates are then unit means")
-    f.add_argument("--ridge-lambda", type=float, default=None, help="fixed ridge penalty (default: CV)")
-    f.add_argument("--alpha", type=float, default=0.1,
+    f.add_argument("--ridge-lambda", default=None, help="fixed ridge penalty (default: CV)")
+    f.add_argument("--alpha", default="0.1",
                    help="1 - alpha is the coverage of the conformal, SCPI, t-test and jackknife+ intervals (SCPI splits "
                         "alpha between its in- and out-of-sample parts); the LTO test's level")
-    f.add_argument("--sims", type=int, default=200, help="SCPI: simulation draws")
-    f.add_argument("--seed", type=int, default=0, help="SCPI draws and the LTO pair subsample")
-    f.add_argument("--max-pairs", type=int, default=None, help="LTO: evaluate a seeded subset of donor pairs")
+    f.add_argument("--sims", default="200", help="SCPI: simulation draws")
+    f.add_argument("--seed", default="0", help="SCPI draws and the LTO pair subsample")
+    f.add_argument("--max-pairs", default=None, help="LTO: evaluate a seeded subset of donor pairs")
     f.add_argument("--K", default="3", help="t-test: number of folds, or 'auto'")
     f.add_argument("--out", default=None)
     f.set_defaults(func=cmd_fit)
@@ -342,12 +461,16 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except SynthError as e:
+    except (SynthError, OSError) as e:
         print(f"synthcontrol: error: {e}", file=sys.stderr)
+        out = getattr(args, "out", None)
+        if out and (Path(out).is_dir() or not Path(out).exists()):
+            print(f"synthcontrol: nothing was written to {out}/ (files there, if any, are from an earlier "
+                  f"run)", file=sys.stderr)
         return 2
-    except FileNotFoundError as e:
-        print(f"synthcontrol: error: {e}", file=sys.stderr)
-        return 2
+    finally:
+        while _OUTPUTS:
+            _OUTPUTS.pop().discard()
 
 
 if __name__ == "__main__":

@@ -746,19 +746,18 @@ def make_rollout_logs(
     >>> bool((df.treated_post == (df.signup_week >= df.treatment_week)).all())
     True
     """
-    n_users = _check_int("n_users", n_users, 1)
-    n_workspaces = _check_int("n_workspaces", n_workspaces, 2)
-    n_weeks = _check_int("n_weeks", n_weeks, 1)
-    treat_week = _check_int("treat_week", treat_week, 0)
-    wave2_week = _check_int("wave2_week", wave2_week, 0)
+    from ._validate import check_count, check_number, check_seed
+    seed = check_seed("seed", seed, allow_generator=True)
+    n_users = check_count("n_users", n_users, 1)
+    n_workspaces = check_count("n_workspaces", n_workspaces, 2)
+    n_weeks = check_count("n_weeks", n_weeks, 1)
+    treat_week = check_count("treat_week", treat_week, 0)
+    wave2_week = check_count("wave2_week", wave2_week, 0)
     for pname, val in (("effect", effect), ("concurrent_shock", concurrent_shock)):
-        if not np.isfinite(val) or abs(val) > 1:
-            raise SpecificationError(f"{pname} must be a probability difference in [-1, 1], got {val!r}.")
+        check_number(pname, val, low=-1, high=1)  # a probability difference
     for pname, val in (("workspace_sd", workspace_sd), ("signal_sd", signal_sd), ("noise_sd", noise_sd)):
-        if not np.isfinite(val) or val < 0:
-            raise SpecificationError(f"{pname} must be >= 0, got {val!r}.")
-    if not (np.isfinite(signal_ar) and -1 < signal_ar < 1):
-        raise SpecificationError(f"signal_ar must lie in (-1, 1), got {signal_ar!r}.")
+        check_number(pname, val, low=0)
+    check_number("signal_ar", signal_ar, low=-1, high=1, low_open=True, high_open=True)
 
     rng = np.random.default_rng(seed)
     W, T, n = n_workspaces, n_weeks, n_users
@@ -833,10 +832,3 @@ def make_rollout_logs(
         }
     )
 
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise SpecificationError(f"{name} must be an integer, got {value!r}.")
-    if value < minimum:
-        raise SpecificationError(f"{name} must be >= {minimum}, got {value}.")
-    return int(value)

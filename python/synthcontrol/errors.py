@@ -5,7 +5,8 @@ The subclasses also inherit from the matching builtin (``ValueError``,
 """
 from __future__ import annotations
 
-__all__ = ["SynthError", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError"]
+__all__ = ["SynthError", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
+           "SynthWarning"]
 
 
 class SynthError(Exception):
@@ -26,3 +27,10 @@ class SolverError(SynthError, RuntimeError):
 
 class InfeasibleDesignError(SynthError, ValueError):
     """An experimental design problem has no feasible solution under its restrictions."""
+
+
+class SynthWarning(UserWarning):
+    """A result was returned but cannot be fully trusted as it stands: a fit that could not be
+    certified, a test statistic that is undefined, a hyper-parameter on the edge of its grid, an
+    interval that reaches the edge of its search grid.  The message says what and why; the result
+    carries the same information in its diagnostics or flags."""

@@ -14,12 +14,16 @@ the columns it needs.
 """
 from __future__ import annotations
 
+import datetime as _dt
+import numbers
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ._validate import check_window
 from .errors import DataError, SpecificationError
 
 __all__ = ["Panel", "panel_from_events", "EventSource"]
@@ -56,6 +60,210 @@ def _require_columns(df, cols, what="data"):
             raise DataError(f"column {c!r} appears {n} times in {what}; column names must be unique")
     if len(df) == 0:
         raise DataError(f"{what} has no rows")
+
+
+def _check_roles(roles: dict):
+    """``roles``: role -> column name (None: not used).  A column may play one role only."""
+    seen = {}
+    for role, col in roles.items():
+        if col is None:
+            continue
+        try:
+            hash(col)
+        except TypeError:
+            raise SpecificationError(f"{role} must be a column name, got {col!r}") from None
+        if col in seen:
+            raise SpecificationError(
+                f"column {col!r} is used for two roles ({seen[col]} and {role}); each role needs its "
+                f"own column")
+        seen[col] = role
+
+
+# ISO 8601 dates and date-times without a zone: 2020-01, 2020-01-31, 2020-01-31 12:00[:00[.000]]
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}(-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?$")
+_INT_TEXT = re.compile(r"^[+-]?\d+$")
+_AFFIX_INT = re.compile(r"^(\D*)(\d+)(\D*)$")
+_FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _parse_number(text: str):
+    """'20' -> 20, '2.5' -> 2.5, '1e3' -> 1000.0; anything else (words, 'nan', 'inf') -> None."""
+    t = text.strip()
+    if _INT_TEXT.match(t):
+        return int(t)
+    if _FLOAT_TEXT.match(t):
+        v = float(t)
+        return v if np.isfinite(v) else None
+    return None
+
+
+def _is_missing(v) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, (float, np.floating)) and v != v)
+
+
+def _time_order_list(time_order) -> list:
+    if isinstance(time_order, (str, bytes, dict, set, frozenset)) or not isinstance(time_order, Iterable):
+        raise SpecificationError(
+            f"time_order must be a list of the period labels in period order, got {time_order!r}")
+    order = [_py(x) for x in time_order]
+    if not order:
+        raise SpecificationError("time_order is empty; list the period labels in period order")
+    try:
+        seen = set()
+        dups = [x for x in order if x in seen or seen.add(x)]
+    except TypeError:
+        raise SpecificationError(f"time_order must list period labels (text, numbers or dates), got "
+                                 f"{time_order!r}") from None
+    if dups:
+        raise SpecificationError(f"time_order lists {_fmt_list(dict.fromkeys(dups))} more than once")
+    return order
+
+
+def _normalize_time(s: pd.Series, column, time_order=None) -> tuple[pd.Series, list]:
+    """The time column with periods that sort in the order of their meaning.  Returns the
+    (converted) column and the notes for the panel's validation report.
+
+    * ``time_order`` given: the labels, ordered as listed (an ordered categorical);
+    * numbers and dates (``datetime64``, with or without time zone) are kept;
+    * an ordered categorical column keeps its categories' order;
+    * text that reads as numbers (``"1"``, ``"20"``, ``"2.5"``) becomes numbers, ISO 8601 text
+      (``"2020-01-31"``) becomes dates, an object column of numbers or dates becomes numbers or dates;
+    * text with one prefix / suffix around numbers of one width (``"P01"`` .. ``"P12"``) keeps its
+      labels, ordered by their numbers (an ordered categorical: its text order is that order);
+    * anything else (``"1q"``, ``"Jan"``, mixed types) cannot be ordered by its meaning: a
+      :class:`DataError` that asks for ``time_order``.
+    """
+    notes = []
+    if time_order is not None:
+        order = _time_order_list(time_order)
+        try:
+            listed = s.isin(order)
+        except TypeError:
+            listed = s.map(lambda v: v in set(order)).astype(bool)
+        if not listed.all():
+            missing = pd.unique(s[~listed])
+            raise DataError(
+                f"time column {column!r} has value(s) {_fmt_list(missing)} that time_order does not list; "
+                f"time_order must list every period label of the column, in period order")
+        absent = [x for x in order if x not in set(pd.unique(s).tolist())]
+        out = pd.Series(pd.Categorical(s, categories=order, ordered=True), index=s.index, name=s.name)
+        notes.append(f"time column {column!r}: periods ordered as listed in time_order"
+                     + (f" ({len(absent)} listed label(s) have no rows: {_fmt_list(absent)})" if absent else ""))
+        return out, notes
+    dt = s.dtype
+    if pd.api.types.is_datetime64_any_dtype(dt) or isinstance(dt, (pd.PeriodDtype,)) \
+            or pd.api.types.is_timedelta64_dtype(dt):
+        return s, notes
+    if isinstance(dt, pd.CategoricalDtype):
+        if dt.ordered:
+            notes.append(f"time column {column!r}: periods ordered by the column's (ordered) categories")
+            return s, notes
+        s = s.astype(object)
+        dt = s.dtype
+    if pd.api.types.is_numeric_dtype(dt):
+        return s, notes
+    values = pd.unique(s)
+    if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values):
+        out = pd.to_numeric(s)
+        notes.append(f"time column {column!r}: numbers stored as objects, read as numbers")
+        return out, notes
+    if all(isinstance(v, str) for v in values):
+        nums = [_parse_number(v) for v in values]
+        if all(n is not None for n in nums):
+            by_number = {}
+            for v, n in zip(values, nums):
+                by_number.setdefault(n, []).append(v)
+            clash = next((labels for labels in by_number.values() if len(labels) > 1), None)
+            if clash is not None:
+                raise DataError(
+                    f"time column {column!r}: the labels {_fmt_list(clash)} are different text for the same "
+                    f"number {_parse_number(clash[0])!r}; make each period's label unique")
+            whole = all(isinstance(n, int) or float(n).is_integer() for n in nums)
+            mapping = {v: (int(n) if whole else float(n)) for v, n in zip(values, nums)}
+            out = s.map(mapping).astype("int64" if whole else "float64")
+            ex = ", ".join(f"{v!r} -> {mapping[v]!r}" for v in values[:2])
+            notes.append(f"time column {column!r}: text labels read as numbers ({ex}, ...) and ordered "
+                         f"numerically, not alphabetically")
+            return out, notes
+        if all(_ISO_DATE.match(v.strip()) for v in values):
+            try:
+                out = pd.to_datetime(s.str.strip(), format="ISO8601")
+            except (ValueError, TypeError) as e:
+                raise DataError(f"time column {column!r} holds text that looks like dates but is not: "
+                                f"{e}") from None
+            notes.append(f"time column {column!r}: ISO 8601 text (e.g. {values[0]!r}) read as dates and "
+                         f"ordered in time")
+            return out, notes
+        affix = [_AFFIX_INT.match(v) for v in values]
+        if all(affix) and len({(m.group(1), m.group(3)) for m in affix}) == 1 \
+                and len({len(m.group(2)) for m in affix}) == 1:
+            # 'P01' .. 'P12', 'week07': one prefix / suffix around numbers of one width, so the text
+            # order is the numeric order; an ordered categorical makes every later comparison (and
+            # treatment_time, windows: labels of the column) follow it
+            order = sorted(values)
+            out = pd.Series(pd.Categorical(s, categories=order, ordered=True), index=s.index, name=s.name)
+            notes.append(f"time column {column!r}: labels {order[0]!r} .. {order[-1]!r} (one prefix/suffix "
+                         f"around fixed-width numbers) ordered by their numbers; pass time_order= to order "
+                         f"them otherwise")
+            return out, notes
+        shown = _fmt_list(sorted(values)[:4], limit=4)
+        raise DataError(
+            f"time column {column!r} holds text labels ({shown}, ...) that are neither numbers nor ISO dates "
+            f"(nor fixed-width numbers with one prefix/suffix), so their order cannot be read from them "
+            f"(as text, '10' sorts before '9'). Pass "
+            f"time_order=[...] listing every label in period order (command line: --time-order), or "
+            f"convert the column to numbers or dates")
+    if all(isinstance(v, (_dt.date, np.datetime64)) for v in values):
+        try:
+            out = pd.to_datetime(s)
+        except (ValueError, TypeError) as e:
+            raise DataError(f"time column {column!r} holds dates that cannot be read: {e}") from None
+        notes.append(f"time column {column!r}: date objects read as dates")
+        return out, notes
+    kinds = sorted({type(v).__name__ for v in values})
+    raise DataError(
+        f"time column {column!r} mixes values of types {', '.join(kinds)} (e.g. {_fmt_list(values[:3], 3)}), "
+        f"which have no common order; make the column all numbers, all dates, or pass time_order=[...]")
+
+
+def _sorted_periods(s: pd.Series, column) -> pd.Index:
+    try:
+        return pd.Index(pd.unique(s)).sort_values()
+    except TypeError as e:
+        raise DataError(f"time column {column!r} has values that cannot be ordered: {e}") from None
+
+
+def numeric_values(s: pd.Series, what: str, phrase: str = "must be numeric, got dtype {dtype}") -> np.ndarray:
+    """A column of numbers -> float array (NaN where missing).
+
+    Numeric and boolean dtypes, and object columns holding only numbers (and None / NaN) are
+    accepted; anything else raises :class:`DataError` naming the first value that is not a number
+    and its row.  Text is not read as numbers here: a number stored as text in a value column
+    usually means a column that did not parse."""
+    dt = s.dtype
+    if pd.api.types.is_bool_dtype(dt) or (pd.api.types.is_numeric_dtype(dt)
+                                          and not pd.api.types.is_complex_dtype(dt)):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    vals = s.to_numpy(dtype=object)
+    for i, v in enumerate(vals):
+        if _is_missing(v) or (isinstance(v, numbers.Real)):
+            continue
+        raise DataError(f"{what} {phrase.format(dtype=dt)}; first non-numeric value: {_py(v)!r} "
+                        f"(row {_py(s.index[i])!r})")
+    return np.array([np.nan if _is_missing(v) else float(v) for v in vals], dtype=float)
+
+
+def period_key(times: pd.Index):
+    """A function mapping a period label (converted by :func:`coerce_period`) to a key that sorts in
+    the panel's period order: the label itself, or its rank for labels ordered by ``time_order``."""
+    if isinstance(times.dtype, pd.CategoricalDtype):
+        return times.dtype.categories.get_loc
+    return lambda v: v
+
+
+def _n_before(times: pd.Index, value) -> int:
+    """How many periods of ``times`` come strictly before ``value`` (in the panel's order)."""
+    return int(np.count_nonzero(np.asarray(times < value)))
 
 
 def _as_label_list(x) -> list:
@@ -107,7 +315,12 @@ class Panel:
     data : pandas.DataFrame
         Long data, one row per unit and period.  Never modified.
     unit, time, outcome : str
-        Column names.  ``time`` values must be sortable (integers, dates, ...).
+        Column names, one role each.  Periods are ordered by their meaning, never as text:
+        numbers and dates (``datetime64``, with or without time zone) are used as they are; text
+        that reads as numbers (``"1"`` .. ``"31"``) becomes numbers and ISO 8601 text
+        (``"2020-01-31"``) becomes dates, each conversion noted in :attr:`validation`; an ordered
+        categorical column keeps its categories' order.  Other text (``"1q"``, ``"Jan"``) has no
+        order of its own: give ``time_order``, or a :class:`DataError` says so.
     treat : str, optional
         Name of a 0/1 column: 1 from the first treated period on.  All treated
         units must start at the same period and stay treated.
@@ -116,7 +329,9 @@ class Panel:
     treatment_time : period label, optional
         ... and the first treated period.  Without it (and without ``treat``)
         the panel has no post-period: allowed for design, an error for
-        estimation.
+        estimation.  Converted like the periods: ``"1989"`` or ``1989`` for
+        integer years, a date or date text for dates (a date without a time
+        zone is read in the column's zone), one of the ``time_order`` labels.
     donors : list of labels, optional
         The donor pool (default: every unit that is never treated).
     aggregate : {"mean"}
@@ -127,6 +342,11 @@ class Panel:
         between neighbouring observed periods (by position in the period order,
         as pandas' ``interpolate(method="linear")``; equal spacing assumed) and
         carries the first/last observed value to the edges.
+    time_order : list of labels, optional
+        The periods in order, for labels whose order cannot be read from them
+        (``["Q1 2020", "Q2 2020", ...]``, ``["1q", "2q", ..., "31q"]``).  Every
+        label of the column must be listed; windows and ``treatment_time`` are
+        then labels of this list, compared by their position in it.
 
     Attributes
     ----------
@@ -139,10 +359,15 @@ class Panel:
     y_treated : (T,) ndarray
     X_donors : (T, J) ndarray
     n_filled : int, cells filled by the fill policy
+    validation : tuple of str
+        The validation report: what was converted on the way in (text
+        periods read as numbers or dates, the order used); filled cells are
+        counted in ``n_filled``.
     """
 
     def __init__(self, data, unit, time, outcome, treat=None, treated=None,
-                 treatment_time=None, donors=None, aggregate="mean", fill=None):
+                 treatment_time=None, donors=None, aggregate="mean", fill=None, time_order=None):
+        _check_roles({"unit": unit, "time": time, "outcome": outcome, "treat": treat})
         _require_columns(data, [unit, time, outcome] + ([treat] if treat is not None else []))
         _check_options(fill, aggregate)
         if treat is not None and (treated is not None or treatment_time is not None):
@@ -157,6 +382,8 @@ class Panel:
             if df[c].isna().any():
                 i = df.index[df[c].isna()][0]
                 raise DataError(f"column {c!r} has missing values (first at row {_py(i)!r})")
+        tcol, notes = _normalize_time(df[time], time, time_order)
+        df[time] = tcol
 
         dup = df.duplicated(subset=[unit, time], keep=False)
         if dup.any():
@@ -166,10 +393,7 @@ class Panel:
                 f"{int(dup.sum())} rows share a ({unit}, {time}) pair; each unit-period must appear "
                 f"once. Duplicated: {shown}. Aggregate them first (e.g. groupby().mean()).")
 
-        try:
-            times = pd.Index(np.sort(df[time].unique()))
-        except TypeError as e:
-            raise DataError(f"time column {time!r} has values that cannot be ordered: {e}") from None
+        times = _sorted_periods(df[time], time)
         units = pd.Index(pd.unique(df[unit]))
         try:
             units = units.sort_values()
@@ -179,7 +403,7 @@ class Panel:
         ti = times.get_indexer(df[time])
         T, N = len(times), len(units)
         vals = np.full((T, N), np.nan)
-        vals[ti, ui] = y.to_numpy(dtype=float, na_value=np.nan)
+        vals[ti, ui] = y
         present = np.zeros((T, N), dtype=bool)
         present[ti, ui] = True
         _check_outcome_values(vals, units, times, outcome)
@@ -212,14 +436,20 @@ class Panel:
         else:
             tr = _treatment_from_labels(treated, treatment_time, units, unit)
 
-        self._init_arrays(unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled)
+        self._init_arrays(unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled,
+                          notes=notes)
         # the caller's frame, copied: covariate predictors are built from it at fit time, and a
-        # later edit of the caller's frame must not change a refit
-        self.source = data.copy()
+        # later edit of the caller's frame must not change a refit.  Its time column is the
+        # panel's (periods converted as above), so that predictor windows mean the same periods.
+        src = data.copy()
+        src[time] = tcol.array
+        self.source = src
 
     # ------------------------------------------------------------------------------
-    def _init_arrays(self, unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled):
+    def _init_arrays(self, unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled,
+                     notes=()):
         self.unit, self.time, self.outcome = unit, time, outcome
+        self.validation = tuple(notes)
         self.units, self.times = units, times
         self.aggregate = aggregate
         self.n_filled = n_filled
@@ -228,7 +458,8 @@ class Panel:
         if tr.units and tr.time is not None:
             tt = coerce_period(tr.time, times, "treatment_time", time)
             tr = _Treatment(tr.units, tt)
-            T0 = int(np.searchsorted(times.to_numpy(), tt, side="left"))
+            self.treatment_time = tt
+            T0 = _n_before(times, tt)
             if T0 < 2:
                 raise DataError(
                     f"fewer than 2 pre-treatment periods: treatment starts at {time}={_py(tr.time)!r} "
@@ -314,28 +545,65 @@ class Panel:
         tr = self.treated_label if self.treated_units else "none"
         return (f"Panel({len(self.units)} units x {len(self.times)} periods, outcome={self.outcome!r}, "
                 f"treated={tr}, treatment_time={_py(self.treatment_time)!r}, T0={self.T0}, "
-                f"donors={len(self.donors)}, filled cells={self.n_filled})")
+                f"donors={len(self.donors)}, filled cells={self.n_filled}"
+                + (f"; {len(self.validation)} note(s) in .validation" if self.validation else "") + ")")
 
 
 def coerce_period(value, times: pd.Index, what: str, column: str):
-    """Check that ``value`` is a single period label comparable with ``times``.
+    """``value`` as a period of ``times``' type, so that it compares by meaning.
 
-    Date strings are accepted for a datetime column.  Raises
-    :class:`SpecificationError` naming ``what`` (e.g. "treatment_time").
+    Text that reads exactly as a number is that number on a numeric column (``"1989"`` ->
+    ``1989``); a date or date text is a ``Timestamp`` on a date column (read in the column's time
+    zone when it has none); on a ``time_order`` column the value must be one of the labels.
+    Raises :class:`SpecificationError` naming ``what`` (e.g. "treatment_time").
     """
     if isinstance(value, (list, tuple, set, dict, np.ndarray, pd.Series, pd.Index)):
         raise SpecificationError(f"{what} {value!r}: must be a single period of column {column!r}")
-    if pd.api.types.is_datetime64_any_dtype(times.dtype):
+    value = _py(value)
+    dt = times.dtype
+    if isinstance(dt, pd.CategoricalDtype):  # labels ordered by time_order
+        try:
+            ok = value in dt.categories
+        except TypeError:
+            ok = False
+        if not ok:
+            raise SpecificationError(
+                f"{what} {value!r} is not one of the period labels of column {column!r} (in period "
+                f"order: {_fmt_list(dt.categories)})")
+        return value
+    if pd.api.types.is_datetime64_any_dtype(dt):
         if isinstance(value, (bool, int, float, np.number)):
             raise SpecificationError(
                 f"{what} {value!r} cannot be compared with column {column!r}, whose periods are "
                 f"dates; pass a date such as {str(times[0].date())!r}")
         try:
-            return pd.Timestamp(value)
+            ts = pd.Timestamp(value)
         except (TypeError, ValueError):
+            ts = pd.NaT
+        if pd.isna(ts):
             raise SpecificationError(
-                f"{what} {value!r} cannot be compared with the dates in column {column!r}") from None
-    if pd.api.types.is_numeric_dtype(times.dtype):
+                f"{what} {value!r} cannot be compared with the dates in column {column!r}")
+        tz = getattr(dt, "tz", None)
+        if tz is not None:  # a date without a zone is read in the column's zone
+            try:
+                return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+            except Exception as e:  # noqa: BLE001 -- a local time that does not exist / is ambiguous
+                raise SpecificationError(
+                    f"{what} {value!r} cannot be read in the time zone {tz} of column {column!r}: {e}; "
+                    f"pass a Timestamp with its zone") from None
+        if ts.tzinfo is not None:
+            raise SpecificationError(
+                f"{what} {value!r} has a time zone, but the dates in column {column!r} have none; "
+                f"pass it without a time zone")
+        return ts
+    if pd.api.types.is_numeric_dtype(dt):
+        if isinstance(value, str):  # "1989" for integer years, as the R wrapper and the CLI accept
+            num = _parse_number(value)
+            if num is None:
+                raise SpecificationError(
+                    f"{what} {value!r} cannot be compared with column {column!r}, whose periods are "
+                    f"numbers (e.g. {_py(times[0])!r}); pass a number")
+            return num
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
             raise SpecificationError(
                 f"{what} {value!r} cannot be compared with column {column!r}, whose periods are "
@@ -349,18 +617,9 @@ def coerce_period(value, times: pd.Index, what: str, column: str):
     return value
 
 
-def _numeric_outcome(df, outcome) -> pd.Series:
-    y = df[outcome]
-    if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
-        raise DataError(f"outcome column {outcome!r} must be numeric, got dtype {y.dtype}; "
-                        f"first non-numeric value: {_first_non_numeric(y)!r}")
-    return y
-
-
-def _first_non_numeric(s: pd.Series):
-    conv = pd.to_numeric(s, errors="coerce")
-    bad = conv.isna() & s.notna()
-    return s[bad].iloc[0] if bad.any() else None
+def _numeric_outcome(df, outcome) -> np.ndarray:
+    """The outcome column as floats (NaN where missing); see :func:`numeric_values`."""
+    return numeric_values(df[outcome], f"outcome column {outcome!r}")
 
 
 def _treatment_from_labels(treated, treatment_time, units, unit, where="", alt=" (or use a 0/1 treat column)") -> _Treatment:
@@ -480,7 +739,7 @@ class EventSource:
 
 def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
                       treatment_time=None, window=None, agg="mean", fill="interpolate",
-                      donors=None, treat_aggregate="mean") -> Panel:
+                      donors=None, treat_aggregate="mean", time_order=None) -> Panel:
     """Aggregate user-level event logs into a unit x period :class:`Panel`.
 
     Each cell is the mean ``outcome`` of the rows of that unit and period inside
@@ -492,15 +751,19 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
     The resampling draws clusters in order of first appearance in ``events``;
     with one row per user this is the same as drawing rows, so a seeded
     bootstrap reproduces a plain ``df.iloc[rng.integers(0, n, n)]`` loop.
+
+    Periods are ordered by their meaning as in :class:`Panel` (text periods that read as numbers
+    or ISO dates are converted, other text needs ``time_order``); ``window`` and
+    ``treatment_time`` are converted the same way.
     """
+    _check_roles({"unit": unit, "time": time, "outcome": outcome, "cluster": cluster})
     cols = [unit, time, outcome] + ([cluster] if cluster is not None else [])
     _require_columns(events, cols, what="events")
     if agg != "mean":
         raise SpecificationError(f"agg must be 'mean', got {agg!r}")
     _check_options(fill, treat_aggregate)
     ev = events.loc[:, cols].copy()
-    y = _numeric_outcome(ev, outcome)
-    yv = y.to_numpy(dtype=float, na_value=np.nan)
+    yv = _numeric_outcome(ev, outcome)
     if np.isinf(yv).any():
         i = int(np.flatnonzero(np.isinf(yv))[0])
         raise DataError(
@@ -509,14 +772,13 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
     for c in (unit, time):
         if ev[c].isna().any():
             raise DataError(f"column {c!r} has missing values (first at row {_py(ev.index[ev[c].isna()][0])!r})")
-    tv = ev[time]
+    tv, notes = _normalize_time(ev[time], time, time_order)
+    ev[time] = tv
     if window is not None:
-        if isinstance(window, (str, bytes)) or not isinstance(window, (tuple, list)) or len(window) != 2:
-            raise SpecificationError(
-                f"window must be a (start, end) pair of {time!r} values (half-open: start <= t < end; "
-                f"None for open), got {window!r}")
         tidx = pd.Index(tv.iloc[:1])
-        lo, hi = (None if b is None else coerce_period(b, tidx, "window bound", time) for b in window)
+        lo, hi = check_window("window", window, allow_open=True, closed="half-open: start <= t < end",
+                              coerce=lambda b, what: coerce_period(b, tidx, what, time),
+                              key=period_key(tidx))
         inwin = np.ones(len(ev), dtype=bool)
         if lo is not None:
             inwin &= (tv >= lo).to_numpy()
@@ -532,7 +794,7 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
         units = units.sort_values()
     except TypeError:
         pass
-    times = pd.Index(np.sort(pd.unique(tv[inwin])))
+    times = _sorted_periods(tv[inwin], time)
     ui = units.get_indexer(ev[unit])
     ti = times.get_indexer(tv)
     cell = np.where(inwin & (ui >= 0) & (ti >= 0), ti * len(units) + ui, -1).astype(np.int64)
@@ -556,6 +818,6 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
 
     tr = _treatment_from_labels(treated, treatment_time, units, unit, where=" (inside the window)", alt="")
     p = Panel.__new__(Panel)
-    p._init_arrays(unit, time, outcome, units, times, M, tr, donors, treat_aggregate, n_empty)
+    p._init_arrays(unit, time, outcome, units, times, M, tr, donors, treat_aggregate, n_empty, notes=notes)
     p.events = src
     return p

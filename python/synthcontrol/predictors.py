@@ -183,6 +183,9 @@ class _Panel:
         self.time = time
         self.periods = pd.Index(pd.unique(keys[time])).sort_values()
         self._period_set = set(self.periods.tolist())
+        # position of each period in the data's period order: windows compare periods by it, so
+        # labels ordered by a Panel's time_order (an ordered categorical) compare by that order
+        self._pos = {p: i for i, p in enumerate(self.periods.tolist())}
         self.units = set(pd.unique(keys[unit]).tolist())
         self._wide: dict[str, pd.DataFrame] = {}
 
@@ -195,13 +198,19 @@ class _Panel:
                 raise SpecificationError(
                     f"column {column!r} is the unit or time column and cannot be a predictor")
             values = self.data[column]
-            if not is_numeric_dtype(values) or is_bool_dtype(values):
+            if is_bool_dtype(values):
                 raise DataError(
                     f"column {column!r} is not numeric (dtype {values.dtype}); "
                     "predictors must be numeric")
+            if is_numeric_dtype(values):
+                v = values.to_numpy(dtype=float, na_value=np.nan)
+            else:  # an object column of numbers is fine; anything else is named
+                from .panel import numeric_values
+                v = numeric_values(values, f"column {column!r}",
+                                   "is not numeric (dtype {dtype}); predictors must be numeric")
             frame = pd.DataFrame({"u": self.data[self.unit].to_numpy(),
                                   "t": self.data[self.time].to_numpy(),
-                                  "v": values.to_numpy(dtype=float, na_value=np.nan)})
+                                  "v": v})
             self._wide[column] = frame.pivot(index="u", columns="t", values="v")
         return self._wide[column]
 
@@ -219,16 +228,21 @@ class _Panel:
                     f"window for {what} must be an inclusive (start, end) pair, a list of "
                     f"periods or a single period; got the tuple {spec!r}")
             start, end = spec
-            if start > end:
-                raise SpecificationError(
-                    f"window for {what} has start {start!r} after end {end!r}")
-            if (isinstance(start, numbers.Integral) and isinstance(end, numbers.Integral)
-                    and pd.api.types.is_integer_dtype(self.periods)):
+            integer = (isinstance(start, numbers.Integral) and isinstance(end, numbers.Integral)
+                       and pd.api.types.is_integer_dtype(self.periods))
+            if integer:
+                if start > end:
+                    raise SpecificationError(
+                        f"window for {what} has start {start!r} after end {end!r}")
                 wanted = list(range(int(start), int(end) + 1))
             else:
                 wanted = [start, end]  # endpoints must exist; interior = data's periods
             self._check_present(wanted, what)
-            periods = [p for p in self.periods if start <= p <= end]
+            i, j = self._pos[start], self._pos[end]
+            if i > j:
+                raise SpecificationError(
+                    f"window for {what} has start {start!r} after end {end!r}")
+            periods = list(self.periods[i:j + 1])
         elif _is_scalar_period(spec):
             periods = [spec]
             self._check_present(periods, what)
@@ -239,7 +253,7 @@ class _Panel:
             self._check_present(periods, what)
             if len(set(periods)) != len(periods):
                 raise SpecificationError(f"window for {what} lists a period twice: {periods!r}")
-            periods = sorted(periods)
+            periods = sorted(periods, key=self._pos.__getitem__)
         return tuple(_py(p) for p in periods)
 
     def _check_present(self, periods: list, what: str) -> None:

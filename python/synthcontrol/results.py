@@ -9,6 +9,16 @@ import math
 import numpy as np
 import pandas as pd
 
+from ._numerics import rms
+
+
+def _fx(x, sign=""):
+    """Four decimals for everyday magnitudes, significant digits for huge or tiny ones."""
+    x = float(x)
+    if math.isfinite(x) and (x == 0.0 or 1e-3 <= abs(x) < 1e7):
+        return f"{x:{sign}.4f}"
+    return f"{x:{sign}.6g}"
+
 _sum = np.add.reduce
 
 __all__ = ["SCResult", "Inference"]
@@ -108,12 +118,16 @@ class SCResult:
         T0 = panel.T0
         gap = y - cf
         gpre, gpost = gap[:T0], gap[T0:]
-        pre_rmse = math.sqrt(float(gpre @ gpre) / len(gpre))
-        post_rmse = math.sqrt(float(gpost @ gpost) / len(gpost))
+        pre_rmse = rms(gpre)
+        post_rmse = rms(gpost)
         diagnostics = dict(diagnostics)
-        diagnostics.setdefault("pre_mspe", pre_rmse ** 2)
+        diagnostics.setdefault("pre_mspe", pre_rmse * pre_rmse)  # inf only if not representable
         diagnostics["post_rmspe"] = post_rmse
-        diagnostics["rmspe_ratio"] = post_rmse / pre_rmse if pre_rmse > 0 else math.inf
+        # undefined (NaN) over an exact pre-fit, by the rule of inference/_undefined.py: a pre-RMSPE
+        # of at most 1e-10 x the outcomes' scale is rounding noise, not a denominator
+        from .inference._undefined import RTOL, outcome_scale
+        floor = RTOL * outcome_scale(np.asarray(y)[:T0], np.asarray(panel.X_donors)[:T0])
+        diagnostics["rmspe_ratio"] = post_rmse / pre_rmse if pre_rmse > floor else math.nan
         w = np.asarray(w, dtype=float)
         w.setflags(write=False)
         cf.setflags(write=False)
@@ -189,13 +203,23 @@ class SCResult:
             ("Pre / post periods", f"{p.T0} / {len(p.times) - p.T0}"),
             ("Donors (active)", f"{len(p.donors)} ({d.get('n_active_donors')})"),
             ("Backend", d.get("backend", "")),
-            ("Treated pre / post mean", f"{pre_mean:.4f} / {post_mean:.4f}"),
-            ("ATT (mean post gap)", f"{self.att:+.4f}"),
-            ("Pre-period RMSE", f"{self.pre_rmse:.4f}"),
+            ("Treated pre / post mean", f"{_fx(pre_mean)} / {_fx(post_mean)}"),
+            ("ATT (mean post gap)", _fx(self.att, "+")),
+            ("Pre-period RMSE", _fx(self.pre_rmse)),
             ("Post/pre RMSPE ratio", f"{d.get('rmspe_ratio', float('nan')):.3f}"),
         ]
         if not d.get("augment"):
             rows.append(("KKT violation", f"{d.get('kkt_violation', float('nan')):.2e}"))
+        if d.get("certified") is not None:
+            if d["certified"]:
+                rows.append(("Certified", "yes"))
+            elif "bound_gap" in d:
+                rows.append(("Certified", f"NOT CERTIFIED: gap {d['bound_gap']:.3g} "
+                                          f"({100 * d.get('bound_gap_rel', float('nan')):.3g}% of loss V)"))
+            else:
+                rows.append(("Certified", f"NOT CERTIFIED: duality gap {d.get('duality_gap', float('nan')):.3g}"))
+        if d.get("outside_hull_periods"):
+            rows.append(("Outside donors' range", f"{d['outside_hull_periods']} of {int(np.count_nonzero(self.fit_mask))} fit periods"))
         if d.get("augment"):
             rows += [
                 ("Ridge lambda", f"{d['ridge_lambda']:.4g}" + ("  (CV, one-SE rule)" if d.get("lambda_path") else "")),
@@ -271,9 +295,14 @@ class SCResult:
             ``"rmspe_ratio"``: Abadie's post/pre RMSPE ratio, ``p = rank / N``
             over the treated unit and the placebos.  ``"mean_gap"``: the mean
             post-period gap, ``p = (#{|placebo| >= |observed|} + 1) / (N + 1)``.
+            A ratio over a pre-RMSPE of at most 1e-10 x the outcome's scale (an
+            exact pre-fit) is undefined: such placebos are left out
+            (``details["n_undefined"]``), and an undefined treated ratio gives
+            ``p = NaN``; both with a :class:`~synthcontrol.SynthWarning`.
         exclude_mspe_ratio : float, optional
             Drop placebos whose pre-period MSPE exceeds this multiple of the
-            treated unit's (Abadie et al. 2010 use 20, 5 and 2).
+            treated unit's (Abadie et al. 2010 use 20, 5 and 2).  A value that
+            would drop every placebo raises ``SpecificationError``.
         donor_pool : {"donors", "all"}
             Donors of each placebo fit: the other donors only (default), or the
             other donors plus the treated series (ADH 2010's test).
@@ -295,8 +324,12 @@ class SCResult:
         ``kind``: ``"iid"`` (permutations; per-period p-values exact, the joint one from ``n_perm``
         seeded draws) or ``"block"`` (the T cyclic shifts, exact).  ``q``: the statistic's power.
         ``grid`` replaces the default grid; ``refine=True`` bisects each bound beyond the grid.
+        An interval that reaches the grid's edge is searched beyond it; one that never closes is
+        ``-inf``/``+inf`` with a warning (table columns ``lower_status``/``upper_status``).
+        ``alpha`` must exceed ``1 / (T0 + 1)``, the smallest p-value one period can have.  Sampled
+        permutation p-values count the observed ordering: ``(1 + hits) / (n_perm + 1)``.
         Works for outcome-only and ridge-augmented fits (the ridge penalty stays at its fitted
-        value in the refits, as in augsynth).  See ``docs/inference.md``.
+        value in the refits, as in augsynth).  See ``docs/augmented.md``.
         """
         from .inference.conformal import conformal_inference
         return conformal_inference(self, alpha=alpha, kind=kind, q=q, grid_size=grid_size, grid=grid,

@@ -179,6 +179,8 @@
   x <- unlist(x)
   if (is.null(x)) x <- character()
   if (identical(r_kind, "date")) return(as.Date(substr(as.character(x), 1L, 10L)))
+  # a text column keeps text labels (the core may have read "1".."31" as numbers or ISO text as dates)
+  if (identical(r_kind, "character")) return(as.character(x))
   if (identical(r_kind, "datetime") || identical(kind, "datetime")) {
     x <- as.character(x)
     x[nchar(x) == 10L] <- paste(x[nchar(x) == 10L], "00:00:00")

@@ -9,7 +9,7 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
                          donors = NULL, fill = NULL, fit_window = NULL, inference = NULL, ...,
                          progfunc = c("none", "ridge"), scm = TRUE, fixedeff = FALSE, lambda = NULL,
                          residualize = FALSE, covariates = NULL, outcome_lags = NULL,
-                         predictor_window = NULL, backend = "auto") {
+                         predictor_window = NULL, backend = "auto", time_order = NULL) {
   # (the estimator options follow `...` so that they are never partially matched)
   cl <- match.call()
   spec <- .parse_formula(formula)
@@ -88,7 +88,10 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
                paste(.estimator_options, collapse = ", "), class = "synthcontrol_spec_error")
     }
     for (k in intersect(c("seed", "n_jobs"), nm)) {
-      if (is.numeric(opts[[k]])) opts[[k]] <- as.integer(opts[[k]])
+      # whole numbers only: 1.5 is passed on as it is and refused by the core, never truncated
+      if (is.numeric(opts[[k]]) && length(opts[[k]]) == 1L && .is_whole(opts[[k]]) && !is.na(opts[[k]])) {
+        opts[[k]] <- as.integer(opts[[k]])
+      }
     }
   }
   # augsynth's vocabulary -> the core's options (augment / ridge_lambda in `...` still work)
@@ -128,6 +131,20 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
   treated_py <- .match_type(treated, kinds$unit, "treated", unit_col)
   donors_py <- .match_type(donors, kinds$unit, "donors", unit_col)
   tt_py <- .match_type(treatment_time, kinds$time, "treatment_time", time_col)
+  # text periods that are neither numbers nor ISO dates need their order: time_order =, or the
+  # levels of an ordered factor
+  if (!is.null(time_order)) {
+    if (!is.atomic(time_order) || !length(time_order) || anyNA(time_order)) {
+      .sc_stop("`time_order` must be a vector of the period labels in period order",
+               class = "synthcontrol_spec_error")
+    }
+    if (is.factor(time_order)) time_order <- as.character(time_order)
+    order_py <- as.list(.match_type(time_order, kinds$time, "time_order", time_col))
+  } else if (is.ordered(data[[time_col]])) {
+    order_py <- as.list(levels(data[[time_col]]))
+  } else {
+    order_py <- NULL
+  }
   fw_py <- if (is.null(fit_window)) NULL else as.list(.match_type(fit_window, kinds$time, "fit_window", time_col))
   if (!is.null(donors_py)) donors_py <- as.list(donors_py)
   if (length(cov_cols)) {
@@ -165,7 +182,8 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
   v <- .py_call("fit", columns = prep$columns, unit = unit_col, time = time_col,
                 outcome = spec$outcome, treat = spec$treat, treated = treated_py,
                 treatment_time = tt_py, donors = donors_py, fill = fill,
-                datetime_cols = prep$datetime_cols, fit_window = fw_py, options = opts, call = cl)
+                datetime_cols = prep$datetime_cols, fit_window = fw_py, options = opts,
+                time_order = order_py, call = cl)
   res <- reticulate::py_get_item(v, "result")
   d <- reticulate::py_to_r(reticulate::py_get_item(v, "data"))
   fit <- .build_fit(d, kinds, cl, unit_col, time_col, fill)

@@ -2,18 +2,75 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from ..errors import SolverError, SpecificationError
-from ..panel import Panel, coerce_period
+from collections.abc import Iterable, Mapping
+
+from .._validate import check_n_jobs, check_seed, check_window
+from ..errors import SolverError, SpecificationError, SynthWarning
+from ..panel import Panel, _py, coerce_period, period_key
+from .._numerics import rms
 from ..results import SCResult
 from ..solvers.simplex import simplex_ls
 
 __all__ = ["SyntheticControl", "fit_outcome_only"]
 
 _BACKENDS = ("auto", "outcome-only", "mscmt", "malo", "penalized")
+V_GAP_RTOL = 1e-6  # a covariate (V) fit is certified when bound_gap <= V_GAP_RTOL * loss_v
+
+
+def _check_pre_treatment(panel: Panel, what, given, periods, is_range):
+    """Raise unless ``periods`` (converted; a ``(start, end)`` pair when ``is_range``, else a
+    period or a list of periods) all come before the treatment."""
+    times, T0 = panel.times, panel.T0
+    tt = panel.treatment_time
+    key = period_key(times)
+    post = list(times[T0:])
+    if is_range:
+        lo, hi = periods
+        bad = [p for p in post if key(lo) <= key(p) <= key(hi)]
+        if not bad and key(hi) >= key(tt):
+            bad = [hi]
+    else:
+        vals = periods if isinstance(periods, list) else [periods]
+        bad = [v for v in vals if key(v) >= key(tt)]
+    if bad:
+        shown = ", ".join(repr(_py(b)) for b in bad[:6]) + (f", ... ({len(bad)} in all)" if len(bad) > 6 else "")
+        last = f"; the last pre-treatment period is {_py(times[T0 - 1])!r}" if T0 >= 1 else ""
+        raise SpecificationError(
+            f"{what} {given!r} reaches into the post-treatment period: {shown} "
+            f"{'is' if len(bad) == 1 else 'are'} at or after the treatment at {panel.time}={_py(tt)!r}"
+            f"{last}. Predictors and the fit may use pre-treatment periods only (post-treatment "
+            f"data would shape the weights)")
+
+
+def _flag_lambda_grid(fit, diag):
+    """Record in ``diag`` (and say out loud) a cross-validated ridge penalty whose grid had to be
+    extended beyond augsynth's, or that is still on the edge of the extended grid."""
+    from ..inference._undefined import say
+    info = fit.lambda_grid_info
+    lams = fit.lambdas
+    diag["lambda_grid_extended"] = {"below": info["extended_below"], "above": info["extended_above"]}
+    diag["lambda_at_grid_edge"] = info["at_edge"]
+    if info["at_edge"] is not None:
+        side = "smallest" if info["at_edge"] == "lower" else "largest"
+        say(f"ridge: the cross-validated lambda {fit.lam:.4g} is the {side} value of its grid "
+            f"[{lams.min():.3g}, {lams.max():.3g}] (extended as far as it goes) and the CV error is still "
+            f"falling there: CV does not determine the penalty, and the weights (sum {fit.w.sum():.3g}, "
+            f"range [{fit.w.min():.3g}, {fit.w.max():.3g}]) rest on the grid's edge. Set ridge_lambda "
+            f"explicitly (diagnostics['lambda_at_grid_edge'])", diag)
+    elif info["extended_below"] or info["extended_above"]:
+        n = len(lams) - info["extended_below"] - info["extended_above"]
+        orig = lams[info["extended_above"]:info["extended_above"] + n]
+        edge = orig.min() if info["extended_below"] else orig.max()
+        say(f"ridge: the cross-validated lambda was on the {'lower' if info['extended_below'] else 'upper'} edge "
+            f"of augsynth's grid ({edge:.4g}, where augsynth stops) with the CV error still falling; the grid was "
+            f"extended by {info['extended_below'] + info['extended_above']} points to "
+            f"[{lams.min():.3g}, {lams.max():.3g}] and lambda = {fit.lam:.4g} chosen inside it "
+            f"(diagnostics['lambda_grid_extended'])", diag)
 
 
 class SyntheticControl:
@@ -41,6 +98,14 @@ class SyntheticControl:
         The periods whose outcomes the weights are fitted on (inclusive both
         ends, all before the treatment; Synth's ``time.optimize.ssr``).
         Default: the whole pre-period.
+
+        Every period named in ``covariates`` windows, ``outcome_lags``,
+        ``predictor_window`` and ``fit_window`` is converted to the panel's
+        period type as ``treatment_time`` is (``"1980"`` for integer years),
+        and must lie before the treatment: a window or lag that reaches the
+        treatment period or later would let post-treatment outcomes choose
+        the weights, and raises :class:`~synthcontrol.SpecificationError`
+        naming the argument and the post-treatment periods.
     backend : {"auto", "outcome-only", "malo", "mscmt", "penalized"}
         ``"auto"``: the outcome-only simplex fit without predictors; with
         predictors, the certified bilevel search (the lower-bound certificate
@@ -56,9 +121,11 @@ class SyntheticControl:
         Ridge augmentation is not available yet.
     seed : int
         Seed for any randomised step (kept for reproducibility of inference
-        defaults).
+        defaults): a whole number >= 0 (checked at fit time).
     n_jobs : int
-        Workers for the resampling loops (results do not depend on it).
+        Workers for the resampling loops (results do not depend on it):
+        a whole number >= 1, or -1 for every core (-2 all but one, ...);
+        checked at fit time.
     """
 
     def __init__(self, covariates=None, outcome_lags=None, predictor_window=None,
@@ -172,6 +239,8 @@ class SyntheticControl:
             "n_active_donors": int(np.count_nonzero(np.abs(fit.w) > 1e-12)),
             "backend": "outcome-only + ridge",
         }
+        if fit.lambda_grid_info is not None:
+            _flag_lambda_grid(fit, diag)
         return SCResult.from_weights(panel, fit.w, diag, estimator=self, fit_mask=~panel.post,
                                      cf=fit.counterfactual)
 
@@ -208,19 +277,11 @@ class SyntheticControl:
         pre = ~panel.post
         if self.fit_window is None:
             return pre
-        try:
-            lo, hi = self.fit_window
-        except (TypeError, ValueError):
-            raise SpecificationError(
-                f"fit_window must be a (start, end) pair of periods, got {self.fit_window!r}") from None
         t = panel.times
-        lo = coerce_period(lo, t, "fit_window start", panel.time)
-        hi = coerce_period(hi, t, "fit_window end", panel.time)
+        lo, hi = check_window("fit_window", self.fit_window, check_order=False,
+                              coerce=lambda b, what: coerce_period(b, t, what, panel.time))
+        _check_pre_treatment(panel, "fit_window", self.fit_window, (lo, hi), True)
         m = np.asarray((t >= lo) & (t <= hi), dtype=bool)
-        if (m & ~pre).any():
-            raise SpecificationError(
-                f"fit_window {self.fit_window!r} reaches into the post-treatment period "
-                f"(treatment at {panel.treatment_time!r})")
         if m.sum() < 2:
             raise SpecificationError(f"fit_window {self.fit_window!r} covers {int(m.sum())} period(s); need >= 2")
         return m
@@ -232,7 +293,10 @@ class SyntheticControl:
                 f"fit() takes a synthcontrol.Panel, got {type(panel).__name__}; build one with "
                 f"sc.Panel(df, unit=..., time=..., outcome=..., ...)")
         backend = self._resolve_backend()
+        check_seed("seed", self.seed)
+        check_n_jobs("n_jobs", self.n_jobs, allow_none=True)  # None: one process, as joblib
         panel.require_estimable()
+        self._period_settings(panel)  # every period named in the settings: typed, pre-treatment
         if backend == "ridge":
             return self._fit_ridge(panel)
         mask = self._fit_mask(panel)
@@ -251,12 +315,56 @@ class SyntheticControl:
                 "covariate predictors need the long data with the covariate columns; this panel "
                 "was built from user-level events (panel_from_events), which keeps only the outcome")
         pre = list(panel.times[: panel.T0])
+        spec = self._period_settings(panel)
         return build_predictors(
             panel.source, panel.unit, panel.time,
             list(panel.treated_units) if treated is None else list(treated),
             list(panel.donors) if donors is None else list(donors),
-            covariates=self.covariates or None, predictor_window=self.predictor_window,
-            outcome=panel.outcome, outcome_lags=self.outcome_lags or None, pre_periods=pre)
+            covariates=spec["covariates"] or None, predictor_window=spec["predictor_window"],
+            outcome=panel.outcome, outcome_lags=spec["outcome_lags"] or None, pre_periods=pre)
+
+    def _period_settings(self, panel: Panel) -> dict:
+        """``covariates``, ``outcome_lags`` and ``predictor_window`` with every period they name
+        converted to the panel's period type (as ``treatment_time`` is), each checked to lie
+        before the treatment (:class:`SpecificationError` naming the argument and the periods)."""
+        t = panel.times
+
+        def conv(spec, what, tuple_is_range=True):
+            if isinstance(spec, tuple) and tuple_is_range:
+                if len(spec) != 2:
+                    return spec  # build_predictors explains the shapes it takes
+                return tuple(coerce_period(b, t, f"{what} {part}", panel.time)
+                             for b, part in zip(spec, ("start", "end")))
+            if isinstance(spec, (str, bytes, pd.Timestamp)) or not isinstance(spec, Iterable):
+                return coerce_period(spec, t, what, panel.time)
+            if isinstance(spec, Mapping):
+                return spec
+            return [coerce_period(b, t, what, panel.time) for b in spec]
+
+        def window(spec, what):
+            out = conv(spec, what)
+            if panel.has_post and not (isinstance(out, tuple) and len(out) != 2):
+                _check_pre_treatment(panel, what, spec, out, isinstance(out, tuple))
+            return out
+
+        cov = self.covariates
+        if isinstance(cov, Mapping):
+            cov = {c: window(w, f"covariates[{c!r}]") for c, w in cov.items()}
+        lags = self.outcome_lags
+        if isinstance(lags, Mapping):
+            lags = {k: window(w, f"outcome_lags[{k!r}]") for k, w in lags.items()}
+        elif lags is not None and not isinstance(lags, (str, bytes)) and isinstance(lags, Iterable):
+            conv_lags = [conv(x, "outcome_lags") for x in lags]
+            if panel.has_post:
+                flat = [v for x in conv_lags for v in (x if isinstance(x, (list, tuple)) else [x])]
+                _check_pre_treatment(panel, "outcome_lags", lags, flat, False)
+            lags = conv_lags
+        elif lags is not None:
+            lags = window(lags, "outcome_lags")
+        pw = self.predictor_window
+        if pw is not None:
+            pw = window(pw, "predictor_window")
+        return {"covariates": cov, "outcome_lags": lags, "predictor_window": pw}
 
     def refit_units(self, panel: Panel, treated, donors, mask, backend=None):
         """Covariate-backend weights with ``treated`` (unit labels, averaged) as the target and
@@ -276,7 +384,7 @@ class SyntheticControl:
         return fit.w, fit.bound_gap
 
     def _fit_predictors(self, panel, mask, backend):
-        from ..solvers.vsearch import penalized_fit, solve_bilevel
+        from ..solvers.vsearch import penalized_certificate, penalized_fit, solve_bilevel
         pr = self.predictors(panel)
         X1s, X0s, divisor = pr.scaled()
         X1 = X1s.to_numpy(dtype=float)
@@ -288,10 +396,18 @@ class SyntheticControl:
             w, lam, table = penalized_fit(X1, X0, Z1, Z0)
             r = Z1 - Z0 @ w
             rx = X1 - X0 @ w
+            obj, kkt, gap, ok = penalized_certificate(X1, X0, w, lam)
             diag = {"solver": "penalized simplex QP (Abadie-L'Hour)", "lambda": lam,
                     "lambda_path": table, "loss_v": float(r @ r) / len(r),
                     "loss_w": float(rx @ rx) / len(rx), "n_active_donors": int(np.count_nonzero(w)),
-                    "backend": backend, "predictor_scale": divisor.to_dict()}
+                    "backend": backend, "predictor_scale": divisor.to_dict(),
+                    "penalized_objective": obj, "kkt_violation": kkt, "duality_gap": gap,
+                    "certified": ok}
+            if not ok:
+                warnings.warn(
+                    f"the penalized fit (lambda {lam:.4g}) is not certified: its duality gap {gap:.3g} "
+                    f"is large against the objective {obj:.4g} (KKT violation {kkt:.3g})",
+                    SynthWarning, stacklevel=3)
             return SCResult.from_weights(panel, w, diag, estimator=self, fit_mask=mask,
                                          V=pd.Series(np.full(len(names), 1.0 / len(names)), index=names,
                                                      name="V"))
@@ -322,6 +438,16 @@ class SyntheticControl:
             "backend": backend,
             "predictor_scale": divisor.to_dict(),
         }
+        # certified: the proven distance to the best V is within V_GAP_RTOL of the loss itself
+        rel = fit.bound_gap / max(abs(fit.loss_v), 1e-300)
+        diag["certified"] = bool(fit.attained or rel <= V_GAP_RTOL)
+        diag["bound_gap_rel"] = float(rel)
+        if not diag["certified"]:
+            warnings.warn(
+                f"the covariate fit (backend={backend!r}) is not certified: loss_v {fit.loss_v:.6g} against a "
+                f"proven lower bound {fit.lower_bound:.6g} (gap {fit.bound_gap:.3g}, {100 * rel:.3g}% of the "
+                f"loss); a better V may exist. backend='auto' runs the certified search",
+                SynthWarning, stacklevel=3)
         V = pd.Series(fit.v, index=names, name="V")
         return SCResult.from_weights(panel, fit.w, diag, estimator=self, fit_mask=mask, V=V)
 
@@ -333,18 +459,38 @@ def fit_outcome_only(y, X, mask):
         fit = simplex_ls(X[:T0], y[:T0])
     else:
         fit = simplex_ls(X[mask], y[mask])
-    if not fit.converged or not math.isfinite(float(np.add.reduce(fit.weights))):
+    if not math.isfinite(float(np.add.reduce(fit.weights))):
         raise SolverError(
-            f"the simplex least-squares solver did not converge after {fit.n_iter} iterations "
-            f"(KKT violation {fit.kkt_violation:.3g}); the donor data may contain extreme values")
+            f"the simplex least-squares solver returned non-finite weights after {fit.n_iter} "
+            f"iterations; the donor data may contain extreme values")
+    if not fit.converged:
+        warnings.warn(
+            f"the outcome-only fit is not certified: its duality gap {fit.duality_gap:.3g} (a proven "
+            f"bound on SSR(w) - SSR*) is large against SSR {fit.ssr:.3g} after {fit.n_iter} "
+            f"iterations (KKT violation {fit.kkt_violation:.3g}); the weights may not be optimal. "
+            f"Check the donors for extreme values or rescale the outcome", SynthWarning, stacklevel=3)
+    Xf = X[:T0] if mask[:T0].all() else X[mask]
+    yf = y[:T0] if mask[:T0].all() else y[mask]
+    above = int(np.count_nonzero(yf > Xf.max(axis=1)))
+    below = int(np.count_nonzero(yf < Xf.min(axis=1)))
+    if above + below == T0:
+        warnings.warn(
+            f"the treated unit lies outside the donors' range in every one of the {T0} fitting periods "
+            f"({above} above the largest donor, {below} below the smallest): no convex combination of "
+            f"donors can reproduce it. The weights are the certified optimum, but the synthetic control "
+            f"is a poor match (see pre_rmse); consider other donors or augment='ridge'",
+            SynthWarning, stacklevel=3)
     diag = {
         "solver": "active-set simplex LS",
         "kkt_violation": fit.kkt_violation,
         "duality_gap": fit.duality_gap,
         "loss_w": fit.ssr / T0,  # mean squared error over the fit periods
-        "l2_imbalance": math.sqrt(fit.ssr),  # ||y - X w|| over the fit periods (augsynth's name)
+        # ||y - X w|| over the fit periods (augsynth's name), overflow-safe
+        "l2_imbalance": rms(yf - Xf @ fit.weights) * math.sqrt(T0),
         "n_active_donors": int(np.count_nonzero(fit.weights)),
         "n_iter": fit.n_iter,
         "converged": fit.converged,
+        "certified": fit.converged,
+        "outside_hull_periods": above + below,
     }
     return fit.weights, diag

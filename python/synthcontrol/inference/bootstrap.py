@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import SpecificationError
 from ..results import Inference
 from ..solvers.simplex import simplex_ls
+from ._undefined import mc_pvalue
 
 __all__ = ["cluster_bootstrap"]
 
@@ -38,9 +39,12 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     """See :meth:`synthcontrol.results.SCResult.bootstrap`.
 
     The interval is the percentile interval of the bootstrap ATTs; the
-    p-value is the two-sided percentile p-value for ATT = 0
-    (``2 * min(share <= 0, share >= 0)``, capped at 1).
+    p-value is the two-sided percentile p-value for ATT = 0 as a Monte Carlo
+    p-value, ``2 * min(1 + #{draws <= 0}, 1 + #{draws >= 0}) / (n_boot + 1)``
+    capped at 1: never 0 (a finite number of draws cannot show that no
+    resample crosses 0; the smallest value is ``2 / (n_boot + 1)``).
     """
+    from .._validate import check_alpha, check_count, check_n_jobs, check_seed
     p = res.panel
     src = getattr(p, "events", None)
     if src is None:
@@ -48,10 +52,10 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
             "the cluster bootstrap resamples users, so it needs a panel built from user-level "
             "logs with sc.panel_from_events(..., cluster='user_id'); this panel was built from "
             "unit-level data")
-    if int(n_boot) < 2:
-        raise SpecificationError(f"n_boot must be at least 2, got {n_boot!r}")
-    if not 0 < alpha < 1:
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
+    n_boot = check_count("n_boot", n_boot, 2)
+    alpha = check_alpha("alpha", alpha)
+    check_seed("seed", seed)
+    n_jobs = check_n_jobs("n_jobs", n_jobs, allow_none=True)
     n_boot = int(n_boot)
     tr_cols = p.units.get_indexer(list(p.treated_units))
     donor_cols = p.units.get_indexer(list(p.donors))
@@ -87,7 +91,7 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
         bar.close()
     draws = np.asarray(atts)
     lo, hi = np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    pval = min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0)))
+    pval = min(1.0, 2 * min(mc_pvalue(int(np.sum(draws <= 0)), n_boot), mc_pvalue(int(np.sum(draws >= 0)), n_boot)))
     details = {"n_boot": n_boot, "seed": seed, "se": float(draws.std(ddof=1)),
                "mean": float(draws.mean()), "draws": draws, "att": res.att}
     inf = Inference(method="cluster bootstrap", p_value=float(pval), ci_lower=float(lo),

@@ -7,22 +7,36 @@ those periods, ``S(u) = (sum |u_t|^q / sqrt(L))^(1/q)``, with its values under p
 residuals:
 
 * ``kind="iid"``: all permutations.  For one period (the per-period intervals) the p-value is
-  exact: the share of residuals at least as large in absolute value as the tested period's
-  (augsynth estimates this same number from 1000 random draws).  For the joint null over the whole
-  post-period it is estimated from ``n_perm`` seeded random permutations; its Monte Carlo standard
-  error is reported.
-* ``kind="block"``: the ``T`` cyclic shifts (moving blocks), exact and deterministic.
+  exact: the share of residuals at least as large in absolute value as the tested period's, itself
+  included (augsynth estimates this same number from 1000 random draws).  For the joint null over
+  the whole post-period it is exact when the ``C(T, L)`` sets of tested slots number at most
+  ``n_perm`` (all are enumerated), and otherwise estimated from ``n_perm`` seeded random
+  permutations as ``(1 + hits) / (n_perm + 1)``: the observed ordering counts, so p is never 0
+  (augsynth's ``hits / ns`` can be; the two differ by less than ``1 / n_perm``).  Its Monte Carlo
+  standard error is reported.
+* ``kind="block"``: the ``T`` cyclic shifts (moving blocks, the shift by 0 among them), exact.
+
+Ties -- values within 1e-10 of the scale of the refit's data (see ``._undefined``) -- count as at
+least as large, so an exact refit cannot reject by rounding.  A value is rejected when
+``p < alpha`` (augsynth); one period's p is at least ``1 / (T0 + 1)``, so ``alpha`` at or below that
+is an error that states the bound.
 
 Per-period intervals invert the one-period test on augsynth's grid: ``grid_size`` values from
 ``effect_t - 2 sd`` to ``effect_t + 2 sd`` (``sd`` the root mean square of the post-period effects),
 plus 0; the interval runs from the smallest to the largest accepted value.  ``refine=True`` then
 bisects between each end and its rejected grid neighbour, so the bounds are no longer limited by
-the grid's resolution.  The ATT interval collects the constant effects ``tau`` not rejected by the
+the grid's resolution.  Where the accepted set reaches an end of the grid, the search continues
+beyond it (doubling steps of the grid's spacing) until a rejected value closes it, then bisects;
+a set that never closes is reported unbounded (``-inf``/``+inf``) with a flag and a warning.  The
+ATT interval collects the constant effects ``tau`` not rejected by the
 average-effect test (statistic ``|sum of post residuals| / sqrt(T1)``, same permutations),
 bisected at both ends.  (Inverting the whole-path statistic instead would mislead: a refit on all
 periods absorbs much of a constant shift, augsynth reports no ATT interval for this reason.)
 """
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy as np
 import pandas as pd
@@ -30,8 +44,13 @@ import pandas as pd
 from ..errors import SpecificationError
 from ..results import Inference
 from ..solvers.simplex import simplex_ls
+from ._undefined import RTOL, mc_pvalue, outcome_scale, say
 
 __all__ = ["conformal_inference"]
+
+
+def _label(t):
+    return t.item() if hasattr(t, "item") else t
 
 
 def _stat(u, q):
@@ -63,68 +82,125 @@ def _refitter(res):
     return refit
 
 
-def _pvalue(refit, Yd, yt, h0, L, kind, q, perms):
-    """p-value of the null ``h0`` (scalar or length-L) on the last ``L`` of the rows given."""
+def _tol(ya, Yd):
+    """Ties: values within RTOL x the scale of the data this refit sees (the shifted outcome
+    included, so that a large tested effect does not let rounding decide)."""
+    return RTOL * outcome_scale(ya, Yd)
+
+
+def _pvalue(refit, Yd, yt, h0, L, q, idx):
+    """p-value of the null ``h0`` (scalar or length-L) on the last ``L`` of the rows given.
+
+    ``idx``: None for one period (exact: the tested residual's rank among all of them, itself
+    included), else ``(rows, exact)``: an (n, L) array of the rows each permutation puts in the
+    tested slots, and whether it enumerates the whole group or samples it.  Values within
+    :func:`_tol` of the observed statistic count as at least as large (ties go against rejection)."""
     t0 = len(yt) - L
     ya = yt.copy()
     ya[t0:] = ya[t0:] - h0
     r = ya - refit(Yd, ya)
+    tol = _tol(ya, Yd)
+    if L == 1:  # exact for both kinds
+        return float(np.mean(np.abs(r) >= np.abs(r[-1]) - tol))
+    rows, exact = idx
     s0 = _stat(r[t0:], q)
-    tol = 1e-12 * max(1.0, abs(s0))
-    if L == 1:  # exact for both kinds: the tested residual's rank among all of them
-        return float(np.mean(np.abs(r) ** q >= np.abs(r[-1]) ** q - tol))
-    if kind == "block":
-        n = len(r)
-        idx = (np.arange(n)[:, None] + np.arange(t0, n)[None, :]) % n
-        return float(np.mean(_stat(r[idx], q) >= s0 - tol))
-    return float(np.mean(_stat(r[perms], q) >= s0 - tol))
+    hits = int(np.sum(_stat(r[rows], q) >= s0 - tol))
+    return hits / len(rows) if exact else mc_pvalue(hits, len(rows))
 
 
-def _pvalue_mean(refit, Y, y, tau, T0, kind, perms):
+def _pvalue_mean(refit, Y, y, tau, T0, idx):
     """p-value of a constant effect ``tau`` on every post period, with the signed statistic
-    ``|sum of post residuals| / sqrt(T1)`` (a test of the average effect)."""
+    ``|sum of post residuals| / sqrt(T1)`` (a test of the average effect); ``idx`` as in
+    :func:`_pvalue`."""
     ya = y.copy()
     ya[T0:] = ya[T0:] - tau
     r = ya - refit(Y, ya)
-    n = len(r)
+    tol = _tol(ya, Y)
+    rows, exact = idx
+    L = len(y) - T0
     s0 = abs(float(r[T0:].sum()))
-    tol = 1e-12 * max(1.0, s0)
+    hits = int(np.sum(np.abs(r[rows].sum(axis=1)) >= s0 - tol * L))
+    return hits / len(rows) if exact else mc_pvalue(hits, len(rows))
+
+
+def _permutations(kind, T, T0, n_perm, seed):
+    """``(rows, exact)``: the rows each permutation puts in the ``T - T0`` tested slots.
+
+    ``"block"``: the ``T`` cyclic shifts (the identity is the shift by 0), exact.  ``"iid"``: every
+    subset of ``T - T0`` rows when there are at most ``n_perm`` of them (the statistics are sums over
+    the tested slots, so the order within them does not matter; the identity is one of the subsets),
+    exact; otherwise ``n_perm`` seeded random permutations, whose p-value ``(1 + hits) / (n_perm + 1)``
+    counts the observed ordering."""
+    L = T - T0
     if kind == "block":
-        idx = (np.arange(n)[:, None] + np.arange(T0, n)[None, :]) % n
-    else:
-        idx = perms
-    return float(np.mean(np.abs(r[idx].sum(axis=1)) >= s0 - tol))
+        return (np.arange(T)[:, None] + np.arange(T0, T)[None, :]) % T, True
+    if math.comb(T, L) <= n_perm:
+        return np.array(list(itertools.combinations(range(T), L)), dtype=int), True
+    rng = np.random.default_rng(seed)
+    return np.argsort(rng.random((int(n_perm), T)), axis=1)[:, T0:], False
 
 
-def _invert(pfun, grid, alpha, refine, iters=30):
-    """Smallest and largest accepted values on ``grid`` (augsynth), optionally bisected further."""
-    ps = np.array([pfun(g) for g in grid])
-    ok = ps >= alpha
+_MAX_DOUBLINGS = 40  # the search beyond a grid's edge: up to ~1e12 grid steps out
+
+
+def _boundary(pfun, alpha, acc, rej, iters):
+    """Bisect between an accepted and a rejected value; returns the accepted end."""
+    for _ in range(iters):
+        m = 0.5 * (acc + rej)
+        if pfun(m) >= alpha:
+            acc = m
+        else:
+            rej = m
+    return acc
+
+
+def _invert(pfun, grid, alpha, refine, step, center=None, iters=30):
+    """The smallest and largest accepted values on ``grid`` (augsynth), optionally bisected further.
+
+    Where the accepted set reaches an end of the grid, the search goes on beyond it (steps of
+    ``step``, doubling, up to ``_MAX_DOUBLINGS`` of them) until a rejected value closes the set;
+    that bound is then bisected down to ``step`` (to convergence with ``refine``).  A set that never
+    closes is unbounded on that side (``-inf`` / ``+inf``).  When no grid value is accepted, the
+    point estimate ``center`` is tested and, if accepted, the search starts from it.  Returns
+    ``(lo, hi, status)`` with ``status = (lower, upper)``, each ``"grid"``, ``"extended"`` or
+    ``"unbounded"``; ``(nan, nan, ("empty", "empty"))`` when nothing is accepted."""
+    g = np.unique(np.asarray(grid, dtype=float))
+    ok = np.array([pfun(x) >= alpha for x in g])
     if not ok.any():
-        return np.nan, np.nan
-    lo, hi = float(grid[ok].min()), float(grid[ok].max())
-    if refine:
-        order = np.argsort(grid)  # the grid includes 0, appended: work on the sorted values
-        g, okk = grid[order], ok[order]
-        lo_j, hi_j = int(np.flatnonzero(okk).min()), int(np.flatnonzero(okk).max())
-        if lo_j > 0:
-            a, b = float(g[lo_j - 1]), float(g[lo_j])  # rejected, accepted
-            for _ in range(iters):
-                m = 0.5 * (a + b)
-                a, b = (a, m) if pfun(m) >= alpha else (m, b)
-            lo = b
-        if hi_j < len(g) - 1:
-            a, b = float(g[hi_j]), float(g[hi_j + 1])  # accepted, rejected
-            for _ in range(iters):
-                m = 0.5 * (a + b)
-                a, b = (m, b) if pfun(m) >= alpha else (a, m)
-            hi = a
-    return lo, hi
+        if center is None or not pfun(float(center)) >= alpha:
+            return math.nan, math.nan, ("empty", "empty")
+        g, ok = np.array([float(center)]), np.array([True])
+    acc_idx = np.flatnonzero(ok)
+    out, status = [], []
+    for j, nb, sign in ((int(acc_idx[0]), int(acc_idx[0]) - 1, -1.0), (int(acc_idx[-1]), int(acc_idx[-1]) + 1, 1.0)):
+        if 0 <= nb < len(g):  # closed on the grid
+            out.append(_boundary(pfun, alpha, float(g[j]), float(g[nb]), iters) if refine else float(g[j]))
+            status.append("grid")
+            continue
+        a, d, rej = float(g[j]), step, None
+        for _ in range(_MAX_DOUBLINGS):
+            b = a + sign * d
+            if pfun(b) < alpha:
+                rej = b
+                break
+            a, d = b, 2.0 * d
+        if rej is None:
+            out.append(sign * math.inf)
+            status.append("unbounded")
+        else:
+            n = iters if refine else max(0, math.ceil(math.log2(abs(rej - a) / step)))
+            out.append(_boundary(pfun, alpha, a, rej, n))
+            status.append("extended")
+    return out[0], out[1], tuple(status)
 
 
 def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None, n_perm=10000,
                         seed=0, refine=False) -> Inference:
     """See :meth:`synthcontrol.results.SCResult.conformal`."""
+    from .._validate import check_alpha, check_grid, check_seed
+    check_alpha("alpha", alpha)
+    check_seed("seed", seed)
+    grid = check_grid("grid", grid)
     if kind not in ("iid", "block"):
         raise SpecificationError(f"kind must be 'iid' or 'block', got {kind!r}")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
@@ -147,56 +223,110 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
     refit = _refitter(res)
     effects = y - np.asarray(res.cf)
     post_eff = effects[T0:]
+    # ties (in the p-values) and zero (here) are judged relative to the outcomes' scale (._undefined)
+    scale = outcome_scale(y, Y)
+    tol = RTOL * scale
+    idx = _permutations(kind, T, T0, int(n_perm), seed)
+    # the smallest p-values the tests can produce; a value is rejected only when p < alpha
+    p_min_period = 1.0 / (T0 + 1)  # one period: the tested residual ranks among T0 + 1
+    p_min_att = 1.0 / len(idx[0]) if idx[1] else 1.0 / (len(idx[0]) + 1)
+    p_min = max(p_min_period, p_min_att)
+    if not alpha > p_min:
+        which = (f"with {T0} pre-periods a per-period p-value is at least 1/{T0 + 1} = {p_min_period:.4g}"
+                 if p_min == p_min_period else
+                 f"the {'enumerated' if idx[1] else 'sampled'} permutations ({len(idx[0])}) give p-values of at "
+                 f"least {p_min_att:.4g}")
+        raise SpecificationError(
+            f"alpha={alpha!r} cannot be attained: {which}, and a value is rejected only when p < alpha, so no "
+            f"interval could exclude anything. The smallest usable alpha is just above {p_min:.4g}; use "
+            f"alpha > {p_min:.4g} (or more pre-periods)")
+    # the grid's unit: the post-period effects' root mean square (augsynth), or, when they are all
+    # zero, the pre-period gap's, the treated outcome's spread, the outcome scale
     sd = float(np.sqrt(np.mean(post_eff ** 2)))
-    rng = np.random.default_rng(seed)
-    perms = np.argsort(rng.random((int(n_perm), T)), axis=1)[:, T0:] if kind == "iid" else None
+    unit = next((v for v in (sd, float(np.sqrt(np.mean(effects[:T0] ** 2))), float(np.std(y)), scale)
+                 if v > tol), 1.0)
+    default_step = 4 * unit / (grid_size - 1)
+    if grid is not None:
+        ug = np.unique(np.asarray(grid, dtype=float))
+        user_step = float(ug[-1] - ug[0]) / (len(ug) - 1) if len(ug) > 1 else default_step
 
     lower = np.full(L, np.nan)
     upper = np.full(L, np.nan)
     pvals = np.full(L, np.nan)
+    status = []
     for j in range(L):
         Yd = np.vstack((Y[:T0], Y[T0 + j]))
         yt = np.concatenate((y[:T0], [y[T0 + j]]))
 
         def pfun(h, Yd=Yd, yt=yt):
-            return _pvalue(refit, Yd, yt, h, 1, kind, q, None)
+            return _pvalue(refit, Yd, yt, h, 1, q, None)
 
-        g = np.asarray(grid, dtype=float) if grid is not None else np.linspace(
-            post_eff[j] - 2 * sd, post_eff[j] + 2 * sd, grid_size)
+        if grid is not None:
+            g, step = np.asarray(grid, dtype=float), user_step
+        else:
+            g, step = np.linspace(post_eff[j] - 2 * unit, post_eff[j] + 2 * unit, grid_size), default_step
         g = np.concatenate((g, [0.0]))
         pvals[j] = pfun(0.0)
-        lower[j], upper[j] = _invert(pfun, g, alpha, refine)
+        lower[j], upper[j], st = _invert(pfun, g, alpha, refine, step, center=post_eff[j])
+        status.append(st)
 
     def joint(h):
-        return _pvalue(refit, Y, y, h, L, kind, q, perms)
+        return _pvalue(refit, Y, y, h, L, q, idx)
 
     joint_p = joint(0.0)
     att = float(np.mean(post_eff))
 
     def att_p(tau):
-        return _pvalue_mean(refit, Y, y, tau, T0, kind, perms)
+        return _pvalue_mean(refit, Y, y, tau, T0, idx)
 
     # the ATT interval: constant effects not rejected by the average-effect test, on a grid twice as
     # wide as the per-period one, bisected at both ends (the whole-path statistic above is not used:
     # a refit on all periods absorbs much of a constant shift, so inverting it would mislead)
-    ga = np.concatenate((np.linspace(att - 4 * sd, att + 4 * sd, 2 * grid_size), [0.0]))
-    att_lo, att_hi = _invert(att_p, ga, alpha, refine=True)
-    att_edge = bool(np.isfinite(att_lo) and (att_lo <= ga[0] or att_hi >= ga[-2]))
+    ga = np.concatenate((np.linspace(att - 4 * unit, att + 4 * unit, 2 * grid_size), [0.0]))
+    att_lo, att_hi, att_status = _invert(att_p, ga, alpha, True, 8 * unit / (2 * grid_size - 1), center=att)
     times = p.times[post]
+    lo_st = [s[0] for s in status]
+    hi_st = [s[1] for s in status]
     table = pd.DataFrame({"period": times, "effect": post_eff, "lower": lower, "upper": upper,
-                          "p_value": pvals})
+                          "p_value": pvals, "lower_status": lo_st, "upper_status": hi_st,
+                          "bounded": np.isfinite(lower) & np.isfinite(upper)})
+    exact = bool(idx[1])
     details = {
         "kind": kind, "q": q, "grid_size": grid_size, "refine": refine,
         "joint_p_value": joint_p,
-        "joint_p_mc_se": float(np.sqrt(joint_p * (1 - joint_p) / n_perm)) if kind == "iid" else 0.0,
-        "n_perm": int(n_perm) if kind == "iid" else T,
+        "joint_p_mc_se": 0.0 if exact else float(np.sqrt(joint_p * (1 - joint_p) / n_perm)),
+        "n_perm": len(idx[0]),
+        "permutations_exact": exact,
+        "smallest_attainable_p": p_min,
         "table": table,
         "counterfactual_lower": pd.Series(y[T0:] - upper, index=times, name="counterfactual_lower"),
         "counterfactual_upper": pd.Series(y[T0:] - lower, index=times, name="counterfactual_upper"),
         "ridge_lambda": res.diagnostics.get("ridge_lambda"),
         "att_p_value": att_p(0.0),
-        "att_interval_at_grid_edge": att_edge,
+        "att_interval_status": att_status,
+        "att_interval_at_grid_edge": "unbounded" in att_status,
+        "n_unbounded_periods": int((~table.bounded & ~table.lower.isna()).sum()),
+        "n_empty_periods": int(table.lower.isna().sum()),
+        "n_periods_grid_extended": int(sum("extended" in s for s in status)),
     }
+    n_unb = details["n_unbounded_periods"]
+    if n_unb:
+        first = times[int(np.flatnonzero((~table.bounded & ~table.lower.isna()).to_numpy())[0])]
+        say(f"conformal: the per-period interval of {n_unb} of {L} post periods (first: {_label(first)!r}) does "
+            f"not close: every effect tested up to ~1e12 grid steps beyond the grid's edge has p >= alpha={alpha!r}. "
+            f"It is reported unbounded on that side (-inf / +inf; table columns lower_status / upper_status)",
+            details)
+    if details["n_empty_periods"]:
+        say(f"conformal: for {details['n_empty_periods']} of {L} post periods no grid value is accepted at "
+            f"alpha={alpha!r}, nor is the point estimate: the interval is empty (NaN bounds)", details)
+    if "unbounded" in att_status:
+        sides = [side for side, st in zip(("lower (-inf)", "upper (+inf)"), att_status) if st == "unbounded"]
+        say(f"conformal: the ATT interval does not close on the {' and '.join(sides)} side: every constant effect "
+            f"tested up to ~1e12 grid steps beyond the grid has p >= alpha={alpha!r}; reported unbounded "
+            f"(details['att_interval_status'])", details)
+    elif "empty" in att_status:
+        say(f"conformal: no constant effect on the grid is accepted by the average-effect test at alpha={alpha!r}: "
+            f"the ATT interval is empty (NaN)", details)
     inf = Inference(method=f"conformal ({kind})", p_value=joint_p, ci_lower=att_lo, ci_upper=att_hi,
                     alpha=alpha, details=details)
     res._cache["conformal_last"] = inf

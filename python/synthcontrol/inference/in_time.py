@@ -7,6 +7,7 @@ import pandas as pd
 from ..errors import SpecificationError
 from ..panel import _py
 from ..results import Inference
+from ._undefined import RTOL, outcome_scale, say
 
 __all__ = ["in_time_placebo"]
 
@@ -26,12 +27,13 @@ def _one(res, k):
     pre_rmse = float(np.sqrt(np.mean(pre ** 2)))
     post_rmse = float(np.sqrt(np.mean(fake_post ** 2)))
     # an (almost) exact pre-fit -- common when donors outnumber the fitted periods -- makes
-    # the ratio meaningless: report NaN rather than inf or 1e15
-    exact = pre_rmse <= 1e-9 * max(1.0, float(np.abs(y[:k]).max()))
+    # the ratio meaningless: report NaN rather than inf or 1e15 (the rule of ._undefined: pre-RMSPE
+    # at most RTOL x the scale of the outcomes before the fake date)
+    exact = not pre_rmse > RTOL * outcome_scale(y[:k], np.asarray(p.X_donors)[:k])
     return w, gap, {
         "fake_time": p.times[k], "att": float(fake_post.mean()), "pre_rmse": pre_rmse,
         "post_rmse": post_rmse, "rmspe_ratio": np.nan if exact else post_rmse / pre_rmse,
-        "kkt_violation": diag["kkt_violation"],
+        "ratio_defined": not exact, "kkt_violation": diag["kkt_violation"],
     }
 
 
@@ -61,7 +63,13 @@ def in_time_placebo(res, fake_time=None) -> Inference:
                 "no feasible fake treatment time: every earlier date leaves fewer than 2 periods of "
                 "the fit window to fit on")
         table = pd.DataFrame(rows)
-        return Inference(method="in-time placebo (all fake times)", details={"table": table})
+        details = {"table": table}
+        n_undef = int((~table.ratio_defined).sum())
+        if n_undef:
+            say(f"in-time placebo: at {n_undef} of {len(table)} fake dates the periods before the date are "
+                f"fitted exactly (pre-RMSPE <= {RTOL:g} x the outcome scale), so their post/pre RMSPE ratio is "
+                f"undefined and reported as NaN (column 'ratio_defined')", details)
+        return Inference(method="in-time placebo (all fake times)", details=details)
     from ..panel import coerce_period
     fake_time = coerce_period(fake_time, times, "fake_time", p.time)
     if fake_time not in times:
@@ -74,8 +82,13 @@ def in_time_placebo(res, fake_time=None) -> Inference:
         raise SpecificationError(
             f"fake_time {fake_time!r} leaves {k} period(s) to fit on; need at least 2")
     w, gap, d = _one(res, k)
+    if not d["ratio_defined"]:
+        say(f"in-time placebo: the {k} periods before fake_time {_py(fake_time)!r} are fitted exactly "
+            f"(pre-RMSPE {d['pre_rmse']:.3g} <= {RTOL:g} x the outcome scale), so the post/pre RMSPE ratio is "
+            f"undefined (NaN); the fake ATT is still reported", d)
     d["effects"] = pd.Series(gap[k:T0], index=times[k:T0], name="placebo effect")
     d["gap"] = pd.Series(gap, index=times, name="gap")
     d["weights"] = pd.Series(w, index=p.donors, name="weight")
-    d["ratio_to_att"] = abs(d["att"]) / abs(res.att) if res.att != 0 else np.inf
+    att_floor = RTOL * outcome_scale(np.asarray(p.y_treated), np.asarray(p.X_donors))
+    d["ratio_to_att"] = abs(d["att"]) / abs(res.att) if abs(res.att) > att_floor else np.nan  # undefined over 0
     return Inference(method="in-time placebo", details=d)

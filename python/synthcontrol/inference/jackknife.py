@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..errors import SpecificationError
 from ..results import Inference
+from ._undefined import say
 from .refit import UnitRefitter
 
 __all__ = ["jackknife_plus"]
@@ -45,6 +46,8 @@ def _order_stat(v, k):
 
 def jackknife_plus(res, alpha=0.1) -> Inference:
     """See :meth:`synthcontrol.results.SCResult.jackknife`."""
+    from .._validate import check_alpha
+    check_alpha("alpha", alpha, high=0.5)
     if not (isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and 0 < alpha < 0.5):
         raise SpecificationError(f"alpha must be in (0, 0.5), got {alpha!r}")
     p = res.panel
@@ -89,6 +92,10 @@ def jackknife_plus(res, alpha=0.1) -> Inference:
         "guaranteed_coverage": 1 - 2 * alpha,
         "nominal_coverage": 1 - alpha,
     }
+    if not details["bounded"]:
+        say(f"jackknife+: with {n} fitting periods the level alpha={alpha!r} needs order statistics "
+            f"{k_lo} and {k_hi} of {n}, outside 1..{n}: the intervals are unbounded (-inf, +inf); "
+            f"alpha >= 1/{n + 1} = {1 / (n + 1):.4g} gives bounded intervals", details)
     return Inference(method="jackknife+ over time (Barber et al. 2021)", p_value=None,
                      ci_lower=float(obs[-1] - hi[-1]), ci_upper=float(obs[-1] - lo[-1]), alpha=alpha,
                      details=details)

@@ -15,6 +15,11 @@ Under uniform assignment and the sharp null, ``P(p <= alpha) <= floor(N f(N, alp
 by the largest amount that leaves that bound unchanged (Theorem 2.3); it is a decision rule at
 this one ``alpha`` (reject when it is <= alpha), not a p-value to report at other levels.
 
+A ratio over a pre-RMSPE of at most 1e-10 x the outcome's scale is undefined (an exact pre-fit:
+see :mod:`._undefined`); a match with an undefined ratio counts as not won by the treated unit
+(conservative: ``p`` can only grow, the bound still holds), and when no match can be scored the test
+cannot decide and ``p`` is NaN.  Both are said with a :class:`~synthcontrol.SynthWarning`.
+
 Every fit is the estimator's own (see :mod:`.refit`): the outcome-only fits are exact and reuse
 each other when the units left out carry no weight; covariate fits rerun the V search and ridge
 fits keep the fitted penalty.
@@ -29,6 +34,7 @@ import pandas as pd
 
 from ..errors import SpecificationError
 from ..results import Inference
+from ._undefined import RTOL, outcome_scale, say
 from .refit import UnitRefitter
 
 __all__ = ["lto_test", "lto_f", "lto_type_i_bound", "lto_powered_offset"]
@@ -84,17 +90,22 @@ def lto_powered_offset(N, alpha):
     return max(0.0, min(_alpha_for_f(N, target), 1.0) - alpha)
 
 
-def _ratio(gap, pre):
+def _ratio(gap, pre, floor):
+    """Post/pre RMSPE ratio; NaN (undefined) when the pre-RMSPE is at most ``floor`` (``RTOL`` x the
+    outcome scale: an exact pre-fit, whose ratio would be rounding noise)."""
     g2 = gap * gap
-    pre_ms = float(g2[pre].mean())
-    post_ms = float(g2[~pre].mean())
-    if pre_ms <= 0.0:
-        return math.inf if post_ms > 0 else math.nan
-    return math.sqrt(post_ms / pre_ms)
+    pre_rmspe = math.sqrt(float(g2[pre].mean()))
+    if not pre_rmspe > floor:
+        return math.nan
+    return math.sqrt(float(g2[~pre].mean())) / pre_rmspe
 
 
 def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
     """See :meth:`synthcontrol.results.SCResult.lto`."""
+    from .._validate import check_alpha, check_count, check_seed
+    check_alpha("alpha", alpha)
+    check_count("max_pairs", max_pairs, 1, allow_none=True)
+    check_seed("seed", seed)
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
     p = res.panel
@@ -114,6 +125,7 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
             pairs = [pairs[k] for k in pick]
             subsampled = True
     pre = ~np.asarray(p.post)
+    floor = RTOL * outcome_scale(np.asarray(p.y_treated)[pre], np.asarray(p.X_donors)[pre])
     refitter = UnitRefitter(res)
     est = res.estimator
     n_jobs = getattr(est, "n_jobs", 1) if est is not None else 1
@@ -127,22 +139,37 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
         g = refitter.gap(k, S)
         hit = seen.get(id(g))
         if hit is None:  # keep g alive with its ratio, so its id is never reused
-            hit = seen[id(g)] = (_ratio(g, pre), g)
+            hit = seen[id(g)] = (_ratio(g, pre, floor), g)
         return hit[0]
     for m, (i, j) in enumerate(pairs):
         R[m, 0] = score(0, frozenset((i, j)))
         R[m, 1] = score(i, frozenset((0, j)))
         R[m, 2] = score(j, frozenset((0, i)))
-    # the treated unit wins only when its ratio is strictly the largest; an undefined ratio (a
-    # perfect fit before and after: 0/0) cannot be beaten or beat: the match counts as not won
-    not_won = ~(R[:, 0] > np.maximum(R[:, 1], R[:, 2]))
+    # the treated unit wins only when its ratio is strictly the largest (ties within RTOL relative
+    # count against it).  A match with an undefined ratio (an exact pre-fit: see ._undefined) cannot
+    # be scored; it counts as not won, the conservative side, which keeps the Type-I bound valid.
+    undefined = np.isnan(R).any(axis=1)
+    not_won = ~(R[:, 0] * (1.0 - RTOL) > np.maximum(R[:, 1], R[:, 2]))
+    not_won |= undefined
     n_not_won = int(not_won.sum())
     n_pairs = len(pairs)
+    n_undefined = int(undefined.sum())
     N = J + 1
-    p_naive = n_not_won / n_pairs
     c = lto_powered_offset(N, alpha)
     bound = lto_type_i_bound(N, alpha)
-    p_powered = p_naive - c + _DELTA
+    warn = []
+    if n_undefined == n_pairs:
+        p_naive = p_powered = math.nan
+        warn.append(f"leave-two-out: every one of the {n_pairs} matches has an undefined post/pre RMSPE ratio "
+                    f"(an exact pre-period fit: pre-RMSPE <= {RTOL:g} x the outcome scale), so no match can be "
+                    f"scored and the test cannot decide: p = NaN")
+    else:
+        p_naive = n_not_won / n_pairs
+        p_powered = p_naive - c + _DELTA
+        if n_undefined:
+            warn.append(f"leave-two-out: {n_undefined} of {n_pairs} matches have an undefined post/pre RMSPE ratio "
+                        f"(an exact pre-period fit: pre-RMSPE <= {RTOL:g} x the outcome scale); they count as "
+                        f"not won by the treated unit (conservative), details['n_undefined_matches']")
     labels = list(p.donors)
     table = pd.DataFrame({
         "unit_i": [labels[i - 1] for i, _ in pairs], "unit_j": [labels[j - 1] for _, j in pairs],
@@ -150,7 +177,7 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
     details = {
         "p_naive": p_naive,
         "p_powered": p_powered,
-        "reject_at_alpha": bool(p_powered <= alpha),
+        "reject_at_alpha": bool(p_powered <= alpha),  # False when p is NaN
         "powered_offset_c": c,
         "type_i_bound": bound,
         "f_N_alpha": lto_f(N, alpha),
@@ -161,6 +188,8 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
         "treated_losses": n_not_won,
         "treated_wins": n_pairs - n_not_won,
         "n_undefined_ratios": int(np.isnan(R).sum()),
+        "n_undefined_matches": n_undefined,
+        "undefined_tolerance": floor,
         "subsampled": subsampled,
         "observed_rmspe_ratio": float(res.diagnostics.get("rmspe_ratio", math.nan)),
         "n_fits": refitter.n_fits,
@@ -172,5 +201,7 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
         details["max_kkt_violation"] = refitter.max_kkt
     elif refitter.kind == "predictors":
         details["max_bound_gap"] = refitter.max_bound_gap
+    for msg in warn:
+        say(msg, details)
     return Inference(method="leave-two-out placebo (Lei & Sudijono 2025)", p_value=p_naive, alpha=alpha,
                      details=details)

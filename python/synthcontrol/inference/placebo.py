@@ -2,15 +2,23 @@
 
 Every donor in turn is treated as if it had been treated, fitted on the other
 donors, and its gap recorded.  All placebo fits share one Gram matrix.
+
+A post/pre RMSPE ratio over a pre-RMSPE of at most 1e-10 x the outcome's scale is
+undefined (an exact pre-fit; see :mod:`._undefined`): such placebos are left out of
+the ranking with a count and a warning, and an undefined treated ratio gives
+p = NaN with a warning.  A filter (``exclude_mspe_ratio``) that leaves no placebo
+is an error.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from .._validate import check_number
 from ..errors import SpecificationError
 from ..results import Inference
 from ..solvers.simplex import placebo_fits
+from ._undefined import RTOL, outcome_scale, rmspe_ratios, say
 
 __all__ = ["placebo_test", "placebo_gaps"]
 
@@ -86,26 +94,51 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
     """See :meth:`synthcontrol.results.SCResult.placebo`."""
     if statistic not in _STATISTICS:
         raise SpecificationError(f"statistic must be one of {_STATISTICS}, got {statistic!r}")
-    if exclude_mspe_ratio is not None and not exclude_mspe_ratio > 0:
-        raise SpecificationError(f"exclude_mspe_ratio must be positive, got {exclude_mspe_ratio!r}")
+    exclude_mspe_ratio = check_number("exclude_mspe_ratio", exclude_mspe_ratio, low=0.0, low_open=True,
+                                      allow_none=True)
     frame, kkt = placebo_gaps(res, donor_pool)
-    post = res.panel.post
+    p = res.panel
+    post = np.asarray(p.post, dtype=bool)
     G = frame.to_numpy()
-    pre_mspe = np.mean(G[~post] ** 2, axis=0)
-    post_mspe = np.mean(G[post] ** 2, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.sqrt(post_mspe) / np.sqrt(pre_mspe)
+    # the rule for undefined statistics (see ._undefined): a ratio over a pre-RMSPE of at most
+    # RTOL x the outcome's scale (treated and donor outcomes over the pre-period) is undefined
+    scale = outcome_scale(np.asarray(p.y_treated)[~post], np.asarray(p.X_donors)[~post])
+    pre_rmspe, post_rmspe, ratio, defined = rmspe_ratios(G, ~post, post, scale)
+    with np.errstate(over="ignore"):  # inf only where the MSPE is not representable
+        pre_mspe = pre_rmspe * pre_rmspe
     att = G[post].mean(axis=0)
+    n_all = G.shape[1] - 1
     keep = np.ones(G.shape[1], dtype=bool)
+    n_undefined = 0
+    if statistic == "rmspe_ratio":  # a placebo without a defined statistic cannot be ranked
+        keep[1:] = defined[1:]
+        n_undefined = int((~defined[1:]).sum())
+    n_filtered = 0
     if exclude_mspe_ratio is not None:
-        keep[1:] = pre_mspe[1:] <= exclude_mspe_ratio * pre_mspe[0]
+        # relative to the treated unit's pre-MSPE (at least the rounding floor, so that an exact
+        # treated fit does not turn the filter into "keep exact placebos only" by accident of rounding)
+        bound = exclude_mspe_ratio * max(pre_mspe[0], (RTOL * scale) ** 2)
+        passes = pre_mspe[1:] <= bound
+        n_filtered = int((keep[1:] & ~passes).sum())
+        if keep[1:].any() and not (keep[1:] & passes).any():
+            why = (" (the treated unit's pre-period fit is exact, so the filter can only keep exactly fitted "
+                   "placebos)" if not defined[0] else "")
+            raise SpecificationError(
+                f"exclude_mspe_ratio={exclude_mspe_ratio!r} drops all {n_filtered} placebos that were left "
+                f"(each has a pre-period MSPE above {exclude_mspe_ratio!r} x the treated unit's "
+                f"{pre_mspe[0]:.6g}; the smallest placebo ratio is "
+                f"{np.min(pre_mspe[1:][keep[1:]]) / max(pre_mspe[0], (RTOL * scale) ** 2):.6g}): the test would "
+                f"have nothing to compare with. Use a larger exclude_mspe_ratio (Abadie et al. 2010 use 20, 5 "
+                f"and 2) or None{why}")
+        keep[1:] &= passes
     table = pd.DataFrame({
-        "unit": [res.panel.treated_label] + list(frame.columns[1:]),
-        "treated": [True] + [False] * (G.shape[1] - 1),
+        "unit": [p.treated_label] + list(frame.columns[1:]),
+        "treated": [True] + [False] * n_all,
         "att": att,
-        "pre_rmspe": np.sqrt(pre_mspe),
-        "post_rmspe": np.sqrt(post_mspe),
+        "pre_rmspe": pre_rmspe,
+        "post_rmspe": post_rmspe,
         "rmspe_ratio": ratio,
+        "ratio_defined": defined,
         "included": keep,
     })
     placebo_att = att[1:][keep[1:]]
@@ -114,7 +147,11 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
         "statistic": statistic,
         "donor_pool": donor_pool,
         "n_placebos": n_placebo,
-        "n_excluded": int((~keep[1:]).sum()),
+        "n_excluded": n_all - n_placebo,
+        "n_excluded_mspe_ratio": n_filtered,
+        "n_undefined": n_undefined,
+        "outcome_scale": scale,
+        "undefined_tolerance": RTOL * scale,
         "observed_att": float(att[0]),
         "observed_rmspe_ratio": float(ratio[0]),
         "placebo_att_mean": float(placebo_att.mean()) if n_placebo else np.nan,
@@ -123,16 +160,34 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
         "placebo_att_max": float(placebo_att.max()) if n_placebo else np.nan,
         ("max_bound_gap" if res.V is not None else "max_kkt_violation"): kkt,
         "table": table,
-        "gaps": frame.loc[:, keep].rename(columns={"__treated__": res.panel.treated_label}),
+        "gaps": frame.loc[:, keep].rename(columns={"__treated__": p.treated_label}),
     }
     if statistic == "rmspe_ratio":
-        r = ratio[keep]
-        rank = int(np.sum(r >= ratio[0]))
-        details["rank"] = rank
+        if n_undefined:
+            say(f"placebo: {n_undefined} of {n_all} placebo units are fitted exactly before the treatment "
+                f"(pre-RMSPE <= {RTOL:g} x the outcome scale {scale:.6g}), so their post/pre RMSPE ratio is "
+                f"undefined; they are left out of the ranking (details['n_undefined'])", details)
         details["n_units"] = int(keep.sum())
-        p_value = rank / int(keep.sum())
+        if not defined[0]:
+            details["rank"] = None
+            p_value = np.nan
+            say(f"placebo: the treated unit's pre-period fit is exact (pre-RMSPE {pre_rmspe[0]:.3g} <= "
+                f"{RTOL:g} x the outcome scale {scale:.6g}), so its post/pre RMSPE ratio is undefined (0/0 or "
+                f"x/0) and the test cannot rank it: p = NaN. Use statistic='mean_gap', or a design with a "
+                f"pre-period the donors cannot reproduce exactly", details)
+        elif n_placebo == 0:
+            details["rank"] = None
+            p_value = np.nan
+            say(f"placebo: no placebo unit has a defined post/pre RMSPE ratio ({n_undefined} undefined), so "
+                f"there is nothing to rank the treated unit against: p = NaN", details)
+        else:
+            r = ratio[keep]
+            # ties within rounding (RTOL relative) count against the treated unit
+            rank = int(np.sum(r >= ratio[0] * (1.0 - RTOL)))
+            details["rank"] = rank
+            p_value = rank / int(keep.sum())
     else:
-        count = int(np.sum(np.abs(placebo_att) >= abs(att[0])))
+        count = int(np.sum(np.abs(placebo_att) >= abs(att[0]) - RTOL * scale))
         details["n_as_extreme"] = count
         p_value = (count + 1) / (n_placebo + 1)
     inf = Inference(method=f"placebo ({statistic})", p_value=float(p_value), details=details)

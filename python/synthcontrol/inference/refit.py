@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SolverError
-from ..solvers.simplex import center, simplex_ls_gram
+from ..solvers.simplex import center, simplex_ls, simplex_ls_gram
 
 __all__ = ["UnitRefitter", "fit_kind"]
 
@@ -68,10 +68,14 @@ class UnitRefitter:
         self.n_fits = 0
         self.max_kkt = 0.0
         self.max_bound_gap = 0.0
+        self.n_uncertified = 0  # outcome-only refits whose certificate did not hold
         self._cache = {}
         self._all = np.arange(self.N)
         if self.kind == "outcome":
             Zc, _ = center(self.Z[self.mask])
+            sz = float(np.max(np.abs(Zc))) if Zc.size else 0.0
+            if 0.0 < sz and not 1e-100 < sz < 1e100:  # the Gram would under/overflow: rescale
+                Zc = Zc / sz  # (weights only are used from these fits)
             self._Zc = np.ascontiguousarray(Zc)
             self._G = Zc.T @ Zc
         elif self.kind == "ridge":
@@ -116,6 +120,10 @@ class UnitRefitter:
             raise SolverError(f"no donors left for unit {k} after leaving out {sorted(E)}")
         G = self._G
         fit = simplex_ls_gram(G.take(D, 0).take(D, 1), G[D, k], self._Zc[:, D], self._Zc[:, k])
+        if not fit.converged:  # the shared centring does not suit this pool: the single-fit path
+            Zm = self.Z[self.mask]
+            fit = simplex_ls(Zm[:, D], Zm[:, k])
+        self.n_uncertified += not fit.converged
         self.n_fits += 1
         self.max_kkt = max(self.max_kkt, fit.kkt_violation)
         gap = self.Z[:, k] - self.Z[:, D] @ fit.weights

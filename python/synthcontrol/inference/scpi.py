@@ -54,6 +54,7 @@ import pandas as pd
 
 from ..errors import SolverError, SpecificationError
 from ..results import Inference
+from ._undefined import RTOL, outcome_scale
 from .refit import fit_kind
 
 __all__ = ["scpi_inference", "scpi_rho", "quantile_regression", "restricted_quantiles"]
@@ -85,6 +86,10 @@ def scpi_rho(u, B, w, rho_max=0.2, names=None):
         if rho < 0.05:
             rho = rho_max
     return float(rho)
+
+
+def _py_label(t):
+    return t.item() if hasattr(t, "item") else t
 
 
 def _ols(D, y):
@@ -345,6 +350,11 @@ def _validate(res, alpha, sims, e_method, u_alpha, e_alpha, rho, rho_max):
 def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None,
                    rho=None, rho_max=0.2, n_jobs=1, solver="auto") -> Inference:
     """See :meth:`synthcontrol.results.SCResult.scpi`."""
+    from .._validate import check_alpha, check_n_jobs, check_seed
+    for name, a in (("alpha", alpha), ("u_alpha", u_alpha), ("e_alpha", e_alpha)):
+        check_alpha(name, a, high=0.5, allow_none=name != "alpha")
+    check_seed("seed", seed)
+    n_jobs = check_n_jobs("n_jobs", n_jobs, allow_none=True)
     _validate(res, alpha, sims, e_method, u_alpha, e_alpha, rho, rho_max)
     if solver not in ("auto", "conic"):
         raise SpecificationError(f"solver must be 'auto' (the exact kernel when built, else Clarabel) or "
@@ -365,6 +375,18 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
     rows = np.vstack([P, P.mean(axis=0, keepdims=True)])  # the post periods, then their mean
 
     u = A - B @ w
+    # the out-of-sample error's location and scale are estimated from these residuals: residuals that
+    # are zero relative to the outcome's scale (an exact pre-fit, the rule of ._undefined) would give
+    # a zero-width out-of-sample bound, a band claiming a certainty the data do not have
+    scale = outcome_scale(A, B)
+    floor = RTOL * scale
+    u_rms = float(np.sqrt(np.mean(u * u)))
+    if not u_rms > floor:
+        raise SpecificationError(
+            f"SCPI cannot estimate the out-of-sample error: the {T0} fitting periods are fitted exactly "
+            f"(residual RMS {u_rms:.3g} <= {RTOL:g} x the outcome scale {scale:.6g}; {J} donors), so the "
+            f"error's scale would be 0 and the prediction intervals zero-width. Use a longer pre-period "
+            f"(more fitting periods than the donors can reproduce exactly) or a smaller donor pool")
     nz = int(np.count_nonzero(np.abs(w) >= 1e-6))
     df = min(nz - 1, T0 - 1) if kind != "ridge" else min(nz, T0 - 1)
     rho_v = scpi_rho(u, B, w, rho_max, names=list(p.donors)) if rho is None else float(rho)
@@ -427,6 +449,14 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
         e_lb = np.full(len(rows), np.quantile(e, a2))
         e_ub = np.full(len(rows), np.quantile(e, 1 - a2))
 
+    flat = np.flatnonzero(~(e_ub - e_lb > floor))
+    if flat.size:
+        labels = [_py_label(t) for t in p.times[post]] + ["ATT"]
+        raise SpecificationError(
+            f"SCPI's out-of-sample bound (e_method={e_method!r}) has zero width in {flat.size} of {len(rows)} "
+            f"rows (first: {labels[flat[0]]!r}; width <= {RTOL:g} x the outcome scale {scale:.6g}): the {T0} "
+            f"fitting periods leave the error model no residual spread to estimate its scale from, and a "
+            f"zero-width band would claim a certainty the data do not have. Use a longer pre-period")
     cf_lb = pw + w_lb + e_lb
     cf_ub = pw + w_ub + e_ub
     obs = np.concatenate([y[post], [y[post].mean()]])

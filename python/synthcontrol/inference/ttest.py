@@ -28,6 +28,7 @@ from scipy import stats
 
 from ..errors import SpecificationError
 from ..results import Inference
+from ._undefined import RTOL, outcome_scale, say
 from .refit import UnitRefitter, fit_kind
 
 __all__ = ["debiased_ttest", "choose_k"]
@@ -75,6 +76,8 @@ def choose_k(residuals, T0, T1, k_max=10, min_block=6):
 
 
 def _validate(res, K, alpha, oracle_weights):
+    from .._validate import check_alpha
+    check_alpha("alpha", alpha)
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
     p = res.panel
@@ -194,9 +197,20 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
     sigma = scale * float(taus.std(ddof=1))
     se = sigma / math.sqrt(K)
     df = K - 1
-    tstat = tau / se if se > 0 else (math.copysign(math.inf, tau) if tau != 0 else math.nan)
-    pval = float(2 * stats.t.sf(abs(tstat), df)) if np.isfinite(tstat) else (0.0 if tau != 0 else 1.0)
     q = float(stats.t.ppf(1 - alpha / 2, df))
+    # the t-statistic is a ratio over se: undefined when se is zero relative to the outcome's scale
+    # (identical fold estimates: a treated unit the donors reproduce exactly, a constant outcome)
+    floor = RTOL * outcome_scale(y[fit_idx], X[fit_idx])
+    warn = None
+    if se > floor:
+        tstat = tau / se
+        pval = float(2 * stats.t.sf(abs(tstat), df))
+        lo, hi = tau - q * se, tau + q * se
+    else:
+        tstat = pval = lo = hi = math.nan
+        warn = (f"t-test: the {K} fold estimates are identical (se {se:.3g} <= {RTOL:g} x the outcome scale), so "
+                f"the t-statistic is undefined (0/0 or x/0): p-value and interval are NaN. The fits reproduce "
+                f"the held-out periods exactly; the data cannot measure the estimate's noise this way")
     details = {
         "att": tau, "se": se, "tstat": tstat, "df": df, "K": K, "r": r, "T0": n_fit, "T1": T1,
         "rescale": scale, "naive_att": float(res.att), "oracle": w_oracle is not None,
@@ -206,5 +220,7 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
     }
     if k_info is not None:
         details["K_choice"] = k_info
+    if warn:
+        say(warn, details)
     return Inference(method=f"debiased cross-fitting t-test (K={K})", p_value=pval,
-                     ci_lower=tau - q * se, ci_upper=tau + q * se, alpha=alpha, details=details)
+                     ci_lower=lo, ci_upper=hi, alpha=alpha, details=details)

@@ -11,6 +11,9 @@ followed by covariate columns), ``a`` the treated unit's row, both centred by th
   column ``i`` (i = 1 .. ncol - 1, the last is never held out, as augsynth) is held out, the simplex
   and ridge fits redone without it, and the squared error of the held-out column recorded; the
   chosen ``lam`` is the largest one whose mean error is within one standard error of the minimum.
+  When that choice is the smallest (largest) grid value and the CV error is still falling there, the
+  grid continues at the same ratio until the choice is interior (:func:`cv_lambda_extended`; an
+  interior choice is augsynth's, unchanged); a choice still on the edge is reported.
 
 Validated against augsynth 0.2.0 on Kansas (``../shared/reference/kansas_augsynth_*.json``): the
 grid, the CV errors (1e-10), the chosen ``lam``, the weights and the ATT.
@@ -25,7 +28,8 @@ import numpy as np
 
 from .simplex import simplex_ls
 
-__all__ = ["ridge_augment", "lambda_grid", "cv_lambda", "RidgeFit", "fit_ridge_ascm", "matching_problem"]
+__all__ = ["ridge_augment", "lambda_grid", "cv_lambda", "cv_lambda_extended", "RidgeFit", "fit_ridge_ascm",
+           "matching_problem"]
 
 
 def ridge_augment(A, a, w, lam):
@@ -73,6 +77,61 @@ def cv_lambda(A, a, lambdas, *, min_1se=True):
     return lam, me, se
 
 
+# how far the CV grid may be extended beyond augsynth's lam_max * [1e-8, 1]: down to lam_max * 1e-14
+# (below, lam is under the rounding level of A'A and the ridge solve stops meaning anything) and up to
+# lam_max * 1e8 (the correction is then ~1e-8 of the simplex fit's residual: the plain SCM)
+_EXTEND_FLOOR = 1e-14
+_EXTEND_CEIL = 1e8
+
+
+def cv_lambda_extended(A, a, n_lambda=21, min_ratio=1e-8, *, min_1se=True):
+    """:func:`cv_lambda` on augsynth's grid, extended where the choice sits on its edge and the CV
+    error is still falling there.
+
+    A chosen ``lam`` strictly inside the grid is returned exactly as :func:`cv_lambda` gives it
+    (augsynth's answer).  When it is the smallest grid value and the CV error still falls from the
+    second smallest to it, the grid continues downward at the same ratio
+    (``min_ratio^(1/(n_lambda - 1))`` per step, ``(n_lambda - 1) / 2`` steps at a time, no lower than
+    ``lam_max * 1e-14``) and the CV is redone; likewise upward (to ``lam_max * 1e8``) when it is the
+    largest value (with ``min_1se``: the one-SE band reaches the top; without: the error still falls
+    towards it).
+
+    Returns ``(lam, lambdas, errors, standard_errors, info)`` with ``info`` = ``{"extended_below",
+    "extended_above"}`` (points added) and ``"at_edge"``: ``None``, ``"lower"`` or ``"upper"`` when the
+    choice is still on the edge of the (extended) grid -- the penalty is then not determined by CV."""
+    lambdas = lambda_grid(A, n_lambda, min_ratio)
+    lam, me, se = cv_lambda(A, a, lambdas, min_1se=min_1se)
+    lmax = float(lambdas[0])
+    step = min_ratio ** (1.0 / (n_lambda - 1))  # < 1
+    chunk = max(1, (n_lambda - 1) // 2)
+    info = {"extended_below": 0, "extended_above": 0, "at_edge": None}
+    while lmax > 0:
+        lower = lam == lambdas[-1] and me[-1] < me[-2]
+        # at the top, the one-SE rule's choice (the largest lambda within one SE of the minimum)
+        # moves up with the grid as long as the band reaches the grid's top: extend then too
+        upper = lam == lambdas[0] and (min_1se or me[0] < me[1])
+        if lower and lambdas[-1] * step >= lmax * _EXTEND_FLOOR * (1 - 1e-9):
+            k = np.arange(1, chunk + 1)
+            more = lambdas[-1] * step ** k
+            more = more[more >= lmax * _EXTEND_FLOOR * (1 - 1e-9)]
+            lambdas = np.concatenate((lambdas, more))
+            info["extended_below"] += len(more)
+        elif upper and lambdas[0] / step <= lmax * _EXTEND_CEIL * (1 + 1e-9):
+            k = np.arange(chunk, 0, -1)
+            more = lambdas[0] / step ** k
+            more = more[more <= lmax * _EXTEND_CEIL * (1 + 1e-9)]
+            lambdas = np.concatenate((more, lambdas))
+            info["extended_above"] += len(more)
+        else:
+            break
+        lam, me, se = cv_lambda(A, a, lambdas, min_1se=min_1se)
+    if lam == lambdas[-1]:
+        info["at_edge"] = "lower"
+    elif lam == lambdas[0]:
+        info["at_edge"] = "upper"
+    return lam, lambdas, me, se, info
+
+
 @dataclass(frozen=True)
 class RidgeFit:
     w: np.ndarray  # augmented weights (donors)
@@ -83,6 +142,8 @@ class RidgeFit:
     cv_se: np.ndarray | None
     counterfactual: np.ndarray  # (T,) all periods
     counterfactual_scm: np.ndarray  # (T,) the base weights' counterfactual
+    # the CV grid: points added beyond augsynth's grid, and whether the choice is on its edge
+    lambda_grid_info: dict | None = None
 
 
 def _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff):
@@ -140,9 +201,8 @@ def fit_ridge_ascm(Y_donors, y_treated, T0, *, Z_donors=None, z_treated=None, re
     """
     A, a, Yc, base = _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff)
     w_scm = simplex_ls(A.T, a).weights
-    lambdas = errors = se = None
+    lambdas = errors = se = info = None
     if lam is None:
-        lambdas = lambda_grid(A, n_lambda, min_ratio)
-        lam, errors, se = cv_lambda(A, a, lambdas, min_1se=min_1se)
+        lam, lambdas, errors, se, info = cv_lambda_extended(A, a, n_lambda, min_ratio, min_1se=min_1se)
     w = ridge_augment(A, a, w_scm, lam)
-    return RidgeFit(w, w_scm, float(lam), lambdas, errors, se, base + Yc.T @ w, base + Yc.T @ w_scm)
+    return RidgeFit(w, w_scm, float(lam), lambdas, errors, se, base + Yc.T @ w, base + Yc.T @ w_scm, info)

@@ -14,18 +14,35 @@ affinely independent donors ever enter the support.
 Every fit returns a certificate:
 
 ``kkt_violation``
-    the largest violation of the KKT conditions, relative to the scale of the
-    problem (unitless; ~1e-15 for a well-solved problem).
+    the largest violation of the KKT conditions, each donor's measured on its
+    own scale: primal infeasibility, and stationarity / dual infeasibility of
+    donor ``j`` divided by ``max(||x_j||, R) * R`` with ``R = max(||y||,
+    sum_j w_j ||x_j||)`` (unitless; ~1e-15 for a well-solved
+    problem).  Per-column scales keep one huge column from making every other
+    donor's violation look small.
 ``duality_gap``
     the Frank-Wolfe gap ``g'w - min_j g_j`` (``g`` the gradient of the sum of
     squared residuals).  By convexity ``SSR(w) - SSR* <= duality_gap``: a proven
     bound on how far the returned objective can be from the optimum.
+``converged``
+    the active set terminated *and* the duality gap is at most ``GAP_RTOL`` times
+    the objective (plus the rounding floor of an exact fit, ``GAP_FLOOR`` eps
+    sqrt(J) R^2): a fit is never called converged while its own certificate
+    allows a relatively large improvement.
+
+Column scales.  The entering test of the active-set loop uses a tolerance per
+donor (the rounding error of that donor's gradient entry, ``~ eps ||x_j|| R``),
+and candidates are ranked by their gradient per unit column norm, so a donor
+whose outcomes are 1e12 times larger than the others (a data-entry error)
+neither hides the others' descent directions nor is entered for rounding noise.
 
 Because the weights sum to one, subtracting the same vector from ``y`` and
 from every column of ``X`` leaves every residual unchanged.  The solver
-therefore works on data centred by the donors' per-period mean, which removes
-a common level (e.g. outcomes around 1e5) that would otherwise swamp the
-tolerances; certificates are measured on the centred data too.
+therefore works on data centred by the donors' per-period *median*, which
+removes a common level (e.g. outcomes around 1e5) that would otherwise swamp
+the tolerances, and which one outlying donor cannot move (a mean would carry a
+huge column into every other column); certificates are measured on the
+centred data too.
 
 No pandas here: arrays in, arrays out.
 """
@@ -41,6 +58,8 @@ from scipy.linalg.lapack import dgels, dgesv
 __all__ = ["SimplexFit", "simplex_ls", "simplex_ls_gram", "kkt_certificate", "placebo_fits", "center"]
 
 _EPS = np.finfo(float).eps
+GAP_RTOL = 1e-9  # converged: duality gap <= GAP_RTOL * SSR + the rounding floor
+GAP_FLOOR = 1e3  # the floor: GAP_FLOOR * eps * sqrt(J) * R^2
 _min = np.minimum.reduce  # ufunc reductions: a fraction of ndarray.min()'s call overhead
 _sum = np.add.reduce
 _max = np.maximum.reduce
@@ -56,6 +75,9 @@ class SimplexFit:
     duality_gap: float  # absolute, in SSR units: SSR(w) - SSR* <= duality_gap
     n_iter: int
     converged: bool
+    # the centring's scale R over the intrinsic one (residual and support spread): a large ratio
+    # means the centre was far from the fit and the rounding floor was inflated (see simplex_ls)
+    centre_ratio: float = 1.0
 
     @property
     def support(self) -> np.ndarray:
@@ -63,8 +85,21 @@ class SimplexFit:
 
 
 def center(X, y=None):
-    """Subtract the donors' per-period mean from ``X`` (and ``y``): same problem, better scaled."""
-    m = _sum(X, axis=1) / X.shape[1]
+    """Subtract the donors' per-period median from ``X`` (and ``y``): same problem, better scaled.
+
+    The median, not the mean: one donor with outcomes 1e12 times the others' would move a mean by
+    1e12 / J and bury every other column's information under the rounding of that shift."""
+    X = np.asarray(X, dtype=float)
+    J = X.shape[1]
+    if J > 2:  # the per-period median (np.partition: a fraction of np.median's overhead)
+        h = J // 2
+        if J % 2:
+            m = np.partition(X, h, axis=1)[:, h]
+        else:
+            P = np.partition(X, (h - 1, h), axis=1)
+            m = 0.5 * (P[:, h - 1] + P[:, h])
+    else:
+        m = _sum(X, axis=1) / max(J, 1)
     Xc = X - m[:, None]
     return (Xc, None) if y is None else (Xc, y - m)
 
@@ -73,9 +108,10 @@ def kkt_certificate(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float,
     """Return ``(ssr, kkt_violation, duality_gap)`` for a candidate ``w``.
 
     ``kkt_violation`` is the max of: primal infeasibility (|sum w - 1|, max(-w));
-    stationarity on the support and dual infeasibility off it, both measured on
-    the gradient of 0.5*SSR divided by ``max_j ||x_j|| * max(||y||, max_j ||x_j||)``
-    (on the centred data, see the module docstring).
+    stationarity on the support and dual infeasibility off it, donor ``j``'s measured
+    on the gradient of 0.5*SSR divided by ``max(||x_j||, R) * R`` (``R = max(||y||,
+    sum_j w_j ||x_j||)``), all on the centred data (see the module
+    docstring).
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -83,33 +119,137 @@ def kkt_certificate(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float,
     Xc, yc = center(X, y)
     r = Xc @ w - yc
     ssr = float(r @ r)
-    return (ssr, *_kkt_from_gradient(Xc.T @ r, w, Xc, yc))
+    return (ssr, *_kkt_from_gradient(Xc.T @ r, w, Xc, yc, None, ssr))
 
 
-def _kkt_from_gradient(g, w, X, y, colnorm=None):
-    if colnorm is None:
-        colnorm = float(np.sqrt((X * X).sum(axis=0)).max()) if X.size else 0.0
-    scale = colnorm * max(math.sqrt(float(y @ y)), colnorm)
-    if scale == 0.0:
-        scale = 1.0
+def _colnorms(X):
+    return np.sqrt(_sum(X * X, axis=0)) if X.size else np.zeros(X.shape[1])
+
+
+def _resid_scale(colnorm, w, ynorm):
+    """R = max(||y||, sum_j w_j ||x_j||): bounds ||X w|| and ||y||, hence the rounding of every
+    gradient entry (eps ||x_k|| R) and of the residual.  Weighted, not the support's largest norm:
+    a huge donor with a tiny weight contributes only its weighted size."""
+    return max(ynorm, float(colnorm @ np.abs(w)))
+
+
+def _kkt_from_gradient(g, w, X, y, colnorm=None, ssr=None):
+    """``(kkt_violation, duality_gap)`` from the half gradient ``g = X'(Xw - y)``.
+
+    ``duality_gap`` is a proven bound on ``SSR(w) - SSR*``.  The Frank-Wolfe gap
+    ``2 (g'w - min_j g_j)`` is one; when it is not small and ``ssr`` (= SSR(w)) is
+    given, a tighter one is used (:func:`_fit_geometry`), which a huge donor's
+    rounding noise cannot inflate."""
+    if colnorm is None or np.ndim(colnorm) == 0:
+        colnorm = _colnorms(X)
+    ynorm = math.sqrt(float(y @ y))
+    R = _resid_scale(colnorm, w, ynorm)
+    scale = np.maximum(colnorm, R) * R
+    scale[scale == 0.0] = 1.0
     supp = w > 0
     mu = float(g @ w)
-    gmin = float(_min(g))
-    gs = g[supp]
-    stat = float(np.maximum.reduce(np.abs(gs - mu))) if gs.size else 0.0
+    a = mu - g  # > 0 where moving weight to donor j lowers SSR
+    stat = float(_max(np.abs(a[supp]) / scale[supp])) if supp.any() else 0.0
+    dual = float(_max(np.maximum(0.0, a) / scale))
     prim = max(abs(float(_sum(w)) - 1.0), max(0.0, -float(_min(w))))
-    kkt = max(prim, stat / scale, max(0.0, mu - gmin) / scale)
-    gap = 2.0 * max(0.0, mu - gmin)  # the gradient of SSR is 2g
+    kkt = max(prim, stat, dual)
+    gap = 2.0 * max(0.0, float(_max(a)))  # the gradient of SSR is 2g
+    if ssr is not None and gap > GAP_RTOL * ssr:
+        gap = min(gap, _fit_geometry(X, w, ssr, a)[1])
     return kkt, gap
 
 
+def _fit_geometry(X, w, ssr, a=None):
+    """What the fit's own geometry proves, seen from the fit ``f = X w`` (no choice of centre
+    changes it).  Returns ``(R_int, gap)``.
+
+    Weight caps.  Any ``w'`` with ``SSR(w') <= SSR(w)`` -- the optimum among them -- has
+    ``||X w' - f|| <= 2 sqrt(SSR(w))``; with ``d_k = ||x_k - f||``, since
+    ``w'_k (x_k - f) = (X w' - f) - sum_{j != k} w'_j (x_j - f)``, its weight on donor k is at most
+    ``u_k = (2 sqrt(SSR) + max_{j != k} d_j) / d_k`` (and 1).  Several huge donors could cancel one
+    another, so for each block H above a jump of 1e3 in the sorted distances, the smallest singular
+    value of ``X_H - f`` caps them together: ``||w'_H|| <= (2 sqrt(SSR) + max_{j not in H} d_j) / sigma``.
+
+    ``gap``: by convexity ``SSR(w) - SSR* <= 2 sum_k a_k w*_k`` (``a = g'w - g``), so the largest
+    value of ``2 sum_k a_k w'_k`` over the simplex with ``w'_k <= u_k`` (a fractional knapsack:
+    largest ``a_k`` first) bounds it.  For a donor 1e6 times the others' size ``u_k`` is ~1e-6 and the
+    rounding noise of its gradient entry (~ eps d_k R) contributes ~ eps R^2.
+
+    ``R_int = max(sqrt(SSR), sum_j w_j d_j, max_k d_k u_k)``: the largest size at which a donor can
+    enter the fit -- the scale that the rounding of the gradient multiplies (see :func:`certified`)."""
+    J = X.shape[1]
+    r = math.sqrt(max(ssr, 0.0))
+    S = (w > 0).nonzero()[0]
+    f = X[:, S] @ w[S]
+    D = X - f[:, None]  # directly: the expanded form loses ~sqrt(eps) ||x_k|| to cancellation
+    d = np.sqrt(_sum(D * D, axis=0))
+    b0 = 2.0 * r
+    if J > 1:
+        top = np.argsort(d)[-2:]
+        other = np.full(J, float(d[top[-1]]))
+        other[top[-1]] = float(d[top[0]])
+    else:
+        other = np.zeros(J)
+    u = np.minimum(1.0, np.divide(b0 + other, d, out=np.ones(J), where=d > 0))
+    srt = np.sort(d)
+    for i in np.flatnonzero(srt[1:] > 1e3 * np.maximum(srt[:-1], b0)):
+        H = d > srt[i]
+        if 1 < H.sum() <= min(X.shape[0], 50):
+            sig = np.linalg.svd(D[:, H], compute_uv=False)[-1]
+            if sig > 0:
+                u[H] = np.minimum(u[H], (b0 + float(srt[i])) / sig)
+    R_int = max(r, float(d[S] @ w[S]) if len(S) else 0.0, float(_max(d * u)))
+    if a is None:
+        return R_int, math.nan
+    order = np.argsort(-a)
+    cap = np.cumsum(u[order])
+    k = int(np.searchsorted(cap, 1.0))  # fill order[:k] fully, order[k] partly
+    if k >= J:  # the caps hold the optimum, so they sum to >= 1; rounding aside: the plain gap
+        return R_int, 2.0 * max(0.0, float(_max(a)))
+    filled = order[:k]
+    val = float(a[filled] @ u[filled]) + float(a[order[k]]) * (1.0 - (float(cap[k - 1]) if k else 0.0))
+    return R_int, 2.0 * max(0.0, val)
+
+
+def intrinsic_scale(X, w, ssr):
+    """The fit's own scale ``R_int`` (see :func:`_fit_geometry`)."""
+    return _fit_geometry(X, w, ssr)[0]
+
+
+def certified(gap, objective, R, J, R_c=0.0, T=1) -> bool:
+    """The scale-honest convergence test.  True when the proven distance to the optimum ``gap`` is
+
+    * at most ``GAP_RTOL`` of the objective, or
+    * below the rounding floor of the gradient, ``GAP_FLOOR eps sqrt(J) R^2``, with ``R`` the fit's
+      intrinsic scale (:func:`intrinsic_scale`: no centring can do better; a fit computed in a
+      poor centring misses it and is re-solved by :func:`simplex_ls`), or
+    * below the rounding level of the SSR itself, ``GAP_FLOOR T (eps R_c)^2`` (``R_c``: the size
+      of the data as centred): an exact fit, whose residual is rounding noise."""
+    floor = GAP_FLOOR * _EPS * (math.sqrt(J) * R * R + T * _EPS * R_c * R_c)
+    return bool(gap <= GAP_RTOL * abs(objective) + floor)
+
+
+def _equilibrated_ref(X, S):
+    """The reference donor of the elimination ``z_r = 1 - sum(rest)``: the support's smallest column
+    (subtracting a huge column from the others would bury them), and the rest in order."""
+    S = np.asarray(S)
+    XS = X[:, S]
+    i = int(_sum(XS * XS, axis=0).argmin())
+    return i, S[i], np.concatenate((S[:i], S[i + 1:]))
+
+
 def _solve_lstsq(X, y, S):
-    """Equality-constrained LS on columns S from X (SVD; minimum-norm if degenerate)."""
+    """Equality-constrained LS on columns S from X (SVD on equilibrated columns; minimum-norm if
+    degenerate).  Returns the weights in the order of ``S``."""
     if len(S) == 1:
         return np.ones(1)
-    xr = X[:, S[0]]
-    rest = np.linalg.lstsq(X[:, S[1:]] - xr[:, None], y - xr, rcond=None)[0]
-    return np.concatenate(([1.0 - rest.sum()], rest))
+    i, r, rest_idx = _equilibrated_ref(X, S)
+    xr = X[:, r]
+    A = X[:, rest_idx] - xr[:, None]
+    d = np.sqrt(_sum(A * A, axis=0))
+    d[d == 0.0] = 1.0
+    rest = np.linalg.lstsq(A / d, y - xr, rcond=None)[0] / d
+    return np.insert(rest, i, 1.0 - rest.sum())
 
 
 def _bordered(G, c):
@@ -129,7 +269,7 @@ def _bordered(G, c):
     return K, rhs
 
 
-def _solve(Kb, rb, X, y, S, safe=False):
+def _solve(Kb, rb, X, y, S, safe=False, colnorm=None):
     """min ||y - X_S z||^2 s.t. sum z = 1, via the bordered KKT system of the Gram matrix.
 
     ``S`` ends with the border index J (see :func:`_bordered`).  Falls back to
@@ -140,6 +280,10 @@ def _solve(Kb, rb, X, y, S, safe=False):
     k = len(S) - 1
     if k == 1:
         return np.ones(1)
+    if colnorm is not None:
+        n = colnorm.take(S[:-1])
+        if _max(n) > 1e6 * _min(n):  # wildly different column sizes: the Gram system is unreliable
+            return _solve_lstsq(X, y, S[:-1])
     _, _, sol, info = dgesv(Kb.take(S, 0).take(S, 1), rb.take(S), overwrite_a=1, overwrite_b=1)
     z = sol[:k]
     if info != 0 or (safe and not abs(_sum(z) - 1.0) < 1e-8):  # the comparison also catches NaN
@@ -166,14 +310,37 @@ def simplex_ls(X, y, *, max_iter=None) -> SimplexFit:
     Xc, yc = center(X, y)
     s = max(float(_max(np.abs(Xc), axis=None)), float(_max(np.abs(yc))))
     if 0.0 < s and not 1e-100 < s < 1e100:  # the Gram matrix would under/overflow: rescale
-        fit = simplex_ls_gram(*_gram(Xc / s, yc / s), Xc / s, yc / s, max_iter=max_iter)
+        return _rescaled(simplex_ls(X / s, y / s, max_iter=max_iter), s)
+    fit = simplex_ls_gram(Xc.T @ Xc, Xc.T @ yc, Xc, yc, max_iter=max_iter)
+    w = fit.weights
+    centre_ok = fit.centre_ratio <= 1e3
+    if fit.converged and centre_ok and fit.duality_gap <= GAP_RTOL * fit.ssr:
+        return fit
+    # Not certified, or certified only by the rounding floor (an exact fit, or a floor that the
+    # centre inflated).  When donors' sizes differ wildly (some ~0, some huge) no fixed centre suits
+    # every column: centre at the current fit X w (a point of the hull, on the residual's scale)
+    # and solve again; keep the certified one, else the lower SSR.
+    m = X @ fit.weights
+    Xc2, yc2 = X - m[:, None], y - m
+    if not np.isfinite(Xc2).all():
+        return fit
+    other = simplex_ls_gram(Xc2.T @ Xc2, Xc2.T @ yc2, Xc2, yc2, max_iter=max_iter)
+    r1 = Xc2 @ w - yc2  # both SSRs in the same (better) centring
+    ssr1 = float(r1 @ r1)
+    first_ok = fit.converged and centre_ok
+    if (other.converged, -other.ssr) >= (first_ok, -ssr1) or other.ssr < ssr1 - 2 * other.duality_gap:
+        return other
+    return SimplexFit(weights=w, ssr=ssr1, kkt_violation=fit.kkt_violation, duality_gap=fit.duality_gap,
+                      n_iter=fit.n_iter, converged=first_ok)
+
+
+def _rescaled(fit, s):
+    """A fit of the data divided by ``s``, reported in the data's units (SSR and gap times s^2;
+    inf where that is not representable -- the weights and the certificate are unaffected)."""
+    with np.errstate(over="ignore"):
         return SimplexFit(weights=fit.weights, ssr=fit.ssr * s * s, kkt_violation=fit.kkt_violation,
-                          duality_gap=fit.duality_gap * s * s, n_iter=fit.n_iter, converged=fit.converged)
-    return simplex_ls_gram(Xc.T @ Xc, Xc.T @ yc, Xc, yc, max_iter=max_iter)
-
-
-def _gram(X, y):
-    return X.T @ X, X.T @ y
+                          duality_gap=fit.duality_gap * s * s, n_iter=fit.n_iter, converged=fit.converged,
+                          centre_ratio=fit.centre_ratio)
 
 
 def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> SimplexFit:
@@ -199,10 +366,15 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
         raise ValueError("simplex_ls: no donors (X has zero columns)")
     if max_iter is None:
         max_iter = 10 * J + 50
-    diag_max = float(_max(G.diagonal()))
+    diag = G.diagonal()
+    diag_max = float(_max(diag))
     # |G_ij| <= max_i G_ii (Cauchy-Schwarz), so this bounds every entry of G and c's scale
     gscale = max(diag_max, float(_max(np.abs(c))), 1e-300)
-    tol = 1e3 * _EPS * gscale * J ** 0.5
+    colnorm = np.sqrt(np.maximum(diag, 0.0))  # ||x_j||: each donor's own scale
+    inv_norm = 1.0 / np.maximum(colnorm, 1e-300)
+    ynorm = math.sqrt(float(y @ y))
+    tcoef = 1e3 * _EPS * J ** 0.5  # entering tolerance of donor j: tcoef * R * (||x_j|| + R)
+    tnorm = tcoef * colnorm
     Kb, rb = _bordered(G, c)
 
     # start at the best single donor; distances from X directly, since diag(G) - 2c loses
@@ -222,16 +394,21 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
     converged = False
     while n_iter < max_iter:
         g = G @ w - c  # half gradient of SSR
-        mu = float(g @ w)
+        g -= float(g @ w)  # reduced: g_j - mu, negative where donor j is a descent direction
+        R = max(ynorm, float(colnorm @ w))
         g[in_S] = np.inf
         if banned is not None:
             g[banned] = np.inf
-        k = int(g.argmin())
-        if not g[k] < mu - tol:
+        # a donor enters only if its descent exceeds the rounding error of its own gradient entry
+        # (~ eps ||x_j|| R): one huge column neither hides the others nor enters for noise
+        cand = (g < (-tcoef * R * R) - R * tnorm).nonzero()[0]
+        if cand.size == 0:
             converged = True
             break
+        # steepest per unit column norm
+        k = int(cand[(g.take(cand) * inv_norm.take(cand)).argmin()]) if cand.size > 1 else int(cand[0])
         S_new = np.concatenate((S[:-1], (k, J)))
-        z = _solve(Kb, rb, X, y, S_new, safe)
+        z = _solve(Kb, rb, X, y, S_new, safe, colnorm)
         n_iter += 1
         if not z[-1] > 0:  # k is (numerically) affinely dependent on the support: skip it
             if banned is None:
@@ -260,7 +437,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
             Sd = Sd[~drop]
             w[Sd] = ws[~drop]
             S = np.concatenate((Sd, (J,)))
-            z = _solve(Kb, rb, X, y, S, safe)
+            z = _solve(Kb, rb, X, y, S, safe, colnorm)
             n_iter += 1
         else:
             w[S[:-1]] = z
@@ -269,15 +446,21 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
 
     if not polish:
         g = G @ w - c
-        kkt, gap = _kkt_from_gradient(g, w, X, y, math.sqrt(diag_max))
-        return SimplexFit(weights=w, ssr=float(w @ (g - c)) + float(y @ y), kkt_violation=kkt,
-                          duality_gap=gap, n_iter=n_iter, converged=converged)
+        kkt, gap = _kkt_from_gradient(g, w, X, y, colnorm)
+        obj = float(w @ (g - c)) + float(y @ y)
+        ok = converged and certified(gap, obj, _resid_scale(colnorm, w, ynorm), J)
+        return SimplexFit(weights=w, ssr=obj, kkt_violation=kkt,
+                          duality_gap=gap, n_iter=n_iter, converged=ok)
     r = X @ w - y
     w, r = _polish(X, y, w, r)
-    kkt, gap = _kkt_from_gradient(X.T @ r, w, X, y, math.sqrt(diag_max))
-    fit = SimplexFit(weights=w, ssr=float(r @ r), kkt_violation=kkt, duality_gap=gap,
-                     n_iter=n_iter, converged=converged)
-    if not safe and not kkt <= 1e-10:
+    ssr = float(r @ r)
+    kkt, gap = _kkt_from_gradient(X.T @ r, w, X, y, colnorm, ssr)
+    R_c = _resid_scale(colnorm, w, ynorm)
+    R_int = intrinsic_scale(X, w, ssr)
+    ok = converged and certified(gap, ssr, R_int, J, R_c, X.shape[0])
+    fit = SimplexFit(weights=w, ssr=ssr, kkt_violation=kkt, duality_gap=gap,
+                     n_iter=n_iter, converged=ok, centre_ratio=R_c / R_int if R_int > 0 else math.inf)
+    if not safe and not (kkt <= 1e-10 and ok):
         other = simplex_ls_gram(G, c, X, y, max_iter=max_iter, safe=True)
         if (other.converged, -other.ssr, -other.kkt_violation) > (fit.converged, -fit.ssr, -kkt):
             return other
@@ -285,26 +468,37 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
 
 
 def _polish(X, y, w, r0):
-    """Re-solve the final support from X (QR, not the Gram) and keep it if it is
-    feasible and no worse; this removes the Gram matrix's squared conditioning.
-    Returns the weights and their residual ``X w - y``."""
+    """Re-solve the final support from X (QR on equilibrated columns, not the Gram) and keep it if
+    it is feasible and no worse; this removes the Gram matrix's squared conditioning, and puts the
+    weights exactly on sum = 1.  Returns the weights and their residual ``X w - y``."""
     S = (w > 0).nonzero()[0]
     if len(S) <= 1:
+        if len(S) == 1 and w[S[0]] != 1.0:
+            w = np.zeros(len(w))
+            w[S[0]] = 1.0
+            return w, X[:, S[0]] - y
         return w, r0
-    xr = X[:, S[0]]
-    A = X[:, S[1:]] - xr[:, None]
+    i, ref, rest_idx = _equilibrated_ref(X, S)
+    xr = X[:, ref]
+    A = X[:, rest_idx] - xr[:, None]
     if A.shape[0] >= A.shape[1]:
-        _, x, info = dgels(A, y - xr)
+        d = np.sqrt(_sum(A * A, axis=0))
+        d[d == 0.0] = 1.0
+        _, x, info = dgels(A / d, y - xr)
         if info == 0:
-            rest = x[: A.shape[1]]
+            rest = x[: A.shape[1]] / d
             z0 = 1.0 - _sum(rest)
             if z0 > 0 and _min(rest) > 0:
                 cand = np.zeros(len(w))
-                cand[S[0]] = z0
-                cand[S[1:]] = rest
+                cand[ref] = z0
+                cand[rest_idx] = rest
                 r1 = X @ cand - y
                 if r1 @ r1 <= r0 @ r0 * (1 + 1e-12) + 1e-300:
                     return cand, r1
+    t = float(_sum(w))
+    if abs(t - 1.0) > 4 * _EPS * len(S):  # off the simplex by rounding: back onto it
+        w = w / t
+        r0 = X @ w - y
     return w, r0
 
 
@@ -324,6 +518,9 @@ def placebo_fits(Y, targets=None, donor_mask=None):
     Y = np.asarray(Y, dtype=float)
     T, N = Y.shape
     Yc, _ = center(Y)
+    s = float(_max(np.abs(Yc), axis=None)) if Yc.size else 0.0
+    if 0.0 < s and not 1e-100 < s < 1e100:  # the Gram matrix would under/overflow: rescale
+        return [(i, D, _rescaled(f, s)) for i, D, f in placebo_fits(Y / s, targets, donor_mask)]
     G = Yc.T @ Yc
     if targets is None:
         targets = range(N)
@@ -334,5 +531,7 @@ def placebo_fits(Y, targets=None, donor_mask=None):
         m[i] = False
         D = m.nonzero()[0]
         fit = simplex_ls_gram(G.take(D, 0).take(D, 1), G[D, i], Yc[:, D], Yc[:, i])
+        if not fit.converged:  # the shared centring does not suit this pool: the single-fit path
+            fit = simplex_ls(Y[:, D], Y[:, i])
         out.append((i, D, fit))
     return out

@@ -61,7 +61,7 @@ from scipy.stats import qmc
 from .bilevel import outcome_bound_certificate
 from .simplex import center, simplex_ls, simplex_ls_gram
 
-__all__ = ["VProblem", "BilevelFit", "solve_bilevel", "penalized_fit", "v_choices"]
+__all__ = ["VProblem", "BilevelFit", "solve_bilevel", "penalized_fit", "penalized_certificate", "v_choices"]
 
 _LOG_LO = -8.0  # smallest log10 weight the searches use (MSCMT's default lower bound on V is 1e-8)
 
@@ -439,3 +439,22 @@ def penalized_fit(X1, X0, Z1, Z0, *, lambdas=None):
         if loss < best[0] - 1e-15 * max(1.0, abs(loss)):
             best = (loss, float(lam), w)
     return best[2], best[1], table
+
+
+def penalized_certificate(X1, X0, w, lam):
+    """The KKT certificate of a penalised fit: for ``lam`` fixed the objective
+    ``||X1 - X0 w||^2 + lam sum_j w_j ||X1 - X0_j||^2`` is a convex QP on the simplex, so the
+    Frank-Wolfe gap bounds ``objective(w) - objective*``.  Returns
+    ``(objective, kkt_violation, duality_gap, certified)``."""
+    from .simplex import _kkt_from_gradient, certified
+    X1 = np.asarray(X1, dtype=float)
+    X0 = np.asarray(X0, dtype=float)
+    w = np.asarray(w, dtype=float)
+    Xc, xc = center(X0, X1)
+    d = ((X0 - X1[:, None]) ** 2).sum(axis=0)
+    r = Xc @ w - xc
+    g = Xc.T @ r + 0.5 * lam * d  # half gradient
+    obj = float(r @ r) + lam * float(d @ w)
+    kkt, gap = _kkt_from_gradient(g, w, Xc, xc)
+    R = max(math.sqrt(float(xc @ xc)), float(np.sqrt((Xc * Xc).sum(axis=0)) @ np.abs(w)))
+    return obj, kkt, gap, certified(gap, obj, R, len(w))

@@ -143,18 +143,21 @@ def _make_frame(columns, datetime_cols):
 
 
 def panel(columns, unit, time, outcome, treat=None, treated=None, treatment_time=None,
-          donors=None, fill=None, datetime_cols=None):
+          donors=None, fill=None, datetime_cols=None, time_order=None):
     import synthcontrol as sc
     df = _make_frame(columns, datetime_cols)
+    if time_order is not None:
+        time_order = [_period_like(v, df[time].dtype) for v in _list(time_order)]
     return sc.Panel(df, unit=unit, time=time, outcome=outcome, treat=treat, treated=treated,
-                    treatment_time=treatment_time, donors=_list(donors), fill=fill)
+                    treatment_time=treatment_time, donors=_list(donors), fill=fill, time_order=time_order)
 
 
 def fit(columns, unit, time, outcome, treat=None, treated=None, treatment_time=None,
-        donors=None, fill=None, datetime_cols=None, fit_window=None, options=None):
+        donors=None, fill=None, datetime_cols=None, fit_window=None, options=None, time_order=None):
     import synthcontrol as sc
     p = panel(columns, unit, time, outcome, treat=treat, treated=treated,
-              treatment_time=treatment_time, donors=donors, fill=fill, datetime_cols=datetime_cols)
+              treatment_time=treatment_time, donors=donors, fill=fill, datetime_cols=datetime_cols,
+              time_order=time_order)
     opts = _estimator_options(options, p.times.dtype)
     if fit_window is not None:
         fit_window = tuple(_list(fit_window))
@@ -189,8 +192,9 @@ def _estimator_options(options, tdt):
     if opts.get("predictor_window") is not None:
         pw = _window(opts["predictor_window"], tdt)
         opts["predictor_window"] = pw if isinstance(pw, (tuple, list)) else [pw]
-    if "seed" in opts and isinstance(opts["seed"], float):
-        opts["seed"] = int(opts["seed"])
+    for k in ("seed", "n_jobs"):  # whole R doubles -> int; anything else is left to the core to refuse
+        if k in opts:
+            opts[k] = _int_or_same(opts[k])
     # ridge augmentation (augsynth's progfunc = "ridge", lambda, residualize, fixedeff)
     if isinstance(opts.get("ridge_lambda"), int) and not isinstance(opts["ridge_lambda"], bool):
         opts["ridge_lambda"] = float(opts["ridge_lambda"])
@@ -271,8 +275,8 @@ def conformal(res, alpha=0.05, kind="iid", q=1, grid_size=50, grid=None, n_perm=
     """Conformal inference (augsynth's summary(inf_type = "conformal")) -> plain values."""
     if grid is not None:
         grid = [float(g) for g in _list(grid)]
-    inf = res.conformal(alpha=float(alpha), kind=kind, q=float(q), grid_size=int(grid_size), grid=grid,
-                        n_perm=int(n_perm), seed=int(seed), refine=bool(refine))
+    inf = res.conformal(alpha=float(alpha), kind=kind, q=float(q), grid_size=_int_or_same(grid_size), grid=grid,
+                        n_perm=_int_or_same(n_perm), seed=_int_or_same(seed), refine=bool(refine))
     return _inference(inf)
 
 

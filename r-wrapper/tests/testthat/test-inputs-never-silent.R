@@ -1,0 +1,97 @@
+# Issue #11: input that changed the answer without a word, through the R wrapper.  The same
+# answer as the well-typed input (Prop 99's ATT -19.51363) or an error naming the argument.
+
+att_p99 <- -19.51363
+
+test_that("treatment_time = \"1989\" on integer years is 1989, as in Python", {
+  skip_if_no_python_core()
+  df <- prop99()
+  fit_s <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                        treated = "California", treatment_time = "1989")
+  expect_equal(fit_s$att, att_p99, tolerance = 1e-6)
+  expect_equal(fit_s$n_pre, 19L)
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = "spring"),
+               "treatment_time", class = "synthcontrol_error")
+})
+
+test_that("text years \"1\"..\"31\" are ordered as numbers, not as text", {
+  skip_if_no_python_core()
+  df <- prop99()
+  df$year <- as.character(df$year - 1969L)
+  fit <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                      treated = "California", treatment_time = "20")
+  expect_equal(fit$n_pre, 19L)                      # a text sort would give 12
+  expect_equal(fit$att, att_p99, tolerance = 1e-6)
+  expect_identical(fit$trajectory$period, as.character(1:31))   # the labels come back as text
+  fit_n <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                        treated = "California", treatment_time = 20)
+  expect_equal(fit_n$att, fit$att, tolerance = 1e-12)
+})
+
+test_that("text periods without an order need time_order (or an ordered factor)", {
+  skip_if_no_python_core()
+  df <- prop99()
+  df$year <- paste0(df$year - 1969L, "q")
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = "20q"),
+               "time_order", class = "synthcontrol_data_error")
+  lv <- paste0(1:31, "q")
+  fit <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                      treated = "California", treatment_time = "20q", time_order = lv)
+  expect_equal(fit$n_pre, 19L)
+  expect_equal(fit$att, att_p99, tolerance = 1e-6)
+  expect_identical(fit$trajectory$period, lv)
+  df$year <- factor(df$year, levels = lv, ordered = TRUE)
+  fit_f <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                        treated = "California", treatment_time = "20q")
+  expect_equal(fit_f$att, fit$att, tolerance = 1e-12)
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = "20q", time_order = lv[-31]),
+               "'31q' that time_order does not list", class = "synthcontrol_data_error")
+})
+
+test_that("windows and lags reaching the treatment are errors naming the argument", {
+  skip_if_no_python_core()
+  df <- prop99()
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = 1989,
+                            covariates = c("lnincome", "beer"), predictor_window = c(1980, 1995)),
+               "predictor_window \\(1980, 1995\\) reaches into the post-treatment period: 1989",
+               class = "synthcontrol_specification_error")
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = 1989,
+                            outcome_lags = c(1975, 1995)),
+               "outcome_lags .* reaches into the post-treatment period: 1995",
+               class = "synthcontrol_specification_error")
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = 1989,
+                            covariates = list(beer = c(1984, 1995))),
+               "covariates\\['beer'\\]", class = "synthcontrol_specification_error")
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = 1989, fit_window = c(1970, 1990)),
+               "fit_window .* reaches into the post-treatment period: 1989, 1990",
+               class = "synthcontrol_specification_error")
+})
+
+test_that("seed and n_jobs are not truncated", {
+  skip_if_no_python_core()
+  df <- prop99()
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = 1989, seed = 1.5),
+               "seed must be a whole number >= 0.*got 1.5", class = "synthcontrol_specification_error")
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = 1989, n_jobs = 0),
+               "n_jobs must be a whole number", class = "synthcontrol_specification_error")
+  fit <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                      treated = "California", treatment_time = 1989, seed = 3, n_jobs = 1)
+  expect_equal(fit$att, att_p99, tolerance = 1e-6)
+})
+
+test_that("one column in two roles is an error in R and in Python alike", {
+  skip_if_no_python_core()
+  df <- prop99()
+  expect_error(synthcontrol(cigsale ~ 1, unit = year, time = year, data = df,
+                            treated = 1989, treatment_time = 1989),
+               "used for two roles", class = "synthcontrol_error")
+})
