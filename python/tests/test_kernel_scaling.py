@@ -285,10 +285,14 @@ def test_penalized_fit_has_a_kkt_certificate(smoking):
     assert d["certified"] is True
     assert d["kkt_violation"] < 1e-8
     assert d["duality_gap"] <= 1e-8 * d["penalized_objective"] + 1e-12
-    # the certificate is a real one: a perturbed w has a larger gap
+    # the certificate is a real one: a non-optimal w (all weight on one donor) is not certified
     from synthcontrol.solvers.vsearch import penalized_certificate
-    pr = res.diagnostics["predictor_scale"]
-    assert pr  # the fit recorded its scaling
+    pred = _prop99_cov(smoking, "penalized").predictors(panel)
+    X1s, X0s, _ = pred.scaled()
+    w_bad = np.zeros(X0s.shape[1])
+    w_bad[0] = 1.0
+    _, _, gap_bad, ok_bad = penalized_certificate(X1s.to_numpy(float), X0s.to_numpy(float), w_bad, d["lambda"])
+    assert not ok_bad and gap_bad > 1e-6
 
 
 def test_outcomes_near_overflow_stay_finite(smoking):
