@@ -144,8 +144,9 @@ def _kkt_from_gradient(g, w, X, y, colnorm=None, ssr=None):
         colnorm = _colnorms(X)
     ynorm = math.sqrt(float(y @ y))
     R = _resid_scale(colnorm, w, ynorm)
-    scale = np.maximum(colnorm, R) * R
-    scale[scale == 0.0] = 1.0
+    scale = np.maximum(colnorm, R)
+    scale *= R
+    np.maximum(scale, 1e-300, out=scale)
     supp = w > 0
     mu = float(g @ w)
     a = mu - g  # > 0 where moving weight to donor j lowers SSR
@@ -229,12 +230,15 @@ def certified(gap, objective, R, J, R_c=0.0, T=1) -> bool:
     return bool(gap <= GAP_RTOL * abs(objective) + floor)
 
 
-def _equilibrated_ref(X, S):
+def _equilibrated_ref(X, S, colnorm=None):
     """The reference donor of the elimination ``z_r = 1 - sum(rest)``: the support's smallest column
     (subtracting a huge column from the others would bury them), and the rest in order."""
     S = np.asarray(S)
-    XS = X[:, S]
-    i = int(_sum(XS * XS, axis=0).argmin())
+    if colnorm is not None:
+        i = int(colnorm.take(S).argmin())
+    else:
+        XS = X[:, S]
+        i = int(_sum(XS * XS, axis=0).argmin())
     return i, S[i], np.concatenate((S[:i], S[i + 1:]))
 
 
@@ -375,6 +379,11 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
     ynorm = math.sqrt(float(y @ y))
     tcoef = 1e3 * _EPS * J ** 0.5  # entering tolerance of donor j: tcoef * R * (||x_j|| + R)
     tnorm = tcoef * colnorm
+    cmax = float(_max(colnorm))
+    # donors of wildly different sizes: per-donor tolerances, pricing per unit norm, and solves that
+    # check the support's spread; otherwise one tolerance (the largest donor's) and plain pricing
+    wide = cmax > 1e3 * max(float(_min(colnorm)), 1e-300)
+    solve_norms = colnorm if wide else None
     Kb, rb = _bordered(G, c)
 
     # start at the best single donor; distances from X directly, since diag(G) - 2c loses
@@ -401,14 +410,20 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
             g[banned] = np.inf
         # a donor enters only if its descent exceeds the rounding error of its own gradient entry
         # (~ eps ||x_j|| R): one huge column neither hides the others nor enters for noise
-        cand = (g < (-tcoef * R * R) - R * tnorm).nonzero()[0]
-        if cand.size == 0:
-            converged = True
-            break
-        # steepest per unit column norm
-        k = int(cand[(g.take(cand) * inv_norm.take(cand)).argmin()]) if cand.size > 1 else int(cand[0])
+        if wide:
+            cand = (g < (-tcoef * R * R) - R * tnorm).nonzero()[0]
+            if cand.size == 0:
+                converged = True
+                break
+            # steepest per unit column norm
+            k = int(cand[(g.take(cand) * inv_norm.take(cand)).argmin()]) if cand.size > 1 else int(cand[0])
+        else:
+            k = int(g.argmin())
+            if not g[k] < -tcoef * R * (cmax + R):
+                converged = True
+                break
         S_new = np.concatenate((S[:-1], (k, J)))
-        z = _solve(Kb, rb, X, y, S_new, safe, colnorm)
+        z = _solve(Kb, rb, X, y, S_new, safe, solve_norms)
         n_iter += 1
         if not z[-1] > 0:  # k is (numerically) affinely dependent on the support: skip it
             if banned is None:
@@ -437,7 +452,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
             Sd = Sd[~drop]
             w[Sd] = ws[~drop]
             S = np.concatenate((Sd, (J,)))
-            z = _solve(Kb, rb, X, y, S, safe, colnorm)
+            z = _solve(Kb, rb, X, y, S, safe, solve_norms)
             n_iter += 1
         else:
             w[S[:-1]] = z
@@ -452,14 +467,20 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
         return SimplexFit(weights=w, ssr=obj, kkt_violation=kkt,
                           duality_gap=gap, n_iter=n_iter, converged=ok)
     r = X @ w - y
-    w, r = _polish(X, y, w, r)
+    w, r = _polish(X, y, w, r, colnorm)
     ssr = float(r @ r)
     kkt, gap = _kkt_from_gradient(X.T @ r, w, X, y, colnorm, ssr)
     R_c = _resid_scale(colnorm, w, ynorm)
-    R_int = intrinsic_scale(X, w, ssr)
-    ok = converged and certified(gap, ssr, R_int, J, R_c, X.shape[0])
+    if gap <= GAP_RTOL * ssr and 10.0 * _EPS * math.sqrt(J) * R_c * R_c <= GAP_RTOL * ssr:
+        # the usual case: a relatively tiny gap whose own rounding (~ eps R_c^2) is tinier still;
+        # no need for the geometry pass (centre_ratio 1: the centre did not matter)
+        ok, ratio = converged, 1.0
+    else:
+        R_int = intrinsic_scale(X, w, ssr)
+        ok = converged and certified(gap, ssr, R_int, J, R_c, X.shape[0])
+        ratio = R_c / R_int if R_int > 0 else math.inf
     fit = SimplexFit(weights=w, ssr=ssr, kkt_violation=kkt, duality_gap=gap,
-                     n_iter=n_iter, converged=ok, centre_ratio=R_c / R_int if R_int > 0 else math.inf)
+                     n_iter=n_iter, converged=ok, centre_ratio=ratio)
     if not safe and not (kkt <= 1e-10 and ok):
         other = simplex_ls_gram(G, c, X, y, max_iter=max_iter, safe=True)
         if (other.converged, -other.ssr, -other.kkt_violation) > (fit.converged, -fit.ssr, -kkt):
@@ -467,7 +488,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
     return fit
 
 
-def _polish(X, y, w, r0):
+def _polish(X, y, w, r0, colnorm=None):
     """Re-solve the final support from X (QR on equilibrated columns, not the Gram) and keep it if
     it is feasible and no worse; this removes the Gram matrix's squared conditioning, and puts the
     weights exactly on sum = 1.  Returns the weights and their residual ``X w - y``."""
@@ -478,7 +499,7 @@ def _polish(X, y, w, r0):
             w[S[0]] = 1.0
             return w, X[:, S[0]] - y
         return w, r0
-    i, ref, rest_idx = _equilibrated_ref(X, S)
+    i, ref, rest_idx = _equilibrated_ref(X, S, colnorm)
     xr = X[:, ref]
     A = X[:, rest_idx] - xr[:, None]
     if A.shape[0] >= A.shape[1]:
