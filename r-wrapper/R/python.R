@@ -102,7 +102,15 @@
   .require_python(call = call)
   out <- .bridge()$call(name, ...)
   ok <- reticulate::py_to_r(reticulate::py_get_item(out, "ok"))
-  if (isTRUE(ok)) return(reticulate::py_get_item(out, "value"))
+  if (isTRUE(ok)) {
+    said <- reticulate::py_to_r(reticulate::py_get_item(out, "warnings"))
+    for (w in said) {  # the core's SynthWarnings become R warnings, with a class to catch them by
+      warning(structure(class = c(paste0("synthcontrol_", .snake(as.character(w$type))),
+                                  "synthcontrol_warning", "warning", "condition"),
+                        list(message = as.character(w$message), call = call)))
+    }
+    return(reticulate::py_get_item(out, "value"))
+  }
   info <- reticulate::py_to_r(out)
   type <- as.character(info$type)
   msg <- as.character(info$message)

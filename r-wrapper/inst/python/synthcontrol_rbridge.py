@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import traceback
+import warnings
 
 __all__ = ["call", "status"]
 
@@ -32,7 +33,12 @@ def call(name, *args, **kwargs):
     except Exception as e:  # noqa: BLE001
         return {"ok": False, "kind": "missing", "type": type(e).__name__, "message": str(e)}
     try:
-        return {"ok": True, "value": _FUNCS[name](*args, **kwargs)}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = _FUNCS[name](*args, **kwargs)
+        said = [{"type": w.category.__name__, "message": str(w.message)} for w in caught
+                if issubclass(w.category, UserWarning)]  # SynthWarning and friends: R warnings
+        return {"ok": True, "value": value, "warnings": said}
     except SynthError as e:
         return {"ok": False, "kind": "synth", "type": type(e).__name__, "message": str(e)}
     except Exception as e:  # noqa: BLE001 -- a bug or an unexpected input: keep the traceback aside

@@ -95,3 +95,14 @@ test_that("one column in two roles is an error in R and in Python alike", {
                             treated = 1989, treatment_time = 1989),
                "used for two roles", class = "synthcontrol_error")
 })
+
+test_that("the core's SynthWarnings reach R as R warnings with a class", {
+  skip_if_no_python_core()
+  df <- prop99()
+  df$cigsale[df$state == "California"] <- df$cigsale[df$state == "California"] * 1e6
+  expect_warning(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                              treated = "California", treatment_time = 1989),
+                 "outside the donors' range in every one of the 19", class = "synthcontrol_synth_warning")
+  expect_silent(synthcontrol(cigsale ~ 1, unit = state, time = year, data = prop99(),
+                             treated = "California", treatment_time = 1989))
+})

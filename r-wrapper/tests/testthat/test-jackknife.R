@@ -107,7 +107,8 @@ test_that("jackknife_plus() equals the definition recomputed in R (leave-one-per
 
 test_that("alpha too small for 19 fitting periods gives -Inf / Inf bounds that survive the bridge", {
   fit <- prop99_fit()
-  j <- jackknife_plus(fit, alpha = 0.02)   # floor(0.02 * 20) = 0: no finite order statistic
+  expect_warning(j <- jackknife_plus(fit, alpha = 0.02),   # floor(0.02 * 20) = 0: no finite order statistic
+                 "intervals are unbounded", class = "synthcontrol_warning")
   expect_false(j$bounded)
   expect_identical(j$k_lower, 0L)
   expect_identical(j$k_upper, 20L)

@@ -178,7 +178,8 @@ test_that("in_time_placebo backdates the treatment", {
   expect_identical(it$fake_time, 1980L)
   expect_identical(names(it$effects), as.character(1980:1988))
   expect_true(abs(it$att) < abs(fit$att))
-  all_t <- in_time_placebo(fit)
+  expect_warning(all_t <- in_time_placebo(fit), "5 of 17 fake dates .* fitted exactly",
+                 class = "synthcontrol_warning")
   expect_s3_class(all_t$table, "data.frame")
   expect_true(1980L %in% all_t$table$fake_time)
   expect_error(in_time_placebo(fit, fake_time = 1995), "before the treatment",
