@@ -11,18 +11,22 @@ The conventions
 * **Whole numbers** (counts, seeds, ``n_jobs``): a Python ``int`` or a numpy integer.  ``bool`` is
   not a number here (``n_boot=True`` is an error) and neither is a float, even a whole one
   (``n_boot=2.7`` would otherwise run 2 draws; ``500.0`` is refused for the same reason, as
-  scikit-learn does).  The R wrapper turns R's whole doubles (``500``) into integers before they
-  reach Python.
+  scikit-learn does).  The R wrapper's bridge turns R's whole doubles (``500``, ``3e9``) into
+  Python integers of exactly that value, so these checks see and report what the R user typed.
 * **seed**: a whole number ``>= 0`` (numpy's ``default_rng`` seeds), or ``None`` for fresh entropy
   (not reproducible).  ``datasets.make_rollout_logs`` also takes a ``numpy.random.Generator``.
 * **n_jobs**: the number of worker processes, joblib's convention: a positive whole number, or a
   negative one counted back from the number of cores (``-1`` every core, ``-2`` all but one).  ``0``
   is an error.  ``None`` means the default where a method documents one (``bootstrap``: the
   estimator's ``n_jobs``).  Results never depend on it.
-* **alpha** (and ``u_alpha``, ``e_alpha``): a real number strictly between 0 and an upper limit
-  (1, or 0.5 for methods that split it in two tails); NaN and infinities are refused.
+* **real numbers** (``alpha``, ``q``, ``rho``, thresholds): an ``int``, ``float`` or numpy number
+  (not a bool), finite, in the argument's range.  ``alpha`` (and ``u_alpha``, ``e_alpha``) lies
+  strictly between 0 and an upper limit (1, or 0.5 for methods that split it in two tails).
+* **choices** (``kind``, ``e_method``, ``statistic``, ...): one of the listed values;
+  **flags** (``refine``, ``progress``): ``True`` or ``False`` (numpy bools too; not 0 / 1).
 * **windows**: a ``(start, end)`` pair of periods, inclusive, ``start <= end`` in the panel's period
-  order; each bound is converted to the time column's type as ``treatment_time`` is.
+  order; each bound is converted to the time column's type as ``treatment_time`` is.  A start after
+  the end is one message everywhere: ``<name> (start, end): start S is after end E``.
 * **grids**: a non-empty one-dimensional sequence of finite real numbers.
 """
 from __future__ import annotations
@@ -31,14 +35,22 @@ import math
 import numbers
 
 import numpy as np
+import pandas as pd
 
 from .errors import SpecificationError
 
 __all__ = ["check_alpha", "check_seed", "check_n_jobs", "check_count", "check_number", "check_window",
-           "check_grid", "check_bool", "check_choice", "is_whole", "is_real"]
+           "check_grid", "check_bool", "check_choice", "is_whole", "is_real", "window_order_error"]
 
 
 def _py(x):
+    """A numpy scalar as the plain Python value, for messages and labels handed back to users (the
+    one helper for this; every module imports it from here).  numpy dates and durations become
+    pandas ``Timestamp`` / ``Timedelta`` (``.item()`` of a nanosecond ``datetime64`` is an int)."""
+    if isinstance(x, np.datetime64):
+        return pd.Timestamp(x)
+    if isinstance(x, np.timedelta64):
+        return pd.Timedelta(x)
     return x.item() if isinstance(x, np.generic) else x
 
 
@@ -99,21 +111,23 @@ def check_alpha(name, value, *, high=1.0, allow_none=False, shown=None):
         return None
     if not (is_real(value) and math.isfinite(float(value)) and 0 < float(value) < high):
         raise SpecificationError(
-            f"{name} must be in (0, {high:g}), got {_shown(value, shown)}"
-            + ("" if not allow_none else " (or None)"))
+            f"{name} must be in (0, {high:g}){' or None' if allow_none else ''}, got {_shown(value, shown)}")
     return float(value)
 
 
-def check_count(name, value, minimum=1, *, maximum=None, allow_none=False, shown=None):
+def check_count(name, value, minimum=1, *, maximum=None, allow_none=False, also=(), shown=None):
     """A whole number ``>= minimum`` (and ``<= maximum``).  Floats, even whole ones, and bools are
-    refused rather than truncated."""
+    refused rather than truncated.  ``also``: other values (strings, e.g. ``"auto"``) accepted as
+    they are and named in the message."""
     if value is None and allow_none:
         return None
+    if isinstance(value, str) and value in also:
+        return value
     rng = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+    alts = "".join(f" or {a!r}" for a in also) + (" or None" if allow_none else "")
     if not is_whole(value):
         raise SpecificationError(
-            f"{name} must be a whole number {rng}{' or None' if allow_none else ''}, got "
-            f"{_shown(value, shown)}")
+            f"{name} must be a whole number {rng}{alts}, got {_shown(value, shown)}")
     if value < minimum or (maximum is not None and value > maximum):
         raise SpecificationError(f"{name} must be {rng if maximum is not None else f'at least {minimum}'}, got "
                                  f"{_shown(value, shown)}")
@@ -147,19 +161,32 @@ def check_n_jobs(name, value, *, allow_none=False, shown=None):
 
 
 def check_bool(name, value, *, shown=None):
+    """``True`` or ``False`` (numpy bools too); ``0`` / ``1``, ``"yes"`` and ``None`` are refused."""
     if not isinstance(value, (bool, np.bool_)):
         raise SpecificationError(f"{name} must be True or False, got {_shown(value, shown)}")
     return bool(value)
 
 
-def check_choice(name, value, choices, *, shown=None):
+def _same_choice(value, choice) -> bool:
+    if isinstance(value, (bool, np.bool_)) != isinstance(choice, (bool, np.bool_)):
+        return False  # True is not 1
+    if isinstance(value, (np.ndarray, pd.Series, pd.Index, list, tuple, dict, set)):
+        return False
     try:
-        ok = value in choices
-    except TypeError:  # unhashable
-        ok = False
-    if not ok:
-        raise SpecificationError(f"{name} must be one of {tuple(choices)}, got {_shown(value, shown)}")
-    return value
+        return bool(value == choice)
+    except (TypeError, ValueError):
+        return False
+
+
+def check_choice(name, value, choices, *, what=None, shown=None):
+    """One of ``choices``; returns the matching choice itself (so ``numpy.str_("iid")`` is
+    ``"iid"``).  ``what`` replaces ``one of (...)`` in the message (e.g. ``"'iid' or 'block'"``)."""
+    for c in choices:
+        if _same_choice(value, c):
+            return c
+    raise SpecificationError(
+        f"{name} must be {what if what is not None else f'one of {tuple(choices)}'}, got "
+        f"{_shown(value, shown)}")
 
 
 def check_grid(name, value, *, minimum_size=1, allow_none=True):
@@ -211,6 +238,11 @@ def check_window(name, value, *, coerce=None, key=None, allow_open=False, check_
         except TypeError:
             raise SpecificationError(f"{name} {_shown(value)}: start and end cannot be compared") from None
         if backwards:
-            raise SpecificationError(f"{name} {_shown(value)}: start {_shown(value[0])} is after end "
-                                     f"{_shown(value[1])}")
+            raise window_order_error(name, value, value[0], value[1])
     return tuple(out)
+
+
+def window_order_error(name, value, start, end) -> SpecificationError:
+    """The one message for a window whose start comes after its end (``check_window``, the
+    predictor windows)."""
+    return SpecificationError(f"{name} {_shown(value)}: start {_shown(start)} is after end {_shown(end)}")

@@ -113,11 +113,21 @@ def _cli_number(flag, text, kind):
     return v
 
 
+# the largest --alpha each --inference method takes (SCPI is handed alpha / 2, below 0.5 when
+# alpha < 1); jackknife+ covers 1 - 2 alpha at worst, so its alpha stays below 0.5
+_ALPHA_BELOW = {"conformal": 1.0, "scpi": 1.0, "lto": 1.0, "ttest": 1.0, "jackknife": 0.5}
+
+
 def _check_fit_flags(args):
-    """Check the numeric flags of `fit` before any work, reporting the text the user typed."""
+    """Check the numeric flags of `fit` before any work, reporting the text the user typed.
+    ``--alpha`` is checked against the bound of every chosen ``--inference`` method."""
     from ._validate import check_alpha, check_count, check_number, check_seed
     a = args.alpha
     args.alpha = check_alpha("--alpha", _cli_number("--alpha", a, float), shown=a)
+    high = min([_ALPHA_BELOW[m] for m in args.inference if m in _ALPHA_BELOW] + [1.0])
+    if not args.alpha < high:  # before the fit, not after it, and named as typed
+        tight = [m for m in dict.fromkeys(args.inference) if _ALPHA_BELOW.get(m) == high]
+        raise SpecificationError(f"--alpha must be in (0, {high:g}) with --inference {', '.join(tight)}, got {a}")
     s = args.sims
     args.sims = check_count("--sims", _cli_number("--sims", s, int), 10, shown=s)
     s = args.seed
@@ -265,7 +275,7 @@ def _coerce_like(values, series):
     """Convert CLI strings to the dtype of a column (ints, floats, else strings)."""
     import pandas as pd
     from .errors import SpecificationError
-    from .panel import _py
+    from ._validate import _py
     out = []
     for v in values:
         try:
@@ -327,6 +337,8 @@ def cmd_fit(args) -> int:
 
     import synthcontrol as sc
 
+    if args.inference is None:
+        args.inference = ["conformal"] if args.augment else ["placebo"]
     _check_fit_flags(args)
     out = _Output(args.out, ("trajectory.png", "gap.png", "weights.png", "placebo.png", "effects.csv",
                              "results.json", "summary.txt")) if args.out else None
@@ -357,8 +369,6 @@ def cmd_fit(args) -> int:
     if args.augment:
         opts.update(augment=args.augment, ridge_lambda=args.ridge_lambda)
         opts.pop("backend", None)
-    if args.inference is None:
-        args.inference = ["conformal"] if args.augment else ["placebo"]
     res = sc.SyntheticControl(**opts).fit(panel)
     print(res.summary())
     payload = {"fit": _result_dict(res)}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._validate import check_window
+from ._validate import _py, check_choice, check_window
 from .errors import DataError, SpecificationError
 
 __all__ = ["Panel", "panel_from_events", "EventSource"]
@@ -38,11 +38,6 @@ def _fmt_list(items, limit=5):
     if len(items) > limit:
         shown += f", ... ({len(items)} in all)"
     return shown
-
-
-def _py(x):
-    """numpy scalar -> python scalar, for readable messages."""
-    return x.item() if isinstance(x, np.generic) else x
 
 
 def _require_columns(df, cols, what="data"):
@@ -136,16 +131,28 @@ def _normalize_time(s: pd.Series, column, time_order=None) -> tuple[pd.Series, l
     notes = []
     if time_order is not None:
         order = _time_order_list(time_order)
+        listed_labels = set(order)  # built once: the checks below are linear in rows + labels
+
+        def is_listed(v):
+            try:
+                return v in listed_labels
+            except TypeError:  # an unhashable cell is not a label
+                return False
+
         try:
             listed = s.isin(order)
         except TypeError:
-            listed = s.map(lambda v: v in set(order)).astype(bool)
+            listed = s.map(is_listed).astype(bool)
         if not listed.all():
-            missing = pd.unique(s[~listed])
+            try:
+                missing = pd.unique(s[~listed])
+            except TypeError:  # unhashable cells: shown as they come
+                missing = s[~listed].tolist()
             raise DataError(
                 f"time column {column!r} has value(s) {_fmt_list(missing)} that time_order does not list; "
                 f"time_order must list every period label of the column, in period order")
-        absent = [x for x in order if x not in set(pd.unique(s).tolist())]
+        present = set(pd.unique(s).tolist())
+        absent = [x for x in order if x not in present]
         out = pd.Series(pd.Categorical(s, categories=order, ordered=True), index=s.index, name=s.name)
         notes.append(f"time column {column!r}: periods ordered as listed in time_order"
                      + (f" ({len(absent)} listed label(s) have no rows: {_fmt_list(absent)})" if absent else ""))
@@ -641,10 +648,8 @@ def _treatment_from_labels(treated, treatment_time, units, unit, where="", alt="
 
 
 def _check_options(fill, aggregate):
-    if fill not in _FILL_POLICIES:
-        raise SpecificationError(f"fill must be one of {_FILL_POLICIES}, got {fill!r}")
-    if aggregate not in _AGGREGATES:
-        raise SpecificationError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}")
+    check_choice("fill", fill, _FILL_POLICIES)
+    check_choice("aggregate", aggregate, _AGGREGATES)
 
 
 def _treatment_from_column(df, unit, time, treat, units, times, ui, ti) -> _Treatment:
@@ -759,8 +764,7 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
     _check_roles({"unit": unit, "time": time, "outcome": outcome, "cluster": cluster})
     cols = [unit, time, outcome] + ([cluster] if cluster is not None else [])
     _require_columns(events, cols, what="events")
-    if agg != "mean":
-        raise SpecificationError(f"agg must be 'mean', got {agg!r}")
+    check_choice("agg", agg, ("mean",), what="'mean'")
     _check_options(fill, treat_aggregate)
     ev = events.loc[:, cols].copy()
     yv = _numeric_outcome(ev, outcome)

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from ._validate import _py, window_order_error
 from .errors import DataError, SpecificationError
 
 __all__ = ["Predictors", "build_predictors"]
@@ -126,11 +127,6 @@ class Predictors:
 
 # ---------------------------------------------------------------------------
 # helpers
-
-
-def _py(x: Any) -> Any:
-    """A numpy scalar as the plain Python value (for readable messages)."""
-    return x.item() if isinstance(x, np.generic) else x
 
 
 def _fmt_period(p: Any) -> str:
@@ -232,16 +228,14 @@ class _Panel:
                        and pd.api.types.is_integer_dtype(self.periods))
             if integer:
                 if start > end:
-                    raise SpecificationError(
-                        f"window for {what} has start {start!r} after end {end!r}")
+                    raise window_order_error(f"window for {what}", spec, start, end)
                 wanted = list(range(int(start), int(end) + 1))
             else:
                 wanted = [start, end]  # endpoints must exist; interior = data's periods
             self._check_present(wanted, what)
             i, j = self._pos[start], self._pos[end]
             if i > j:
-                raise SpecificationError(
-                    f"window for {what} has start {start!r} after end {end!r}")
+                raise window_order_error(f"window for {what}", spec, start, end)
             periods = list(self.periods[i:j + 1])
         elif _is_scalar_period(spec):
             periods = [spec]

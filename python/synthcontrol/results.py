@@ -124,9 +124,10 @@ class SCResult:
         diagnostics.setdefault("pre_mspe", pre_rmse * pre_rmse)  # inf only if not representable
         diagnostics["post_rmspe"] = post_rmse
         # undefined (NaN) over an exact pre-fit, by the rule of inference/_undefined.py: a pre-RMSPE
-        # of at most 1e-10 x the outcomes' scale is rounding noise, not a denominator
-        from .inference._undefined import RTOL, outcome_scale
-        floor = RTOL * outcome_scale(np.asarray(y)[:T0], np.asarray(panel.X_donors)[:T0])
+        # of at most 1e-10 x the outcomes' scale over the fitting periods is rounding noise, not a
+        # denominator
+        from .inference._undefined import RTOL, fit_scale
+        floor = RTOL * fit_scale(panel, ~panel.post if fit_mask is None else fit_mask)
         diagnostics["rmspe_ratio"] = post_rmse / pre_rmse if pre_rmse > floor else math.nan
         w = np.asarray(w, dtype=float)
         w.setflags(write=False)
@@ -424,8 +425,10 @@ class SCResult:
                                  progress=progress)
 
     def refit(self, y=None, X=None, mask=None):
-        """Weights of the same estimator on other arrays (used by inference methods)."""
+        """Weights of the same estimator on other arrays (used by inference methods).  Returns
+        ``(w, diagnostics)``; what the fit could not vouch for is in ``diagnostics["warnings"]``,
+        not said: the calling method says it once for all its refits."""
         from .estimators.synthetic_control import fit_outcome_only
         p = self.panel
         return fit_outcome_only(p.y_treated if y is None else y, p.X_donors if X is None else X,
-                                self.fit_mask if mask is None else mask)
+                                self.fit_mask if mask is None else mask, quiet=True)

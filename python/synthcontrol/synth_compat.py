@@ -239,7 +239,12 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
     best any V can do.  ``certify`` / ``time_limit``: the global lower bound (SCIP; see
     :mod:`synthcontrol.solvers.global_bound`).
     """
+    from ._validate import check_bool, check_choice, check_number, check_seed
     from .solvers.vsearch import VProblem, solve_bilevel, v_choices
+    backend = check_choice("backend", backend, ("auto", "malo", "mscmt"))
+    seed = check_seed("seed", seed, allow_none=False)
+    certify = check_bool("certify", certify)
+    time_limit = check_number("time_limit", time_limit, low=0, low_open=True)
     if data_prep_obj is not None:
         d = from_synth_dataprep(data_prep_obj)
         X1s, X0s, Z1s, Z0s = d.X1, d.X0, d.Z1, d.Z0

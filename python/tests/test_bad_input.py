@@ -551,7 +551,7 @@ def test_fit_window_reaches_post_period(df):
         sc.SyntheticControl(fit_window=(2001, 2005)).fit(p)
 
 
-@pytest.mark.parametrize("window", [(2002, 2002), (2003, 2001), (1990, 1995)])
+@pytest.mark.parametrize("window", [(2002, 2002), (1990, 1995)])  # reversed: test_inputs_never_silent
 def test_fit_window_fewer_than_two_periods(df, window):
     p = panel(df, treated="A", treatment_time=TT)
     with pytest.raises(sc.SpecificationError, match=rf"fit_window {re.escape(repr(window))} covers [01] period\(s\); need >= 2"):

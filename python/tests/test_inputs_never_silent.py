@@ -283,7 +283,7 @@ def test_bootstrap_and_estimator_seeds(p99):
     ("conformal", dict(grid=["a", "b"]), r"grid must be a one-dimensional sequence .*got \['a', 'b'\]"),
     ("conformal", dict(grid=[0.0, float("inf")]), r"grid must be .*finite number"),
     ("scpi", dict(alpha=0.5), r"alpha must be in \(0, 0\.5\), got 0\.5"),
-    ("scpi", dict(u_alpha="x"), r"u_alpha must be in \(0, 0\.5\), got 'x'"),
+    ("scpi", dict(u_alpha="x"), r"u_alpha must be in \(0, 0\.5\) or None, got 'x'$"),
     ("lto", dict(max_pairs=2.5), r"max_pairs must be a whole number >= 1 or None, got 2\.5"),
     ("lto", dict(alpha=0), r"alpha must be in \(0, 1\), got 0"),
     ("jackknife_plus", dict(alpha=0.7), r"alpha must be in \(0, 0\.5\), got 0\.7"),
@@ -481,3 +481,231 @@ def test_cli_text_periods_need_and_take_time_order(tmp_path, capsys, smoke):
                  "--treated", "California", "--treatment-time", "20", "--inference", "loo",
                  "--out", str(tmp_path / "n")]) == 0
     assert json.loads((tmp_path / "n" / "results.json").read_text())["fit"]["att"] == pytest.approx(ATT, abs=1e-5)
+
+
+# =============================================================================================
+# Review of #11: one validator per argument, one label helper, one window-order message
+# =============================================================================================
+def _events_result(rollout_logs):
+    p = sc.panel_from_events(rollout_logs, unit="workspace_id", time="signup_week", outcome="task_completed",
+                             cluster="user_id", treated=range(25), treatment_time=20, window=(0, 30))
+    return sc.SyntheticControl().fit(p)
+
+
+_INFERENCE_METHODS = ("placebo", "conformal", "scpi", "jackknife_plus", "lto", "ttest", "in_time_placebo",
+                      "leave_one_out", "bootstrap")
+
+
+def _public_arguments():
+    import inspect
+    out = []
+    for m in _INFERENCE_METHODS:
+        for name in list(inspect.signature(getattr(sc.SCResult, m)).parameters)[1:]:
+            out.append((m, name))
+    return out
+
+
+@pytest.mark.parametrize("method, name", _public_arguments())
+def test_every_inference_argument_is_checked_and_named(res, rollout_logs, method, name):
+    """A value of the wrong kind for any public argument of any inference method is a
+    SpecificationError that starts with the argument's name, raised before any work."""
+    r = _events_result(rollout_logs) if method == "bootstrap" else res
+    for bad in ("bad", object()):
+        with pytest.raises(sc.SpecificationError, match=rf"^{name}\b"):
+            getattr(r, method)(**{name: bad})
+
+
+@pytest.mark.parametrize("method, kw", [
+    ("conformal", dict(n_perm=100, grid_size=5)), ("ttest", dict()), ("lto", dict(max_pairs=3)),
+    ("jackknife_plus", dict()), ("scpi", dict(sims=20)),
+])
+def test_numpy_float_alpha_is_one_level_everywhere(res, method, kw):
+    # np.float32(0.1) passed the new check and was refused by the old isinstance test behind it
+    inf = quiet(getattr(res, method), alpha=np.float32(0.1), **kw)
+    want = float(np.float32(0.1))
+    assert (inf.details["u_alpha"] + inf.details["e_alpha"] if method == "scpi" else inf.alpha) == \
+        pytest.approx(2 * want if method == "scpi" else want, abs=1e-15)
+
+
+@pytest.mark.parametrize("method, kw, pattern", [
+    ("conformal", dict(q=float("inf")), r"^q must be a number > 0, got inf$"),
+    ("conformal", dict(q=True), r"^q must be a number > 0, got True$"),
+    ("conformal", dict(q=0), r"^q must be a number > 0, got 0$"),
+    ("conformal", dict(q="1"), r"^q must be a number > 0, got '1'$"),
+    ("conformal", dict(grid_size=50.0), r"^grid_size must be a whole number >= 2, got 50\.0$"),
+    ("conformal", dict(grid_size=True), r"^grid_size must be a whole number >= 2, got True$"),
+    ("conformal", dict(grid_size=1), r"^grid_size must be at least 2, got 1$"),
+    ("conformal", dict(n_perm=1e4), r"^n_perm must be a whole number >= 100, got 10000\.0$"),
+    ("conformal", dict(n_perm=99), r"^n_perm must be at least 100, got 99$"),
+    ("conformal", dict(kind="blocks"), r"^kind must be 'iid' or 'block', got 'blocks'$"),
+    ("conformal", dict(refine=1), r"^refine must be True or False, got 1$"),
+    ("scpi", dict(sims=200.0), r"^sims must be a whole number >= 10, got 200\.0$"),
+    ("scpi", dict(sims=9), r"^sims must be at least 10, got 9$"),
+    ("scpi", dict(rho=float("inf")), r"^rho must be a number >= 0 or None, got inf$"),
+    ("scpi", dict(rho=-0.1), r"^rho must be a number >= 0 or None, got -0\.1$"),
+    ("scpi", dict(rho_max=0), r"^rho_max must be a number > 0, got 0$"),
+    ("scpi", dict(e_method="normal"), r"^e_method must be one of \('gaussian', 'ls', 'qreg', 'empirical'\)"),
+    ("scpi", dict(e_alpha=0.7), r"^e_alpha must be in \(0, 0\.5\) or None, got 0\.7$"),
+    ("ttest", dict(K=2.5), r"^K must be a whole number >= 2 or 'auto', got 2\.5$"),
+    ("ttest", dict(K=True), r"^K must be a whole number >= 2 or 'auto', got True$"),
+    ("ttest", dict(K=1), r"^K must be at least 2, got 1$"),
+    ("lto", dict(max_pairs=True), r"^max_pairs must be a whole number >= 1 or None, got True$"),
+    ("leave_one_out", dict(threshold=True), r"^threshold must be a number in \[0, 1\), got True$"),
+    ("placebo", dict(donor_pool=np.array(["donors", "all"])), r"^donor_pool must be 'donors' or 'all'"),
+])
+def test_inference_arguments_go_through_the_shared_checks(res, method, kw, pattern):
+    with pytest.raises(sc.SpecificationError, match=pattern):
+        getattr(res, method)(**kw)
+
+
+def test_numpy_arguments_are_accepted_as_their_values(res):
+    a = quiet(res.conformal, n_perm=np.int64(100), grid_size=np.int32(5), q=np.float64(2), kind=np.str_("block"),
+              refine=np.bool_(False))
+    b = quiet(res.conformal, n_perm=100, grid_size=5, q=2, kind="block", refine=False)
+    assert (a.p_value, a.ci_lower, a.ci_upper) == (b.p_value, b.ci_lower, b.ci_upper)
+    assert a.details["kind"] == "block" and type(a.details["kind"]) is str
+    t1, t2 = res.ttest(K=np.int64(3)), res.ttest(K=3)
+    assert t1.details["K"] == 3 and (t1.ci_lower, t1.ci_upper) == (t2.ci_lower, t2.ci_upper)
+    assert res.ttest(K=np.str_("auto")).details["K_choice"] is not None
+
+
+def test_lto_helpers_share_the_checks():
+    from synthcontrol.inference.lto import lto_f, lto_powered_offset
+    assert lto_f(np.int64(39), np.float32(0.05)) == pytest.approx(lto_f(39, float(np.float32(0.05))), abs=0)
+    with pytest.raises(sc.SpecificationError, match=r"^N must be a whole number >= 4, got 39\.0$"):
+        lto_powered_offset(39.0, 0.05)
+    with pytest.raises(sc.SpecificationError, match=r"^alpha must be in \(0, 1\), got True$"):
+        lto_f(39, True)
+
+
+def test_bootstrap_flags_are_checked(rollout_logs):
+    r = _events_result(rollout_logs)
+    with pytest.raises(sc.SpecificationError, match=r"^progress must be True or False, got 'yes'$"):
+        r.bootstrap(n_boot=5, progress="yes")
+    a = r.bootstrap(n_boot=5, n_jobs=None)
+    b = r.bootstrap(n_boot=5, n_jobs=np.int64(1))
+    assert np.array_equal(a.details["draws"], b.details["draws"])
+
+
+def test_synth_arguments_are_checked(smoke):
+    dp = sc.synth_dataprep(smoke, predictors=["lnincome", "beer"], predictors_op="mean",
+                           time_predictors_prior=range(1980, 1989), dependent="cigsale", unit_variable="state",
+                           time_variable="year", treatment_identifier="California",
+                           controls_identifier=[s for s in smoke.state.unique() if s != "California"][:8],
+                           time_optimize_ssr=range(1970, 1989), time_plot=range(1970, 2001))
+    for kw, pattern in ((dict(seed=1.5), r"^seed must be a whole number >= 0, got 1\.5$"),
+                        (dict(backend="fast"), r"^backend must be one of \('auto', 'malo', 'mscmt'\), got 'fast'$"),
+                        (dict(certify="no"), r"^certify must be True or False, got 'no'$"),
+                        (dict(time_limit=0), r"^time_limit must be a number > 0, got 0$")):
+        with pytest.raises(sc.SpecificationError, match=pattern):
+            sc.synth(dp, **kw)
+
+
+def test_one_label_helper():
+    import pathlib
+
+    import synthcontrol._validate as v
+    from synthcontrol import cli, panel, predictors
+    from synthcontrol.estimators import synthetic_control
+    from synthcontrol.inference import conformal, in_time, scpi
+    for mod in (panel, predictors, synthetic_control, conformal, in_time, scpi):
+        assert mod._py is v._py, mod.__name__
+    root = pathlib.Path(v.__file__).parent
+    defs = [str(f.relative_to(root)) for f in root.rglob("*.py")
+            if re.search(r"def _py\b|def _label\b|def _py_label\b|\.item\(\) if", f.read_text())]
+    assert defs == ["_validate.py"]
+    assert cli  # imports it where it is used
+    assert v._py(np.int64(3)) == 3 and type(v._py(np.int64(3))) is int
+    assert v._py(np.datetime64("2020-01-31T00:00:00.000000000")) == pd.Timestamp("2020-01-31")  # not an int
+
+
+def test_mapping_as_a_window_is_a_specification_error(p99):
+    for settings, name in ((dict(covariates={"beer": {"a": 1}}), r"covariates\['beer'\]"),
+                           (dict(outcome_lags={"early": {"a": 1}}), r"outcome_lags\['early'\]"),
+                           (dict(outcome_lags=[1975, {"a": 1}]), r"outcome_lags"),
+                           (dict(covariates=["beer"], predictor_window={1980: 1988}), r"predictor_window")):
+        with pytest.raises(sc.SpecificationError,
+                           match=rf"^{name} must be a \(start, end\) pair of periods, a list of periods or one "
+                                 rf"period; got a dict: "):
+            sc.SyntheticControl(**settings).fit(p99)
+
+
+def test_optional_alpha_message_reads_right(res):
+    from synthcontrol._validate import check_alpha
+    with pytest.raises(sc.SpecificationError, match=r"^u_alpha must be in \(0, 0\.5\) or None, got 0\.7$"):
+        res.scpi(u_alpha=0.7)
+    with pytest.raises(sc.SpecificationError, match=r"^alpha must be in \(0, 1\), got 2$"):
+        check_alpha("alpha", 2)
+
+
+def test_reversed_windows_say_start_is_after_end(p99, rollout_logs):
+    msgs = []
+    for f in (lambda: sc.SyntheticControl(fit_window=(1985, 1975)).fit(p99),
+              lambda: sc.SyntheticControl(covariates={"beer": (1988, 1984)}).fit(p99),
+              lambda: sc.panel_from_events(rollout_logs, unit="workspace_id", time="signup_week",
+                                           outcome="task_completed", treated=range(25), treatment_time=20,
+                                           window=(30, 0))):
+        with pytest.raises(sc.SpecificationError) as e:
+            f()
+        msgs.append(str(e.value))
+    assert msgs == ["fit_window (1985, 1975): start 1985 is after end 1975",
+                    "covariates['beer'] (1988, 1984): start 1988 is after end 1984",
+                    "window (30, 0): start 30 is after end 0"]
+    from synthcontrol.predictors import build_predictors
+    with pytest.raises(sc.SpecificationError, match=r"^window for covariate 'beer' \(1988, 1984\): start 1988 "
+                                                    r"is after end 1984$"):
+        build_predictors(p99.source, "state", "year", ["California"], ["Utah", "Nevada"],
+                         covariates={"beer": (1988, 1984)})
+
+
+def test_cli_alpha_bound_of_the_chosen_method_is_checked_first(monkeypatch, capsys):
+    f = need_file(data_dir() / "smoking.csv")
+    base = ["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
+            "--treated", "California", "--treatment-time", "1989"]
+
+    def no_fit(*a, **k):
+        raise AssertionError("the fit ran before --alpha was checked")
+    monkeypatch.setattr(sc.SyntheticControl, "fit", no_fit)
+    assert main(base + ["--alpha", "0.6", "--inference", "placebo", "jackknife"]) == 2
+    err = capsys.readouterr().err
+    assert "--alpha must be in (0, 0.5) with --inference jackknife, got 0.6" in err
+    assert "Traceback" not in err and "alpha must be in (0, 0.5), got" not in err
+    assert main(base + ["--alpha", "1", "--inference", "conformal"]) == 2
+    assert "--alpha must be in (0, 1), got 1" in capsys.readouterr().err
+    with pytest.raises(AssertionError, match="the fit ran"):  # 0.6 is fine for the others
+        main(base + ["--alpha", "0.6", "--inference", "conformal", "lto", "ttest", "scpi"])
+
+
+def test_time_order_work_is_linear(monkeypatch):
+    from synthcontrol import panel as panel_mod
+    n = 400
+    labels = [f"w{k}x" for k in range(n)]  # no number order: needs time_order
+    s = pd.Series(labels[: n - 5] * 3, name="t")
+    calls = {"unique": 0}
+    real = pd.unique
+
+    def counting(*a, **k):
+        calls["unique"] += 1
+        return real(*a, **k)
+    monkeypatch.setattr(pd, "unique", counting)
+    out, notes = panel_mod._normalize_time(s, "t", labels)
+    assert list(out.cat.categories) == labels
+    assert "5 listed label(s) have no rows" in notes[0]
+    assert calls["unique"] <= 2  # not once per label of time_order
+    # unhashable cells (isin cannot hash them) are named, not a TypeError, without a set per row
+    bad = pd.Series([labels[0], [1, 2]], name="t", dtype=object)
+    with pytest.raises(sc.DataError, match=r"\[1, 2\] that time_order does not list"):
+        panel_mod._normalize_time(bad, "t", labels)
+
+
+def test_r_bridge_turns_whole_doubles_into_exact_ints():
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[2] / "r-wrapper" / "inst" / "python" / "synthcontrol_rbridge.py"
+    spec = importlib.util.spec_from_file_location("synthcontrol_rbridge_test", need_file(path))
+    bridge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bridge)
+    opts = bridge._estimator_options({"seed": 3e9, "n_jobs": -3e9}, None)
+    assert opts == {"seed": 3000000000, "n_jobs": -3000000000}
+    assert all(type(v) is int for v in opts.values())
+    assert bridge._int_or_same(2.5) == 2.5 and bridge._int_or_same(float("inf")) == float("inf")

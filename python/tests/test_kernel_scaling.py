@@ -214,8 +214,9 @@ def check_scaled_case(seed, J, extra, frac, inside):
 
 
 def test_most_scaled_problems_are_certified():
-    """The certificate is honest (above) and not vacuous: on 300 such problems at least 95% of the
-    fits are certified; the rest say so (converged=False) and still match Clarabel."""
+    """The certificate is honest (above) and not vacuous: on 300 such problems at least 90% of the
+    fits are certified (to working precision: the gap each donor's rounding can resolve is tiny); the
+    rest would say so (converged=False) and still match Clarabel."""
     rng = np.random.default_rng(2026)
     n_cert = sum(check_scaled_case(int(rng.integers(0, 2**32 - 1)), int(rng.integers(2, 13)),
                                    int(rng.integers(1, 21)), float(rng.random()), bool(rng.random() < .5))
@@ -316,3 +317,34 @@ def test_mscmt_on_prop99_is_not_certified_and_says_so(smoking):
         res = _prop99_cov(smoking, "mscmt").fit(_prop99(smoking))
     assert res.diagnostics["bound_gap"] == pytest.approx(0.147, abs=2e-3)
     assert "NOT CERTIFIED" in res.summary()
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.3, 2.0])
+def test_penalized_singular_subsystems_keep_the_penalty(lam):
+    """One predictor, three donors: every support of two is singular in the Gram part, and the solve
+    must stay in the (G, c) programme (with its penalty) rather than fall back to plain least squares.
+    Checked against cvxpy/Clarabel on the same objective."""
+    cp = pytest.importorskip("cvxpy")
+    from synthcontrol.solvers.vsearch import penalized_certificate, penalized_fit
+    rng = np.random.default_rng(11)
+    X0 = rng.normal(size=(1, 3))
+    X1 = rng.normal(size=1)
+    Z0, Z1 = rng.normal(size=(8, 3)), rng.normal(size=8)
+    w, _, _ = penalized_fit(X1, X0, Z1, Z0, lambdas=[lam])
+    obj, _, gap, ok = penalized_certificate(X1, X0, w, lam)
+    assert ok
+    d = ((X0 - X1[:, None]) ** 2).sum(axis=0)
+    v = cp.Variable(3)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(X1 - X0 @ v) + lam * d @ v), [v >= 0, cp.sum(v) == 1])
+    prob.solve(solver=cp.CLARABEL)
+    assert obj <= prob.value + 1e-8
+    assert obj == pytest.approx(prob.value, abs=1e-7)
+
+
+def test_scpi_at_overflowing_scale_is_a_typed_error(smoking):
+    d = smoking.copy()
+    d["cigsale"] = d["cigsale"] * 1e300
+    res = sc.SyntheticControl().fit(sc.Panel(d, unit="state", time="year", outcome="cigsale",
+                                             treated="California", treatment_time=1989))
+    with pytest.raises(sc.SpecificationError, match="rescale the outcome"):
+        res.scpi(sims=20)

@@ -5,7 +5,10 @@ names the problem.  The rules (``inference/_undefined.py``): a ratio over a pre-
 error) of at most 1e-10 x the outcome's scale is undefined; undefined placebos are left out with a
 count, an undefined treated statistic gives p = NaN; permutation p-values count the identity;
 intervals that reach a grid's edge are searched beyond it and reported unbounded when they do not
-close; a cross-validated ridge penalty on the edge of its grid extends the grid or is flagged.
+close; a cross-validated ridge penalty on the edge of its grid extends the grid or is flagged, and so
+are the penalized backend's lambda on its grid's top and SCPI's rho when its cap sets it; fits that
+fail their certificate are counted and said once per call; every RMSPE is overflow-safe; what a
+method says is kept in its details["warnings"].
 """
 from __future__ import annotations
 
@@ -399,3 +402,245 @@ def test_exclude_mspe_ratio_is_validated(bad):
                                              treated="California", treatment_time=1989))
     with pytest.raises(sc.SpecificationError, match="exclude_mspe_ratio must be a number > 0"):
         res.placebo(exclude_mspe_ratio=bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# review of #11: the CV folds are computed once; one overflow-safe RMS; grid edges flagged by one
+# helper; uncertified fits counted and said once; what is said is kept
+
+def _said(rec):
+    return [str(w.message) for w in rec if issubclass(w.category, sc.SynthWarning)]
+
+
+def _uncertified(fn):
+    """``fn`` (a simplex solver) whose fits all report a failed certificate."""
+    import dataclasses
+
+    def wrapped(*args, **kw):
+        return dataclasses.replace(fn(*args, **kw), converged=False)
+    return wrapped
+
+
+def test_cv_extension_reuses_the_folds(smoking, monkeypatch):
+    """Prop 99 with fixedeff extends augsynth's grid twice (15 points below).  Before: every extension
+    redid the whole CV (18 folds x 3 = 54 simplex fits); now the 18 folds' fits and eigendecompositions
+    are made once and only the new lambdas are evaluated -- with the same errors as a full CV on the
+    final grid."""
+    import synthcontrol.solvers.ridge as ridge
+    p = _panel(smoking)
+    A, a = ridge.matching_problem(p.X_donors, p.y_treated, p.T0, fixedeff=True)
+    calls = []
+    real = ridge.simplex_ls
+    monkeypatch.setattr(ridge, "simplex_ls", lambda *x, **k: calls.append(1) or real(*x, **k))
+    lam, lams, me, se, info = ridge.cv_lambda_extended(A, a)
+    assert info["extended_below"] == 15 and len(lams) == 36
+    assert len(calls) == A.shape[1] - 1  # one simplex fit per fold, whatever the number of extensions
+    lam2, me2, se2 = ridge.cv_lambda(A, a, lams)  # the whole CV on the final grid
+    assert lam2 == lam and np.array_equal(me, me2) and np.array_equal(se, se2)
+
+
+def test_rms_helpers_are_overflow_safe():
+    from synthcontrol._numerics import col_rms, rms
+    x = np.array([3e300, -4e300, 0.0])
+    assert rms(x) == pytest.approx(5e300 / math.sqrt(3), rel=1e-15)
+    A = np.column_stack([x, x * 1e-300, np.zeros(3), [np.nan, 1.0, 1.0], [np.inf, 1.0, 1.0]])
+    got = col_rms(A)
+    assert got[:2] == pytest.approx([rms(x), rms(x * 1e-300)], rel=1e-15) and got[2] == 0.0
+    assert math.isnan(got[3]) and got[4] == math.inf
+    assert col_rms(np.empty((0, 2))).tolist() == [0.0, 0.0]
+
+
+def test_outcomes_times_1e300_give_finite_rmspes_and_the_same_ratios(small):
+    """Every RMSPE and ratio of the inference methods is finite for outcomes x 1e300 and equal to the
+    unscaled one.  Before: in-time, leave-two-out and leave-one-out RMSPEs overflowed (inf / NaN ratios)."""
+    res = [_fit(small.assign(cigsale=small.cigsale * f)) for f in (1.0, 1e300)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sc.SynthWarning)
+        a, b = (r.in_time_placebo().details["table"] for r in res)
+        assert np.isfinite(b.pre_rmse).all() and np.isfinite(b.post_rmse).all()
+        assert (a.ratio_defined == b.ratio_defined).all()
+        assert np.allclose(a.rmspe_ratio[a.ratio_defined], b.rmspe_ratio[b.ratio_defined], rtol=1e-9)
+        one = [r.in_time_placebo(fake_time=1980).details for r in res]
+        assert one[1]["rmspe_ratio"] == pytest.approx(one[0]["rmspe_ratio"], rel=1e-9)
+        assert one[1]["ratio_to_att"] == pytest.approx(one[0]["ratio_to_att"], rel=1e-9)
+        a, b = (r.leave_one_out() for r in res)
+        assert np.isfinite(b.pre_rmse).all() and np.allclose(b.pre_rmse / 1e300, a.pre_rmse, rtol=1e-9)
+        a, b = (r.lto().details for r in res)
+        for col in ("ratio_treated", "ratio_i", "ratio_j"):
+            assert np.allclose(a["table"][col], b["table"][col], rtol=1e-9, equal_nan=False)
+        assert a["p_naive"] == b["p_naive"]
+        a, b = (r.placebo().details for r in res)
+        assert np.isfinite(b["table"].pre_rmspe).all() and np.isfinite(b["placebo_att_sd"])
+        assert np.allclose(a["table"].rmspe_ratio, b["table"].rmspe_ratio, rtol=1e-9)
+        a, b = (r.ttest() for r in res)
+        assert b.details["tstat"] == pytest.approx(a.details["tstat"], rel=1e-9) and b.p_value == pytest.approx(a.p_value)
+    assert res[1].diagnostics["rmspe_ratio"] == pytest.approx(res[0].diagnostics["rmspe_ratio"], rel=1e-9)
+
+
+def test_penalized_lambda_on_the_top_of_its_grid_is_flagged():
+    """One predictor, two donors: C is nearest the treated unit and has its outcomes, A matches the
+    predictor with C.  The outcome fit improves with every penalty up to the grid's top (100): the
+    choice is the grid's, flagged.  Before: lambda 100, no flag."""
+    rng = np.random.default_rng(0)
+    T = 10
+    base = rng.normal(size=T).cumsum()
+    far = base + 3 + rng.normal(size=T)
+
+    def panel(treated_like):
+        units = {"tr": (0.0, treated_like), "C": (1.0, base), "A": (-1.005, far)}
+        df = pd.DataFrame([(u, t, y[t], x) for u, (x, y) in units.items() for t in range(T)],
+                          columns=["u", "t", "y", "x"])
+        return sc.Panel(df, unit="u", time="t", outcome="y", treated="tr", treatment_time=8)
+    est = sc.SyntheticControl(covariates=["x"], backend="penalized")
+    with pytest.warns(sc.SynthWarning, match="largest value of its grid") as rec:
+        res = est.fit(panel(base))
+    d = res.diagnostics
+    assert d["lambda"] == 100.0 and d["lambda_at_grid_edge"] == "upper" and d["certified"]
+    assert d["n_uncertified_fits"] == 0
+    assert [m for m in _said(rec) if "grid" in m] == [m for m in d["warnings"] if "grid" in m]
+    # lambda = 0 is the penalty's natural boundary, not an edge: the treated unit like A -> lambda 0, silent
+    res0 = _no_synth_warning(lambda: est.fit(panel(far)))
+    assert res0.diagnostics["lambda"] == 0.0 and res0.diagnostics["lambda_at_grid_edge"] is None
+
+
+def test_scpi_rho_set_by_its_cap_is_flagged(prop99):
+    """Prop 99: scpi's type-1 rule gives rho = 0.744, capped at rho_max = 0.2 (R scpi's 0.2 too).
+    Before: no trace of the cap."""
+    with pytest.warns(sc.SynthWarning, match="rho 0.2 is the largest value of its range") as rec:
+        d = prop99.scpi(sims=10).details
+    assert d["rho"] == 0.2 and d["rho_at_grid_edge"] == "upper" and d["rho_rule"] == "type-1 (capped)"
+    assert d["rho_uncapped"] == pytest.approx(0.7444, abs=1e-4)
+    assert _said(rec) == d["warnings"]
+    d = _no_synth_warning(lambda: prop99.scpi(sims=10, rho_max=1.0).details)  # under the cap: the rule's value
+    assert d["rho"] == pytest.approx(0.7444, abs=1e-4) and d["rho_at_grid_edge"] is None
+    d = _no_synth_warning(lambda: prop99.scpi(sims=10, rho=0.2).details)  # given: nothing to flag
+    assert d["rho_rule"] == "given" and d["rho_at_grid_edge"] is None
+
+
+def _noise_panel(seed=0, T=16, T0=12, J=8):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(T, J)).cumsum(axis=0)
+    y = X @ rng.dirichlet(np.ones(J)) + rng.normal(scale=2.0, size=T)
+    units = ["tr"] + [f"d{j}" for j in range(J)]
+    df = pd.DataFrame({"u": np.repeat(units, T), "t": np.tile(np.arange(T), J + 1),
+                       "y": np.concatenate([y] + [X[:, j] for j in range(J)])})
+    return sc.Panel(df, unit="u", time="t", outcome="y", treated="tr", treatment_time=T0)
+
+
+def test_ridge_edge_messages_name_their_own_trigger(smoking):
+    """The upper edge is reached through the one-SE band, the lower through a still-falling CV error;
+    each message says its own.  Before: both said "the CV error is still falling there"."""
+    with pytest.warns(sc.SynthWarning) as rec:
+        up = sc.SyntheticControl(augment="ridge").fit(_noise_panel())
+    d = up.diagnostics
+    assert d["lambda_at_grid_edge"] == "upper" and d["lambda_grid_extended"]["above"] > 0
+    (msg,) = [m for m in _said(rec) if "ridge" in m]
+    assert "one-standard-error band" in msg and "falling" not in msg and msg in d["warnings"]
+    with pytest.warns(sc.SynthWarning) as rec:
+        low = _fit(smoking, augment="ridge", fixedeff=True)
+    assert low.diagnostics["lambda_at_grid_edge"] == "lower"
+    (msg,) = [m for m in _said(rec) if "ridge" in m]
+    assert "still falling" in msg and "one-standard-error" not in msg
+
+
+def test_uncertified_fits_are_counted_and_said_once(smoking, small, rollout_logs, monkeypatch):
+    """Fits whose certificate fails are counted in details["n_uncertified_fits"] (ridge: diagnostics)
+    and said once per call.  Before: ignored by the bootstrap, the conformal refits, the ridge base fit
+    and CV folds, and the placebo, leave-two-out, t-test and jackknife+ refits."""
+    import dataclasses
+    import importlib
+    import synthcontrol.solvers.ridge as ridge
+    refit_mod = importlib.import_module("synthcontrol.inference.refit")
+    conf_mod = importlib.import_module("synthcontrol.inference.conformal")
+    boot_mod = importlib.import_module("synthcontrol.inference.bootstrap")
+    plac_mod = importlib.import_module("synthcontrol.inference.placebo")
+    sco_mod = importlib.import_module("synthcontrol.estimators.synthetic_control")
+
+    def once(call, key="n_uncertified_fits", get=lambda out: out.details):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            out = call()
+        d = get(out)
+        said = [m for m in _said(rec) if "not certified" in m]
+        assert len(said) == 1, said
+        assert said[0] in d["warnings"]
+        return d[key], d
+
+    res = _fit(small)
+    ridge_res = _fit(small, augment="ridge")
+    boot = sc.SyntheticControl().fit(sc.panel_from_events(
+        rollout_logs, unit="workspace_id", time="signup_week", outcome="task_completed", cluster="user_id",
+        treated=range(25), treatment_time=20, window=(0, 30)))
+    # the estimator's ridge fit: the base fit and the CV folds
+    monkeypatch.setattr(ridge, "simplex_ls", _uncertified(ridge.simplex_ls))
+    n, d = once(lambda: _fit(small, augment="ridge"), get=lambda r: r.diagnostics)
+    assert n == 19 == 1 + (19 - 1)  # the base fit and 18 folds (19 pre-periods)
+    n, d = once(lambda: ridge_res.conformal(n_perm=100))  # ridge refits with the penalty kept: base fits
+    assert n == d["n_fits"] > 0
+    monkeypatch.undo()
+    monkeypatch.setattr(conf_mod, "simplex_ls", _uncertified(conf_mod.simplex_ls))
+    n, d = once(lambda: res.conformal(n_perm=100))
+    assert n == d["n_fits"] > 0
+    monkeypatch.setattr(boot_mod, "simplex_ls", _uncertified(boot_mod.simplex_ls))
+    n, d = once(lambda: boot.bootstrap(n_boot=5, seed=1))
+    assert n == 5
+    real = plac_mod.placebo_fits
+    monkeypatch.setattr(plac_mod, "placebo_fits", lambda *a, **k: [
+        (i, D, dataclasses.replace(f, converged=False)) for i, D, f in real(*a, **k)])
+    n, d = once(lambda: _fit(small).placebo())
+    assert n == 9
+
+    class Uncertain(refit_mod.UnitRefitter):  # every refit reports a failed certificate
+        def gap(self, k, S):
+            before = self.n_fits
+            g = super().gap(k, S)
+            self.n_uncertified = getattr(self, "n_uncertified", 0) + self.n_fits - before
+            return g
+    for mod in ("lto", "ttest", "jackknife"):
+        monkeypatch.setattr(importlib.import_module(f"synthcontrol.inference.{mod}"), "UnitRefitter", Uncertain)
+    n, d = once(lambda: res.lto())
+    assert n == d["n_fits"] > 0
+    n, d = once(lambda: res.ttest())
+    assert n == 3
+    n, d = once(lambda: res.jackknife_plus())
+    assert n == 19
+    monkeypatch.setattr(sco_mod, "simplex_ls", _uncertified(sco_mod.simplex_ls))
+    n, d = once(lambda: res.in_time_placebo())
+    assert n == len(d["table"]) and not d["table"].certified.any()
+    loo = {}
+    n, d = once(lambda: loo.setdefault("out", res.leave_one_out()), get=lambda out: out.attrs)
+    assert n == len(loo["out"]) > 0  # one refit per dropped donor
+
+
+def test_warnings_said_by_inference_methods_are_kept_in_details(smoking, small, constant, prop99):
+    """docs/inference.md: the text of every SynthWarning an inference method says is in the returned
+    details["warnings"] (DataFrame.attrs["warnings"] for leave_one_out)."""
+    const = _fit(constant)
+    sub = constant[constant.state.isin(small.state.unique())]
+    calls = [lambda: const.placebo(), lambda: const.in_time_placebo(), lambda: _fit(sub).lto(),
+             lambda: const.ttest(), lambda: prop99.jackknife_plus(alpha=0.02), lambda: prop99.scpi(sims=10),
+             lambda: const.in_time_placebo(fake_time=1980)]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            out = call()
+        said = _said(rec)
+        assert said and said == out.details["warnings"], (said, out.details.get("warnings"))
+
+
+def test_undefined_rule_uses_the_fitting_periods(smoking):
+    """With fit_window the scale of the undefined-ratio rule is the fitting periods' outcomes, in the
+    fit's own rmspe_ratio and in the placebo test alike (docs and code agree).  Here the earlier
+    pre-periods are 1e6 times larger, so the two rules differ by orders of magnitude."""
+    from synthcontrol.inference._undefined import RTOL, outcome_scale
+    d = smoking.copy()
+    d.loc[d.year < 1975, "cigsale"] *= 1e6
+    res = _fit(d, fit_window=(1980, 1988))
+    p = res.panel
+    m = np.asarray(res.fit_mask)
+    scale_fit = outcome_scale(np.asarray(p.y_treated)[m], np.asarray(p.X_donors)[m])
+    scale_pre = outcome_scale(np.asarray(p.y_treated)[~p.post], np.asarray(p.X_donors)[~p.post])
+    assert scale_pre > 1e4 * scale_fit
+    inf = res.placebo()
+    assert inf.details["outcome_scale"] == pytest.approx(scale_fit, rel=1e-12)
+    assert inf.details["undefined_tolerance"] == pytest.approx(RTOL * scale_fit, rel=1e-12)

@@ -160,6 +160,10 @@ as.data.frame.synthcontrol_inference <- function(x, row.names = NULL, optional =
 
 # ---- conformal inference (augsynth's summary(inf_type = "conformal")) -------------------------
 
+# Whole-number arguments (seed, sims, grid_size, ns, max_pairs, K) go to Python as given, never
+# through as.integer() (which turns 3e9 into NA): the bridge makes a whole double the Python int of
+# exactly that value, and the core's checks report any other value as the user typed it.
+
 # Documented in man/conformal.Rd.
 conformal <- function(fit, alpha = 0.05, type = c("iid", "block"), q = 1, grid_size = 50,
                       ns = 10000, seed = 0, grid = NULL, refine = FALSE) {
@@ -185,8 +189,8 @@ conformal <- function(fit, alpha = 0.05, type = c("iid", "block"), q = 1, grid_s
     return(e$conformal[[key]])
   }
   v <- .py_call("conformal", res, alpha = as.double(alpha), kind = type, q = as.double(q),
-                grid_size = as.integer(grid_size), grid = if (is.null(grid)) NULL else as.list(as.double(grid)),
-                n_perm = as.integer(ns), seed = as.integer(seed), refine = refine, call = cl)
+                grid_size = grid_size, grid = if (is.null(grid)) NULL else as.list(as.double(grid)),
+                n_perm = ns, seed = seed, refine = refine, call = cl)
   d <- reticulate::py_to_r(v)
   det <- .scalars(d$details)
   tab <- .frame_from_py(d$frames$table)
@@ -323,8 +327,8 @@ scpi <- function(fit, alpha = 0.05, sims = 200, e_method = c("gaussian", "ls", "
   res <- .py_result(fit)
   key <- paste(alpha, sims, e_method, seed, format(u_alpha), format(e_alpha), format(rho), rho_max, sep = "|")
   .cached_inference(fit, "scpi", key, function() {
-    v <- .py_call("scpi", res, alpha = as.double(alpha), sims = as.integer(sims), e_method = e_method,
-                  seed = as.integer(seed), u_alpha = if (is.null(u_alpha)) NULL else as.double(u_alpha),
+    v <- .py_call("scpi", res, alpha = as.double(alpha), sims = sims, e_method = e_method,
+                  seed = seed, u_alpha = if (is.null(u_alpha)) NULL else as.double(u_alpha),
                   e_alpha = if (is.null(e_alpha)) NULL else as.double(e_alpha),
                   rho = if (is.null(rho)) NULL else as.double(rho), rho_max = as.double(rho_max), call = cl)
     d <- reticulate::py_to_r(v)
@@ -363,8 +367,7 @@ lto <- function(fit, alpha = 0.05, max_pairs = NULL, seed = 0) {
   key <- paste(alpha, format(max_pairs), seed, sep = "|")
   .cached_inference(fit, "lto", key, function() {
     v <- .py_call("lto", res, alpha = as.double(alpha),
-                  max_pairs = if (is.null(max_pairs)) NULL else as.integer(max_pairs),
-                  seed = as.integer(seed), call = cl)
+                  max_pairs = max_pairs, seed = seed, call = cl)
     d <- reticulate::py_to_r(v)
     det <- .scalars(d$details)
     int <- function(k) as.integer(det[[k]])
@@ -421,7 +424,7 @@ ttest <- function(fit, K = 3, alpha = 0.05, oracle_weights = NULL) {
   .cached_inference(fit, "ttest", key, function() {
     ow <- if (is.null(oracle_weights)) NULL else
       reticulate::dict(as.list(stats::setNames(as.double(oracle_weights), names(oracle_weights))))
-    v <- .py_call("ttest", res, K = if (identical(K, "auto")) "auto" else as.integer(K),
+    v <- .py_call("ttest", res, K = K,
                   alpha = as.double(alpha), oracle_weights = ow, call = cl)
     d <- reticulate::py_to_r(v)
     det <- .scalars(d$details)

@@ -370,7 +370,7 @@ synth <- function(data.prep.obj = NULL, X1 = NULL, X0 = NULL, Z1 = NULL, Z0 = NU
                 Z1 = as.double(Z1), Z0 = as.list(as.double(t(Z0))),
                 rownames = as.list(rn), colnames = as.list(cn), zrownames = as.list(zn),
                 custom_v = if (is.null(cv)) NULL else as.list(cv), backend = backend,
-                seed = as.integer(seed), call = cl)
+                seed = seed, call = cl)
   d <- reticulate::py_to_r(v)
 
   w <- stats::setNames(.num(d$solution.w$values), as.character(unlist(d$solution.w$names)))[cn]

@@ -87,12 +87,9 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
       .sc_stop("unknown argument(s): ", paste(bad, collapse = ", "), ". Estimator options are: ",
                paste(.estimator_options, collapse = ", "), class = "synthcontrol_spec_error")
     }
-    for (k in intersect(c("seed", "n_jobs"), nm)) {
-      # whole numbers only: 1.5 is passed on as it is and refused by the core, never truncated
-      if (is.numeric(opts[[k]]) && length(opts[[k]]) == 1L && .is_whole(opts[[k]]) && !is.na(opts[[k]])) {
-        opts[[k]] <- as.integer(opts[[k]])
-      }
-    }
+    # seed / n_jobs go to Python as given: the bridge turns a whole double (3, 3e9) into the Python
+    # int of exactly that value and the core's check reports anything else (1.5, -3e9) as typed;
+    # as.integer() here would turn 3e9 into NA (-2147483648 in Python)
   }
   # augsynth's vocabulary -> the core's options (augment / ridge_lambda in `...` still work)
   if (progfunc == "ridge") {

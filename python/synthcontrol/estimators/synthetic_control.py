@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from collections.abc import Iterable, Mapping
 
-from .._validate import check_n_jobs, check_seed, check_window
-from ..errors import SolverError, SpecificationError, SynthWarning
-from ..panel import Panel, _py, coerce_period, period_key
+from .._validate import _py, check_n_jobs, check_seed, check_window
+from ..errors import SolverError, SpecificationError
+from ..inference._undefined import say
+from ..panel import Panel, coerce_period, period_key
 from .._numerics import rms
 from ..results import SCResult
 from ..solvers.simplex import simplex_ls
@@ -50,24 +50,32 @@ def _check_pre_treatment(panel: Panel, what, given, periods, is_range):
 def _flag_lambda_grid(fit, diag):
     """Record in ``diag`` (and say out loud) a cross-validated ridge penalty whose grid had to be
     extended beyond augsynth's, or that is still on the edge of the extended grid."""
-    from ..inference._undefined import say
     info = fit.lambda_grid_info
     lams = fit.lambdas
     diag["lambda_grid_extended"] = {"below": info["extended_below"], "above": info["extended_above"]}
-    diag["lambda_at_grid_edge"] = info["at_edge"]
-    if info["at_edge"] is not None:
-        side = "smallest" if info["at_edge"] == "lower" else "largest"
-        say(f"ridge: the cross-validated lambda {fit.lam:.4g} is the {side} value of its grid "
-            f"[{lams.min():.3g}, {lams.max():.3g}] (extended as far as it goes) and the CV error is still "
-            f"falling there: CV does not determine the penalty, and the weights (sum {fit.w.sum():.3g}, "
-            f"range [{fit.w.min():.3g}, {fit.w.max():.3g}]) rest on the grid's edge. Set ridge_lambda "
-            f"explicitly (diagnostics['lambda_at_grid_edge'])", diag)
-    elif info["extended_below"] or info["extended_above"]:
+    # what puts a choice on each edge (the triggers of cv_lambda_extended): at the bottom the CV error
+    # is still falling; at the top the one-SE band of the minimum reaches it (the one-SE rule picks
+    # the largest lambda in the band), or without that rule the error still falls towards it
+    falling = "the CV error is lowest there, still falling at the grid's end"
+    top = ("the one-standard-error band of the CV minimum reaches the grid's top, and the one-SE rule "
+           "picks the largest lambda in the band" if getattr(fit, "min_1se", True) else
+           "the CV error is lowest there, still falling towards the grid's end")
+    from ..inference._undefined import flag_grid_edge
+    flag_grid_edge("lambda", fit.lam, lams, diag, who="ridge", where="diagnostics",
+                   why={"lower": falling + ", extended as far as it goes (lam_max x 1e-14)",
+                        "upper": top + ", extended as far as it goes (lam_max x 1e8)"},
+                   consequence=f"CV does not determine the penalty, and the weights (sum {fit.w.sum():.3g}, "
+                               f"range [{fit.w.min():.3g}, {fit.w.max():.3g}]) rest on the grid's edge",
+                   advice="Set ridge_lambda explicitly")
+    if diag["lambda_at_grid_edge"] is None and (info["extended_below"] or info["extended_above"]):
         n = len(lams) - info["extended_below"] - info["extended_above"]
         orig = lams[info["extended_above"]:info["extended_above"] + n]
         edge = orig.min() if info["extended_below"] else orig.max()
+        trigger = ("with the CV error still falling there" if info["extended_below"] else
+                   "with the one-standard-error band of the CV minimum reaching it"
+                   if getattr(fit, "min_1se", True) else "with the CV error still falling towards it")
         say(f"ridge: the cross-validated lambda was on the {'lower' if info['extended_below'] else 'upper'} edge "
-            f"of augsynth's grid ({edge:.4g}, where augsynth stops) with the CV error still falling; the grid was "
+            f"of augsynth's grid ({edge:.4g}, where augsynth stops) {trigger}; the grid was "
             f"extended by {info['extended_below'] + info['extended_above']} points to "
             f"[{lams.min():.3g}, {lams.max():.3g}] and lambda = {fit.lam:.4g} chosen inside it "
             f"(diagnostics['lambda_grid_extended'])", diag)
@@ -241,6 +249,9 @@ class SyntheticControl:
         }
         if fit.lambda_grid_info is not None:
             _flag_lambda_grid(fit, diag)
+        from ..inference._undefined import report_uncertified
+        report_uncertified(fit.n_uncertified, fit.n_fits, "ridge (the base fit and the CV folds)", diag,
+                           where="diagnostics")
         return SCResult.from_weights(panel, fit.w, diag, estimator=self, fit_mask=~panel.post,
                                      cf=fit.counterfactual)
 
@@ -278,7 +289,7 @@ class SyntheticControl:
         if self.fit_window is None:
             return pre
         t = panel.times
-        lo, hi = check_window("fit_window", self.fit_window, check_order=False,
+        lo, hi = check_window("fit_window", self.fit_window, key=period_key(t),
                               coerce=lambda b, what: coerce_period(b, t, what, panel.time))
         _check_pre_treatment(panel, "fit_window", self.fit_window, (lo, hi), True)
         m = np.asarray((t >= lo) & (t <= hi), dtype=bool)
@@ -333,12 +344,14 @@ class SyntheticControl:
             if isinstance(spec, tuple) and tuple_is_range:
                 if len(spec) != 2:
                     return spec  # build_predictors explains the shapes it takes
-                return tuple(coerce_period(b, t, f"{what} {part}", panel.time)
-                             for b, part in zip(spec, ("start", "end")))
+                return check_window(what, spec, key=period_key(t),
+                                    coerce=lambda b, part: coerce_period(b, t, part, panel.time))
+            if isinstance(spec, Mapping):  # not a window: refused here, never compared as a period
+                raise SpecificationError(
+                    f"{what} must be a (start, end) pair of periods, a list of periods or one period; got "
+                    f"a {type(spec).__name__}: {spec!r}")
             if isinstance(spec, (str, bytes, pd.Timestamp)) or not isinstance(spec, Iterable):
                 return coerce_period(spec, t, what, panel.time)
-            if isinstance(spec, Mapping):
-                return spec
             return [coerce_period(b, t, what, panel.time) for b in spec]
 
         def window(spec, what):
@@ -366,10 +379,12 @@ class SyntheticControl:
             pw = window(pw, "predictor_window")
         return {"covariates": cov, "outcome_lags": lags, "predictor_window": pw}
 
-    def refit_units(self, panel: Panel, treated, donors, mask, backend=None):
+    def refit_units(self, panel: Panel, treated, donors, mask, backend=None, return_certified=False):
         """Covariate-backend weights with ``treated`` (unit labels, averaged) as the target and
         ``donors`` as the pool, on the periods in ``mask``.  Returns ``(w, bound_gap)``
-        (``bound_gap`` is NaN for the penalized backend)."""
+        (``bound_gap`` is NaN for the penalized backend), and with ``return_certified`` also whether
+        the refit is certified (the fit's own rule: bound gap within ``V_GAP_RTOL`` of the loss, or
+        the penalized QP's KKT certificate)."""
         from ..solvers.vsearch import penalized_fit, solve_bilevel
         backend = backend or self._resolve_backend()
         X1s, X0s, _ = self.predictors(panel, treated, donors).scaled()
@@ -379,9 +394,16 @@ class SyntheticControl:
         Z0 = Y[:, panel.units.get_indexer(list(donors))][mask]
         X1, X0 = X1s.to_numpy(dtype=float), X0s.to_numpy(dtype=float)
         if backend == "penalized":
-            return penalized_fit(X1, X0, Z1, Z0)[0], math.nan
+            w, lam, _ = penalized_fit(X1, X0, Z1, Z0)
+            if not return_certified:
+                return w, math.nan
+            from ..solvers.vsearch import penalized_certificate
+            return w, math.nan, bool(penalized_certificate(X1, X0, w, lam)[3])
         fit = solve_bilevel(X1, X0, Z1, Z0, backend=backend, seed=self.seed)
-        return fit.w, fit.bound_gap
+        if not return_certified:
+            return fit.w, fit.bound_gap
+        ok = bool(fit.attained or fit.bound_gap <= V_GAP_RTOL * max(abs(fit.loss_v), 1e-300))
+        return fit.w, fit.bound_gap, ok
 
     def _fit_predictors(self, panel, mask, backend):
         from ..solvers.vsearch import penalized_certificate, penalized_fit, solve_bilevel
@@ -393,7 +415,8 @@ class SyntheticControl:
         Z0 = np.asarray(panel.X_donors)[mask]
         names = list(pr.names)
         if backend == "penalized":
-            w, lam, table = penalized_fit(X1, X0, Z1, Z0)
+            grid_info = {}
+            w, lam, table = penalized_fit(X1, X0, Z1, Z0, info=grid_info)
             r = Z1 - Z0 @ w
             rx = X1 - X0 @ w
             obj, kkt, gap, ok = penalized_certificate(X1, X0, w, lam)
@@ -403,11 +426,11 @@ class SyntheticControl:
                     "backend": backend, "predictor_scale": divisor.to_dict(),
                     "penalized_objective": obj, "kkt_violation": kkt, "duality_gap": gap,
                     "certified": ok}
+            from ..solvers.vsearch import flag_penalized_lambda
+            flag_penalized_lambda(lam, table, diag, grid_info)  # lambda_at_grid_edge, n_uncertified_fits
             if not ok:
-                warnings.warn(
-                    f"the penalized fit (lambda {lam:.4g}) is not certified: its duality gap {gap:.3g} "
-                    f"is large against the objective {obj:.4g} (KKT violation {kkt:.3g})",
-                    SynthWarning, stacklevel=3)
+                say(f"the penalized fit (lambda {lam:.4g}) is not certified: its duality gap {gap:.3g} "
+                    f"is large against the objective {obj:.4g} (KKT violation {kkt:.3g})", diag)
             return SCResult.from_weights(panel, w, diag, estimator=self, fit_mask=mask,
                                          V=pd.Series(np.full(len(names), 1.0 / len(names)), index=names,
                                                      name="V"))
@@ -443,43 +466,43 @@ class SyntheticControl:
         diag["certified"] = bool(fit.attained or rel <= V_GAP_RTOL)
         diag["bound_gap_rel"] = float(rel)
         if not diag["certified"]:
-            warnings.warn(
-                f"the covariate fit (backend={backend!r}) is not certified: loss_v {fit.loss_v:.6g} against a "
+            say(f"the covariate fit (backend={backend!r}) is not certified: loss_v {fit.loss_v:.6g} against a "
                 f"proven lower bound {fit.lower_bound:.6g} (gap {fit.bound_gap:.3g}, {100 * rel:.3g}% of the "
-                f"loss); a better V may exist. backend='auto' runs the certified search",
-                SynthWarning, stacklevel=3)
+                f"loss); a better V may exist. backend='auto' runs the certified search", diag)
         V = pd.Series(fit.v, index=names, name="V")
         return SCResult.from_weights(panel, fit.w, diag, estimator=self, fit_mask=mask, V=V)
 
 
-def fit_outcome_only(y, X, mask):
-    """Outcome-only simplex fit on the periods in ``mask``; returns (weights, diagnostics)."""
+def fit_outcome_only(y, X, mask, quiet=False):
+    """Outcome-only simplex fit on the periods in ``mask``; returns (weights, diagnostics).
+
+    What cannot be trusted as it stands (a fit that is not certified, a treated unit outside the
+    donors' range) is put in ``diagnostics["warnings"]`` and said as a SynthWarning -- unless
+    ``quiet``: refit loops (leave-one-out, in-time placebo) record it per refit and say it once."""
     T0 = np.count_nonzero(mask)
-    if mask[:T0].all():  # the usual case, a prefix of the periods: slice views, no copies
-        fit = simplex_ls(X[:T0], y[:T0])
-    else:
-        fit = simplex_ls(X[mask], y[mask])
+    prefix = bool(mask[:T0].all())  # the usual case, a prefix of the periods: slice views, no copies
+    Xf = X[:T0] if prefix else X[mask]
+    yf = y[:T0] if prefix else y[mask]
+    fit = simplex_ls(Xf, yf)
     if not math.isfinite(float(np.add.reduce(fit.weights))):
         raise SolverError(
             f"the simplex least-squares solver returned non-finite weights after {fit.n_iter} "
             f"iterations; the donor data may contain extreme values")
+    said = []
     if not fit.converged:
-        warnings.warn(
+        said.append(
             f"the outcome-only fit is not certified: its duality gap {fit.duality_gap:.3g} (a proven "
             f"bound on SSR(w) - SSR*) is large against SSR {fit.ssr:.3g} after {fit.n_iter} "
             f"iterations (KKT violation {fit.kkt_violation:.3g}); the weights may not be optimal. "
-            f"Check the donors for extreme values or rescale the outcome", SynthWarning, stacklevel=3)
-    Xf = X[:T0] if mask[:T0].all() else X[mask]
-    yf = y[:T0] if mask[:T0].all() else y[mask]
+            f"Check the donors for extreme values or rescale the outcome")
     above = int(np.count_nonzero(yf > Xf.max(axis=1)))
     below = int(np.count_nonzero(yf < Xf.min(axis=1)))
     if above + below == T0:
-        warnings.warn(
+        said.append(
             f"the treated unit lies outside the donors' range in every one of the {T0} fitting periods "
             f"({above} above the largest donor, {below} below the smallest): no convex combination of "
             f"donors can reproduce it. The weights are the certified optimum, but the synthetic control "
-            f"is a poor match (see pre_rmse); consider other donors or augment='ridge'",
-            SynthWarning, stacklevel=3)
+            f"is a poor match (see pre_rmse); consider other donors or augment='ridge'")
     diag = {
         "solver": "active-set simplex LS",
         "kkt_violation": fit.kkt_violation,
@@ -493,4 +516,9 @@ def fit_outcome_only(y, X, mask):
         "certified": fit.converged,
         "outside_hull_periods": above + below,
     }
+    for m in said:
+        if quiet:
+            diag.setdefault("warnings", []).append(m)
+        else:
+            say(m, diag)
     return fit.weights, diag

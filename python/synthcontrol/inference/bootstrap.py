@@ -12,22 +12,24 @@ import numpy as np
 from ..errors import SpecificationError
 from ..results import Inference
 from ..solvers.simplex import simplex_ls
-from ._undefined import mc_pvalue
+from ._undefined import mc_pvalue, report_uncertified
 
 __all__ = ["cluster_bootstrap"]
 
 
 def _att_from_matrix(M, tr_cols, donor_cols, fit_mask, post):
+    """``(att, certified)`` of one resample's refit."""
     y = np.nanmean(M[:, tr_cols], axis=1) if len(tr_cols) > 1 else M[:, tr_cols[0]]
     X = M[:, donor_cols]
     ok = ~np.isnan(X).any(axis=0)  # a donor that vanished from the resample sits this draw out
     if not ok.all():
         X = X[:, ok]
     fit = simplex_ls(X[fit_mask], y[fit_mask])
-    return float((y[post] - X[post] @ fit.weights).mean())
+    return float((y[post] - X[post] @ fit.weights).mean()), bool(fit.converged)
 
 
 def _chunk(src, draws_list, tr_cols, donor_cols, fit_mask, post):
+    """``[(att, certified), ...]`` for the resamples ``draws_list``."""
     out = []
     for draws in draws_list:
         M, _ = src.matrix(src.rows_for(draws))
@@ -44,7 +46,7 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     capped at 1: never 0 (a finite number of draws cannot show that no
     resample crosses 0; the smallest value is ``2 / (n_boot + 1)``).
     """
-    from .._validate import check_alpha, check_count, check_n_jobs, check_seed
+    from .._validate import check_alpha, check_bool, check_count, check_n_jobs, check_seed
     p = res.panel
     src = getattr(p, "events", None)
     if src is None:
@@ -54,14 +56,15 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
             "unit-level data")
     n_boot = check_count("n_boot", n_boot, 2)
     alpha = check_alpha("alpha", alpha)
-    check_seed("seed", seed)
+    seed = check_seed("seed", seed)
     n_jobs = check_n_jobs("n_jobs", n_jobs, allow_none=True)
-    n_boot = int(n_boot)
+    progress = check_bool("progress", progress)
     tr_cols = p.units.get_indexer(list(p.treated_units))
     donor_cols = p.units.get_indexer(list(p.donors))
     fit_mask, post = res.fit_mask, p.post
     rng = np.random.default_rng(seed)
-    n_jobs = 1 if n_jobs in (None, 0) else int(n_jobs)
+    if n_jobs is None:  # no estimator's n_jobs to take (SCResult.bootstrap passes it): one process
+        n_jobs = 1
     if n_jobs < 0:  # joblib's convention: -1 = every core
         import os
         n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
@@ -89,11 +92,13 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
             bar.update(stop - start)
     if bar is not None:
         bar.close()
-    draws = np.asarray(atts)
+    n_unc = sum(not ok for _, ok in atts)
+    draws = np.asarray([a for a, _ in atts])
     lo, hi = np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     pval = min(1.0, 2 * min(mc_pvalue(int(np.sum(draws <= 0)), n_boot), mc_pvalue(int(np.sum(draws >= 0)), n_boot)))
     details = {"n_boot": n_boot, "seed": seed, "se": float(draws.std(ddof=1)),
                "mean": float(draws.mean()), "draws": draws, "att": res.att}
+    report_uncertified(n_unc, n_boot, "cluster bootstrap (the resamples' refits)", details)
     inf = Inference(method="cluster bootstrap", p_value=float(pval), ci_lower=float(lo),
                     ci_upper=float(hi), alpha=alpha, details=details)
     res._cache["bootstrap"] = inf

@@ -41,16 +41,15 @@ import math
 import numpy as np
 import pandas as pd
 
+from .._validate import (_py, check_alpha, check_bool, check_choice, check_count, check_grid,
+                         check_number, check_seed)
 from ..errors import SpecificationError
 from ..results import Inference
 from ..solvers.simplex import simplex_ls
-from ._undefined import RTOL, mc_pvalue, outcome_scale, say
+from .._numerics import rms
+from ._undefined import RTOL, mc_pvalue, outcome_scale, report_uncertified, say
 
 __all__ = ["conformal_inference"]
-
-
-def _label(t):
-    return t.item() if hasattr(t, "item") else t
 
 
 def _stat(u, q):
@@ -59,8 +58,10 @@ def _stat(u, q):
 
 def _refitter(res):
     """A function (Yd (T', J), yt (T',)) -> counterfactual (T',), the estimator of ``res`` refitted
-    on all T' periods as pre-periods."""
+    on all T' periods as pre-periods.  Its ``stats`` dict counts the simplex fits made
+    (``n_fits``) and those whose certificate did not hold (``n_uncertified``)."""
     d = res.diagnostics
+    stats = {"n_fits": 0, "n_uncertified": 0}
     if res.V is not None:
         raise SpecificationError("conformal inference is available for outcome-only and ridge-augmented "
                                  "fits; this fit weights predictors (V), whose refits are not defined here")
@@ -73,12 +74,20 @@ def _refitter(res):
         lam = float(d["ridge_lambda"])
 
         def refit(Yd, yt):
-            return fit_ridge_ascm(Yd, yt, len(yt), Z_donors=Zd, z_treated=zt, residualize=d["residualize"],
-                                  fixedeff=d["fixedeff"], lam=lam).counterfactual
+            fit = fit_ridge_ascm(Yd, yt, len(yt), Z_donors=Zd, z_treated=zt, residualize=d["residualize"],
+                                 fixedeff=d["fixedeff"], lam=lam)
+            stats["n_fits"] += fit.n_fits
+            stats["n_uncertified"] += fit.n_uncertified
+            return fit.counterfactual
+        refit.stats = stats
         return refit
 
     def refit(Yd, yt):
-        return Yd @ simplex_ls(Yd, yt).weights
+        fit = simplex_ls(Yd, yt)
+        stats["n_fits"] += 1
+        stats["n_uncertified"] += not fit.converged
+        return Yd @ fit.weights
+    refit.stats = stats
     return refit
 
 
@@ -197,20 +206,14 @@ def _invert(pfun, grid, alpha, refine, step, center=None, iters=30):
 def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None, n_perm=10000,
                         seed=0, refine=False) -> Inference:
     """See :meth:`synthcontrol.results.SCResult.conformal`."""
-    from .._validate import check_alpha, check_grid, check_seed
-    check_alpha("alpha", alpha)
-    check_seed("seed", seed)
+    alpha = check_alpha("alpha", alpha)
+    kind = check_choice("kind", kind, ("iid", "block"), what="'iid' or 'block'")
+    q = check_number("q", q, low=0, low_open=True)  # finite: q = inf would give p = 1 everywhere
+    grid_size = check_count("grid_size", grid_size, 2)
     grid = check_grid("grid", grid)
-    if kind not in ("iid", "block"):
-        raise SpecificationError(f"kind must be 'iid' or 'block', got {kind!r}")
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
-    if not (isinstance(q, (int, float)) and q > 0):
-        raise SpecificationError(f"q must be a positive number, got {q!r}")
-    if isinstance(grid_size, bool) or not isinstance(grid_size, (int, np.integer)) or grid_size < 2:
-        raise SpecificationError(f"grid_size must be an integer >= 2, got {grid_size!r}")
-    if isinstance(n_perm, bool) or not isinstance(n_perm, (int, np.integer)) or n_perm < 100:
-        raise SpecificationError(f"n_perm must be an integer >= 100, got {n_perm!r}")
+    n_perm = check_count("n_perm", n_perm, 100)
+    seed = check_seed("seed", seed)
+    refine = check_bool("refine", refine)
     p = res.panel
     post = p.post
     if not post.any():
@@ -242,9 +245,9 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
             f"alpha > {p_min:.4g} (or more pre-periods)")
     # the grid's unit: the post-period effects' root mean square (augsynth), or, when they are all
     # zero, the pre-period gap's, the treated outcome's spread, the outcome scale
-    sd = float(np.sqrt(np.mean(post_eff ** 2)))
-    unit = next((v for v in (sd, float(np.sqrt(np.mean(effects[:T0] ** 2))), float(np.std(y)), scale)
-                 if v > tol), 1.0)
+    # (every RMS overflow-safe: finite for outcomes of 1e300; rms(y - mean) is np.std(y))
+    sd = rms(post_eff)
+    unit = next((v for v in (sd, rms(effects[:T0]), rms(y - y.mean()), scale) if v > tol), 1.0)
     default_step = 4 * unit / (grid_size - 1)
     if grid is not None:
         ug = np.unique(np.asarray(grid, dtype=float))
@@ -312,7 +315,7 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
     n_unb = details["n_unbounded_periods"]
     if n_unb:
         first = times[int(np.flatnonzero((~table.bounded & ~table.lower.isna()).to_numpy())[0])]
-        say(f"conformal: the per-period interval of {n_unb} of {L} post periods (first: {_label(first)!r}) does "
+        say(f"conformal: the per-period interval of {n_unb} of {L} post periods (first: {_py(first)!r}) does "
             f"not close: every effect tested up to ~1e12 grid steps beyond the grid's edge has p >= alpha={alpha!r}. "
             f"It is reported unbounded on that side (-inf / +inf; table columns lower_status / upper_status)",
             details)
@@ -327,6 +330,8 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
     elif "empty" in att_status:
         say(f"conformal: no constant effect on the grid is accepted by the average-effect test at alpha={alpha!r}: "
             f"the ATT interval is empty (NaN)", details)
+    details["n_fits"] = refit.stats["n_fits"]
+    report_uncertified(refit.stats["n_uncertified"], refit.stats["n_fits"], "conformal (the refits)", details)
     inf = Inference(method=f"conformal ({kind})", p_value=joint_p, ci_lower=att_lo, ci_upper=att_hi,
                     alpha=alpha, details=details)
     res._cache["conformal_last"] = inf

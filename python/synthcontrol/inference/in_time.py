@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SpecificationError
-from ..panel import _py
+from .._validate import _py
 from ..results import Inference
-from ._undefined import RTOL, outcome_scale, say
+from .._numerics import rms
+from ._undefined import RTOL, fit_scale, report_refits, say
 
 __all__ = ["in_time_placebo"]
 
@@ -24,17 +25,18 @@ def _one(res, k):
     y = np.asarray(p.y_treated)
     gap = y - p.X_donors @ w
     pre, fake_post = gap[:k], gap[k:T0]
-    pre_rmse = float(np.sqrt(np.mean(pre ** 2)))
-    post_rmse = float(np.sqrt(np.mean(fake_post ** 2)))
+    pre_rmse = rms(pre)  # overflow-safe: finite for outcomes of 1e300
+    post_rmse = rms(fake_post)
     # an (almost) exact pre-fit -- common when donors outnumber the fitted periods -- makes
     # the ratio meaningless: report NaN rather than inf or 1e15 (the rule of ._undefined: pre-RMSPE
-    # at most RTOL x the scale of the outcomes before the fake date)
-    exact = not pre_rmse > RTOL * outcome_scale(y[:k], np.asarray(p.X_donors)[:k])
+    # at most RTOL x the scale of the outcomes over the refit's fitting periods)
+    exact = not pre_rmse > RTOL * fit_scale(p, mask)
     return w, gap, {
         "fake_time": p.times[k], "att": float(fake_post.mean()), "pre_rmse": pre_rmse,
         "post_rmse": post_rmse, "rmspe_ratio": np.nan if exact else post_rmse / pre_rmse,
         "ratio_defined": not exact, "kkt_violation": diag["kkt_violation"],
-    }
+        "certified": bool(diag.get("certified", True)),
+    }, diag
 
 
 def in_time_placebo(res, fake_time=None) -> Inference:
@@ -57,13 +59,14 @@ def in_time_placebo(res, fake_time=None) -> Inference:
     T0 = p.T0
     if fake_time is None:
         first = int(np.flatnonzero(res.fit_mask)[1]) + 1  # two fitted periods before the fake date
-        rows = [_one(res, k)[2] for k in range(max(2, first), T0)]
-        if not rows:
+        fits = [_one(res, k) for k in range(max(2, first), T0)]
+        if not fits:
             raise SpecificationError(
                 "no feasible fake treatment time: every earlier date leaves fewer than 2 periods of "
                 "the fit window to fit on")
-        table = pd.DataFrame(rows)
+        table = pd.DataFrame([f[2] for f in fits])
         details = {"table": table}
+        report_refits([f[3] for f in fits], [_py(f[2]["fake_time"]) for f in fits], "in-time placebo", details)
         n_undef = int((~table.ratio_defined).sum())
         if n_undef:
             say(f"in-time placebo: at {n_undef} of {len(table)} fake dates the periods before the date are "
@@ -81,7 +84,8 @@ def in_time_placebo(res, fake_time=None) -> Inference:
     if k < 2:
         raise SpecificationError(
             f"fake_time {fake_time!r} leaves {k} period(s) to fit on; need at least 2")
-    w, gap, d = _one(res, k)
+    w, gap, d, diag = _one(res, k)
+    report_refits([diag], [_py(fake_time)], "in-time placebo", d)
     if not d["ratio_defined"]:
         say(f"in-time placebo: the {k} periods before fake_time {_py(fake_time)!r} are fitted exactly "
             f"(pre-RMSPE {d['pre_rmse']:.3g} <= {RTOL:g} x the outcome scale), so the post/pre RMSPE ratio is "
@@ -89,6 +93,6 @@ def in_time_placebo(res, fake_time=None) -> Inference:
     d["effects"] = pd.Series(gap[k:T0], index=times[k:T0], name="placebo effect")
     d["gap"] = pd.Series(gap, index=times, name="gap")
     d["weights"] = pd.Series(w, index=p.donors, name="weight")
-    att_floor = RTOL * outcome_scale(np.asarray(p.y_treated), np.asarray(p.X_donors))
+    att_floor = RTOL * fit_scale(p, res.fit_mask)
     d["ratio_to_att"] = abs(d["att"]) / abs(res.att) if abs(res.att) > att_floor else np.nan  # undefined over 0
     return Inference(method="in-time placebo", details=d)

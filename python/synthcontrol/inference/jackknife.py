@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import SpecificationError
 from ..results import Inference
-from ._undefined import say
+from ._undefined import report_uncertified, say
 from .refit import UnitRefitter
 
 __all__ = ["jackknife_plus"]
@@ -47,9 +47,7 @@ def _order_stat(v, k):
 def jackknife_plus(res, alpha=0.1) -> Inference:
     """See :meth:`synthcontrol.results.SCResult.jackknife`."""
     from .._validate import check_alpha
-    check_alpha("alpha", alpha, high=0.5)
-    if not (isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and 0 < alpha < 0.5):
-        raise SpecificationError(f"alpha must be in (0, 0.5), got {alpha!r}")
+    alpha = check_alpha("alpha", alpha, high=0.5)
     p = res.panel
     post = np.asarray(p.post, dtype=bool)
     if not post.any():
@@ -62,10 +60,14 @@ def jackknife_plus(res, alpha=0.1) -> Inference:
     T1 = int(post.sum())
     preds = np.empty((n, T1 + 1))
     resid = np.empty(n)
+    n_unc = n_fits = 0  # the refits, and those whose certificate did not hold
     for m, i in enumerate(fit_idx):
         mask = np.array(res.fit_mask, dtype=bool)
         mask[i] = False
-        gap = UnitRefitter(res, mask=mask).gap(0, frozenset())
+        refitter = UnitRefitter(res, mask=mask)
+        gap = refitter.gap(0, frozenset())
+        n_fits += refitter.n_fits
+        n_unc += getattr(refitter, "n_uncertified", 0)
         cf = y - gap
         resid[m] = abs(gap[i])
         preds[m, :T1] = cf[post]
@@ -96,6 +98,8 @@ def jackknife_plus(res, alpha=0.1) -> Inference:
         say(f"jackknife+: with {n} fitting periods the level alpha={alpha!r} needs order statistics "
             f"{k_lo} and {k_hi} of {n}, outside 1..{n}: the intervals are unbounded (-inf, +inf); "
             f"alpha >= 1/{n + 1} = {1 / (n + 1):.4g} gives bounded intervals", details)
+    if refitter.kind != "predictors":  # simplex refits (a V search reports its bound gap instead)
+        report_uncertified(n_unc, n_fits, "jackknife+ (the refits)", details, covariate=res.V is not None)
     return Inference(method="jackknife+ over time (Barber et al. 2021)", p_value=None,
                      ci_lower=float(obs[-1] - hi[-1]), ci_upper=float(obs[-1] - lo[-1]), alpha=alpha,
                      details=details)

@@ -32,9 +32,11 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from .._validate import check_alpha, check_count, check_seed
 from ..errors import SpecificationError
 from ..results import Inference
-from ._undefined import RTOL, outcome_scale, say
+from .._numerics import rms
+from ._undefined import RTOL, fit_scale, report_uncertified, say
 from .refit import UnitRefitter
 
 __all__ = ["lto_test", "lto_f", "lto_type_i_bound", "lto_powered_offset"]
@@ -44,10 +46,8 @@ _DELTA = 1e-10  # the "arbitrarily small" delta of the powered p-value
 
 
 def _check_n_alpha(N, alpha):
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 4:
-        raise SpecificationError(f"N (units including the treated one) must be an integer >= 4, got {N!r}")
-    if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
+    """``N`` (units, the treated one included) and ``alpha``, checked; returns ``(int, float)``."""
+    return check_count("N", N, 4), check_alpha("alpha", alpha)
 
 
 def lto_f(N, alpha):
@@ -56,7 +56,7 @@ def lto_f(N, alpha):
         f = (3 - 3/N - sqrt(9 (1 - 1/N)^2 - 12 (1/N - 4/(3 N^2) + alpha (1 - 1/N)(1 - 2/N)))) / 2
 
     (``N`` counts every unit, the treated one included).  Increasing in ``alpha``."""
-    _check_n_alpha(N, alpha)
+    N, alpha = _check_n_alpha(N, alpha)
     n = float(N)
     disc = 9 * (1 - 1 / n) ** 2 - 12 * (1 / n - 4 / (3 * n * n) + alpha * (1 - 1 / n) * (1 - 2 / n))
     return 0.5 * (3 - 3 / n - math.sqrt(max(disc, 0.0)))
@@ -81,7 +81,7 @@ def lto_powered_offset(N, alpha):
     ``f`` is a root of a quadratic in ``alpha``, so the equation is solved exactly (the tests check
     it against bisection).  ``c(39, 0.05) = 0.00216`` and ``c(17, 0.05) = 0.0125``, the paper's
     constants."""
-    _check_n_alpha(N, alpha)
+    N, alpha = _check_n_alpha(N, alpha)
     m = math.floor(N * lto_f(N, alpha) + 1e-12)
     target = (m + 1) / N
     top = lto_f(N, 1.0 - 1e-15)
@@ -93,21 +93,17 @@ def lto_powered_offset(N, alpha):
 def _ratio(gap, pre, floor):
     """Post/pre RMSPE ratio; NaN (undefined) when the pre-RMSPE is at most ``floor`` (``RTOL`` x the
     outcome scale: an exact pre-fit, whose ratio would be rounding noise)."""
-    g2 = gap * gap
-    pre_rmspe = math.sqrt(float(g2[pre].mean()))
+    pre_rmspe = rms(gap[pre])  # overflow-safe: finite for outcomes of 1e300
     if not pre_rmspe > floor:
         return math.nan
-    return math.sqrt(float(g2[~pre].mean())) / pre_rmspe
+    return rms(gap[~pre]) / pre_rmspe
 
 
 def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
     """See :meth:`synthcontrol.results.SCResult.lto`."""
-    from .._validate import check_alpha, check_count, check_seed
-    check_alpha("alpha", alpha)
-    check_count("max_pairs", max_pairs, 1, allow_none=True)
-    check_seed("seed", seed)
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
+    alpha = check_alpha("alpha", alpha)
+    max_pairs = check_count("max_pairs", max_pairs, 1, allow_none=True)
+    seed = check_seed("seed", seed)
     p = res.panel
     J = len(p.donors)
     if J < 3:
@@ -117,15 +113,13 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
     n_all = len(pairs)
     subsampled = False
     if max_pairs is not None:
-        if isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) or max_pairs < 1:
-            raise SpecificationError(f"max_pairs must be a positive integer or None, got {max_pairs!r}")
         if max_pairs < n_all:
             rng = np.random.default_rng(seed)
             pick = np.sort(rng.choice(n_all, size=int(max_pairs), replace=False))
             pairs = [pairs[k] for k in pick]
             subsampled = True
     pre = ~np.asarray(p.post)
-    floor = RTOL * outcome_scale(np.asarray(p.y_treated)[pre], np.asarray(p.X_donors)[pre])
+    floor = RTOL * fit_scale(p, res.fit_mask)  # the rule of ._undefined: the fitting periods' scale
     refitter = UnitRefitter(res)
     est = res.estimator
     n_jobs = getattr(est, "n_jobs", 1) if est is not None else 1
@@ -203,5 +197,8 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
         details["max_bound_gap"] = refitter.max_bound_gap
     for msg in warn:
         say(msg, details)
+    # the refits whose certificate did not hold (simplex fits, or covariate V searches)
+    report_uncertified(refitter.n_uncertified, refitter.n_fits, "leave-two-out", details,
+                       covariate=refitter.kind == "predictors")
     return Inference(method="leave-two-out placebo (Lei & Sudijono 2025)", p_value=p_naive, alpha=alpha,
                      details=details)

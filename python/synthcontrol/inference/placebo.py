@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._validate import check_number
+from .._numerics import rms
+from .._validate import check_choice, check_number
 from ..errors import SpecificationError
 from ..results import Inference
 from ..solvers.simplex import placebo_fits
-from ._undefined import RTOL, outcome_scale, rmspe_ratios, say
+from ._undefined import RTOL, fit_scale, report_uncertified, rmspe_ratios, say
 
 __all__ = ["placebo_test", "placebo_gaps"]
 
@@ -32,8 +33,7 @@ def placebo_gaps(res, donor_pool="donors"):
     gap, then one column per donor (its placebo gap), plus the max KKT violation
     over the placebo fits.
     """
-    if donor_pool not in ("donors", "all"):
-        raise SpecificationError(f"donor_pool must be 'donors' or 'all', got {donor_pool!r}")
+    donor_pool = check_choice("donor_pool", donor_pool, ("donors", "all"), what="'donors' or 'all'")
     key = ("placebo_gaps", donor_pool)
     if key in res._cache:
         return res._cache[key]
@@ -51,11 +51,16 @@ def placebo_gaps(res, donor_pool="donors"):
     gaps = np.empty_like(Z)
     gaps[:, 0] = res.gap.to_numpy()
     kkt = 0.0
+    n_unc = 0
     for i, D, fit in fits:
         gaps[:, i] = Z[:, i] - Z[:, D] @ fit.weights
         kkt = max(kkt, fit.kkt_violation)
+        n_unc += not fit.converged
     treated_col = "__treated__"
     frame = pd.DataFrame(gaps, index=p.times, columns=[treated_col] + list(p.donors))
+    # the placebo fits whose certificate did not hold (placebo_test reports it)
+    frame.attrs["n_fits"] = len(fits)
+    frame.attrs["n_uncertified_fits"] = int(n_unc)
     out = (frame, kkt)
     res._cache[key] = out
     return out
@@ -78,22 +83,24 @@ def _covariate_placebo_gaps(res, donor_pool):
         pool = [d for d in donors if d != u] + (list(p.treated_units) if donor_pool == "all" else [])
         jobs.append((u, pool))
     n_jobs = getattr(est, "n_jobs", 1) or 1
-    fits = Parallel(n_jobs=n_jobs)(delayed(est.refit_units)(p, [u], pool, res.fit_mask) for u, pool in jobs)
+    fits = Parallel(n_jobs=n_jobs)(delayed(est.refit_units)(p, [u], pool, res.fit_mask, return_certified=True)
+                                   for u, pool in jobs)
     Y = np.asarray(p.Y)
     gaps = np.empty((len(p.times), len(donors) + 1))
     gaps[:, 0] = res.gap.to_numpy()
     worst = 0.0
-    for k, ((u, pool), (w, bgap)) in enumerate(zip(jobs, fits), start=1):
+    for k, ((u, pool), (w, bgap, _)) in enumerate(zip(jobs, fits), start=1):
         gaps[:, k] = Y[:, p.units.get_loc(u)] - Y[:, p.units.get_indexer(pool)] @ w
         worst = max(worst, bgap) if np.isfinite(bgap) else np.nan
     frame = pd.DataFrame(gaps, index=p.times, columns=["__treated__"] + donors)
+    frame.attrs["n_fits"] = len(fits)
+    frame.attrs["n_uncertified_fits"] = int(sum(not ok for _, _, ok in fits))
     return frame, worst
 
 
 def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_pool="donors") -> Inference:
     """See :meth:`synthcontrol.results.SCResult.placebo`."""
-    if statistic not in _STATISTICS:
-        raise SpecificationError(f"statistic must be one of {_STATISTICS}, got {statistic!r}")
+    statistic = check_choice("statistic", statistic, _STATISTICS)
     exclude_mspe_ratio = check_number("exclude_mspe_ratio", exclude_mspe_ratio, low=0.0, low_open=True,
                                       allow_none=True)
     frame, kkt = placebo_gaps(res, donor_pool)
@@ -101,8 +108,8 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
     post = np.asarray(p.post, dtype=bool)
     G = frame.to_numpy()
     # the rule for undefined statistics (see ._undefined): a ratio over a pre-RMSPE of at most
-    # RTOL x the outcome's scale (treated and donor outcomes over the pre-period) is undefined
-    scale = outcome_scale(np.asarray(p.y_treated)[~post], np.asarray(p.X_donors)[~post])
+    # RTOL x the outcome's scale (treated and donor outcomes over the fitting periods) is undefined
+    scale = fit_scale(p, res.fit_mask)
     pre_rmspe, post_rmspe, ratio, defined = rmspe_ratios(G, ~post, post, scale)
     with np.errstate(over="ignore"):  # inf only where the MSPE is not representable
         pre_mspe = pre_rmspe * pre_rmspe
@@ -155,7 +162,7 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
         "observed_att": float(att[0]),
         "observed_rmspe_ratio": float(ratio[0]),
         "placebo_att_mean": float(placebo_att.mean()) if n_placebo else np.nan,
-        "placebo_att_sd": float(placebo_att.std()) if n_placebo else np.nan,
+        "placebo_att_sd": rms(placebo_att - placebo_att.mean()) if n_placebo else np.nan,  # np.std, overflow-safe
         "placebo_att_min": float(placebo_att.min()) if n_placebo else np.nan,
         "placebo_att_max": float(placebo_att.max()) if n_placebo else np.nan,
         ("max_bound_gap" if res.V is not None else "max_kkt_violation"): kkt,
@@ -190,6 +197,9 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
         count = int(np.sum(np.abs(placebo_att) >= abs(att[0]) - RTOL * scale))
         details["n_as_extreme"] = count
         p_value = (count + 1) / (n_placebo + 1)
+    if "n_uncertified_fits" in frame.attrs:
+        report_uncertified(frame.attrs["n_uncertified_fits"], frame.attrs["n_fits"], "placebo", details,
+                           covariate=res.V is not None)
     inf = Inference(method=f"placebo ({statistic})", p_value=float(p_value), details=details)
     res._cache["placebo_last"] = inf
     return inf

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SolverError
-from ..solvers.simplex import center, simplex_ls, simplex_ls_gram
+from ..solvers.simplex import SharedGram
 
 __all__ = ["UnitRefitter", "fit_kind"]
 
@@ -72,12 +72,7 @@ class UnitRefitter:
         self._cache = {}
         self._all = np.arange(self.N)
         if self.kind == "outcome":
-            Zc, _ = center(self.Z[self.mask])
-            sz = float(np.max(np.abs(Zc))) if Zc.size else 0.0
-            if 0.0 < sz and not 1e-100 < sz < 1e100:  # the Gram would under/overflow: rescale
-                Zc = Zc / sz  # (weights only are used from these fits)
-            self._Zc = np.ascontiguousarray(Zc)
-            self._G = Zc.T @ Zc
+            self._shared = SharedGram(self.Z[self.mask])
         elif self.kind == "ridge":
             est = self.estimator
             self._cov = None
@@ -118,11 +113,7 @@ class UnitRefitter:
         D = self.pool(k, E)
         if len(D) == 0:
             raise SolverError(f"no donors left for unit {k} after leaving out {sorted(E)}")
-        G = self._G
-        fit = simplex_ls_gram(G.take(D, 0).take(D, 1), G[D, k], self._Zc[:, D], self._Zc[:, k])
-        if not fit.converged:  # the shared centring does not suit this pool: the single-fit path
-            Zm = self.Z[self.mask]
-            fit = simplex_ls(Zm[:, D], Zm[:, k])
+        fit = self._shared.fit(k, D)
         self.n_uncertified += not fit.converged
         self.n_fits += 1
         self.max_kkt = max(self.max_kkt, fit.kkt_violation)
@@ -172,8 +163,9 @@ class UnitRefitter:
                                    (p.treated_units if c == 0 else (p.donors[c - 1],))]
             if 0 in D and len(p.treated_units) > 1:
                 raise SolverError("a treated group's mean cannot be a donor of a covariate refit")
-            w, bgap = self.estimator.refit_units(p, labels([k]), labels(D), self.mask)
+            w, bgap, ok = self.estimator.refit_units(p, labels([k]), labels(D), self.mask, return_certified=True)
             self.n_fits += 1
+            self.n_uncertified += not ok
             if np.isfinite(bgap):
                 self.max_bound_gap = max(self.max_bound_gap, float(bgap))
             return D, np.asarray(w, dtype=float)
@@ -189,6 +181,7 @@ class UnitRefitter:
                              z_treated=None if cov is None else cov[k],
                              lam=None if self.ridge_cv else self._lam, **self._ridge_opts)
         self.n_fits += 1
+        self.n_uncertified += fit.n_uncertified  # its base fit and CV folds
         return fit.counterfactual[self._inverse]
 
     def _ridge_gap(self, k, S):
@@ -210,18 +203,20 @@ class UnitRefitter:
         if not todo:
             return
         outs = Parallel(n_jobs=n_jobs)(delayed(_remote_fit)(self, k, S) for k, S in todo)
-        for (k, S), (out, nf, mb) in zip(todo, outs):
+        for (k, S), (out, nf, mb, nu) in zip(todo, outs):
             self._cache[(k, S)] = out
             self.n_fits += nf
             self.max_bound_gap = max(self.max_bound_gap, mb)
+            self.n_uncertified += nu
 
 
 def _remote_fit(refitter, k, S):
     refitter.n_fits = 0
     refitter.max_bound_gap = 0.0
+    refitter.n_uncertified = 0
     if refitter.kind == "ridge":
         D = refitter.pool(k, S)
         out = (D, refitter._ridge_cf(k, D))
     else:
         out = refitter._fit_other(k, S)
-    return out, refitter.n_fits, refitter.max_bound_gap
+    return out, refitter.n_fits, refitter.max_bound_gap, refitter.n_uncertified

@@ -22,7 +22,10 @@ KKT-checked; Clarabel re-solves any it cannot certify, and solves all of them wh
 installed or for ridge fits);
 ``w_lb``/``w_ub`` are the ``u_alpha/2`` and ``1 - u_alpha/2`` quantiles over the draws.  ``rho`` is
 scpi's data-driven rule (type 1, ``C sqrt(log(J) d0 log(T0)) / sqrt(T0)`` with
-``C = sd(u) / min_j sd(B_j)``, ``d0`` the active weights), capped at ``rho_max = 0.2``.
+``C = sd(u) / min_j sd(B_j)``, ``d0`` the active weights), capped at ``rho_max = 0.2``.  A ``rho`` set
+by the cap (the rule's value is above ``rho_max``; Prop 99: 0.744) is not determined by the data: it is
+flagged (``details["rho_at_grid_edge"] = "upper"``, the rule's value in ``details["rho_uncapped"]``)
+and said with a warning.
 
 Out-of-sample (location-scale).  ``e`` (the pre-period residuals) is regressed on the same design
 (large donors' outcomes and a constant): the mean ``E[e_t]`` is the OLS prediction at ``t``, the
@@ -52,9 +55,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from .._validate import (_py, check_alpha, check_choice, check_count, check_n_jobs, check_number,
+                         check_seed)
 from ..errors import SolverError, SpecificationError
 from ..results import Inference
-from ._undefined import RTOL, outcome_scale
+from .._numerics import col_rms, rms
+from ._undefined import RTOL, flag_grid_edge, outcome_scale
 from .refit import fit_kind
 
 __all__ = ["scpi_inference", "scpi_rho", "quantile_regression", "restricted_quantiles"]
@@ -67,11 +73,19 @@ _E_METHODS = ("gaussian", "ls", "qreg", "empirical")
 
 def scpi_rho(u, B, w, rho_max=0.2, names=None):
     """scpi's type-1 regularisation parameter (with its fallbacks), capped at ``rho_max``."""
+    return _rho_rule(u, B, w, rho_max, names)[0]
+
+
+def _rho_rule(u, B, w, rho_max=0.2, names=None):
+    """:func:`scpi_rho` and how it was set: ``(rho, uncapped, rule)`` with ``uncapped`` the rule's
+    value before the cap and ``rule`` ``"type-1"``, ``"type-1 (capped)"``, ``"fallback"``,
+    ``"fallback (capped)"`` or ``"fallback: rho_max"`` (scpi's choice for a near-exact pre-fit)."""
     u = np.asarray(u, dtype=float)
     B = np.asarray(B, dtype=float)
     T0, J = B.shape
-    sd_u = float(np.sqrt(np.mean((u - u.mean()) ** 2)))
-    sd_b = B.std(axis=0, ddof=1)
+    # the standard deviations, overflow-safe (finite for outcomes of 1e300): rms of the centred values
+    sd_u = rms(u - u.mean())
+    sd_b = col_rms(B - B.mean(axis=0)) * math.sqrt(T0 / (T0 - 1)) if T0 > 1 else np.full(J, np.nan)
     if not np.all(sd_b > 0):
         j = int(np.flatnonzero(~(sd_b > 0))[0])
         who = repr(names[j]) if names is not None else str(j)
@@ -79,17 +93,19 @@ def scpi_rho(u, B, w, rho_max=0.2, names=None):
                                  f"needs every donor to vary (drop it from the donor pool)")
     d0 = int(np.count_nonzero(np.abs(w) >= 1e-6))
     rate = math.sqrt(math.log(max(J, 2)) * d0 * math.log(T0)) / math.sqrt(T0)
-    rho = min(sd_u / sd_b.min() * rate, rho_max)
+    raw = sd_u / sd_b.min() * rate
+    rho = min(raw, rho_max)
+    rule = "type-1"
     if rho < 1e-3:  # scpi's fallbacks for a (near) exact pre-fit
-        rho2 = min(sd_u * sd_b.max() / (sd_b ** 2).min() * rate, rho_max)
-        rho = max(rho, rho2)
+        raw2 = sd_u * (sd_b.max() / sd_b.min()) / sd_b.min() * rate
+        rho2 = min(raw2, rho_max)
+        if rho2 > rho:
+            rho, raw, rule = rho2, raw2, "fallback"
         if rho < 0.05:
-            rho = rho_max
-    return float(rho)
-
-
-def _py_label(t):
-    return t.item() if hasattr(t, "item") else t
+            return float(rho_max), float(raw), "fallback: rho_max"
+    if raw > rho_max:
+        rule += " (capped)"
+    return float(rho), float(raw), rule
 
 
 def _ols(D, y):
@@ -331,34 +347,23 @@ def _simulate(progs, Sroot, rows, sims, seed, n_jobs, use_kernel=True):
 
 # ------------------------------------------------------------------------------------------------
 
-def _validate(res, alpha, sims, e_method, u_alpha, e_alpha, rho, rho_max):
-    for name, a in (("alpha", alpha), ("u_alpha", u_alpha), ("e_alpha", e_alpha)):
-        if a is not None and not (isinstance(a, (int, float)) and not isinstance(a, bool) and 0 < a < 0.5):
-            raise SpecificationError(f"{name} must be in (0, 0.5), got {a!r}")
-    if isinstance(sims, bool) or not isinstance(sims, (int, np.integer)) or sims < 10:
-        raise SpecificationError(f"sims must be an integer >= 10, got {sims!r}")
-    if e_method not in _E_METHODS:
-        raise SpecificationError(f"e_method must be one of {_E_METHODS}, got {e_method!r}")
-    if rho is not None and not (isinstance(rho, (int, float)) and rho >= 0):
-        raise SpecificationError(f"rho must be a number >= 0 or None, got {rho!r}")
-    if not (isinstance(rho_max, (int, float)) and rho_max > 0):
-        raise SpecificationError(f"rho_max must be > 0, got {rho_max!r}")
-    if res.panel.T0 >= len(res.panel.times):
-        raise SpecificationError("SCPI needs post-treatment periods")
-
-
 def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None,
                    rho=None, rho_max=0.2, n_jobs=1, solver="auto") -> Inference:
     """See :meth:`synthcontrol.results.SCResult.scpi`."""
-    from .._validate import check_alpha, check_n_jobs, check_seed
-    for name, a in (("alpha", alpha), ("u_alpha", u_alpha), ("e_alpha", e_alpha)):
-        check_alpha(name, a, high=0.5, allow_none=name != "alpha")
-    check_seed("seed", seed)
+    alpha = check_alpha("alpha", alpha, high=0.5)
+    sims = check_count("sims", sims, 10)
+    e_method = check_choice("e_method", e_method, _E_METHODS)
+    seed = check_seed("seed", seed)
+    u_alpha = check_alpha("u_alpha", u_alpha, high=0.5, allow_none=True)
+    e_alpha = check_alpha("e_alpha", e_alpha, high=0.5, allow_none=True)
+    rho = check_number("rho", rho, low=0, allow_none=True)
+    rho_max = check_number("rho_max", rho_max, low=0, low_open=True)
     n_jobs = check_n_jobs("n_jobs", n_jobs, allow_none=True)
-    _validate(res, alpha, sims, e_method, u_alpha, e_alpha, rho, rho_max)
-    if solver not in ("auto", "conic"):
-        raise SpecificationError(f"solver must be 'auto' (the exact kernel when built, else Clarabel) or "
-                                 f"'conic' (Clarabel for every programme), got {solver!r}")
+    solver = check_choice("solver", solver, ("auto", "conic"),
+                          what="'auto' (the exact kernel when built, else Clarabel) or 'conic' (Clarabel for "
+                               "every programme)")
+    if res.panel.T0 >= len(res.panel.times):
+        raise SpecificationError("SCPI needs post-treatment periods")
     u_alpha = alpha if u_alpha is None else u_alpha
     e_alpha = alpha if e_alpha is None else e_alpha
     p = res.panel
@@ -379,8 +384,13 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
     # are zero relative to the outcome's scale (an exact pre-fit, the rule of ._undefined) would give
     # a zero-width out-of-sample bound, a band claiming a certainty the data do not have
     scale = outcome_scale(A, B)
+    if not 1e-100 < scale < 1e100:  # its covariances are products of outcomes: they would over/underflow
+        raise SpecificationError(
+            f"SCPI works with products of outcomes, which over/underflow at outcomes of size {scale:.3g}; "
+            f"rescale the outcome (e.g. divide it by {10 ** round(math.log10(scale)):.0e}): the weights do "
+            f"not change and the intervals scale with it")
     floor = RTOL * scale
-    u_rms = float(np.sqrt(np.mean(u * u)))
+    u_rms = rms(u)  # overflow-safe
     if not u_rms > floor:
         raise SpecificationError(
             f"SCPI cannot estimate the out-of-sample error: the {T0} fitting periods are fitted exactly "
@@ -389,7 +399,20 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
             f"(more fitting periods than the donors can reproduce exactly) or a smaller donor pool")
     nz = int(np.count_nonzero(np.abs(w) >= 1e-6))
     df = min(nz - 1, T0 - 1) if kind != "ridge" else min(nz, T0 - 1)
-    rho_v = scpi_rho(u, B, w, rho_max, names=list(p.donors)) if rho is None else float(rho)
+    rho_details = {"rho_rule": "given", "rho_uncapped": None, "rho_at_grid_edge": None}
+    if rho is None:
+        rho_v, raw, rule = _rho_rule(u, B, w, rho_max, names=list(p.donors))
+        rho_details.update(rho_rule=rule, rho_uncapped=raw)
+        if rule.endswith("(capped)"):  # rho set by the cap, not by the data: a choice on its range's edge
+            flag_grid_edge(
+                "rho", rho_v, (0.0, rho_max), rho_details, who="SCPI", natural=("lower",), span="range",
+                why=f"scpi's {rule.split()[0]} rule gives {raw:.4g}, above rho_max = {rho_max:g}, and is capped",
+                consequence="rho is set by rho_max, not by the data; which weights count as zero (held at their "
+                            "fitted value in the simulation's constraint set) and which donors enter the error "
+                            "model's design follow from it",
+                advice="Compare the intervals under other rho_max (or rho) values (details['rho_uncapped'])")
+    else:
+        rho_v = float(rho)
     active = np.flatnonzero(w > rho_v)
     if active.size == 0:
         active = np.array([int(np.argmax(w))])
@@ -451,7 +474,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
 
     flat = np.flatnonzero(~(e_ub - e_lb > floor))
     if flat.size:
-        labels = [_py_label(t) for t in p.times[post]] + ["ATT"]
+        labels = [_py(t) for t in p.times[post]] + ["ATT"]
         raise SpecificationError(
             f"SCPI's out-of-sample bound (e_method={e_method!r}) has zero width in {flat.size} of {len(rows)} "
             f"rows (first: {labels[flat[0]]!r}; width <= {RTOL:g} x the outcome scale {scale:.6g}): the {T0} "
@@ -505,5 +528,9 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
         "draws_lower": low_draws, "draws_upper": high_draws,
         "fit_kind": kind, "design": design, "in_sample_solver": solver_info,
     }
+    said = rho_details.pop("warnings", [])
+    details.update(rho_details)
+    if said:  # what was said about rho is kept with the result
+        details.setdefault("warnings", []).extend(said)
     return Inference(method=f"SCPI prediction intervals ({e_method})", p_value=None, ci_lower=att_lo,
                      ci_upper=att_hi, alpha=u_alpha + e_alpha, details=details)

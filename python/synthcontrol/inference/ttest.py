@@ -26,9 +26,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._validate import check_alpha, check_count
 from ..errors import SpecificationError
 from ..results import Inference
-from ._undefined import RTOL, outcome_scale, say
+from .._numerics import rms
+from ._undefined import RTOL, fit_scale, report_uncertified, say
 from .refit import UnitRefitter, fit_kind
 
 __all__ = ["debiased_ttest", "choose_k"]
@@ -76,10 +78,7 @@ def choose_k(residuals, T0, T1, k_max=10, min_block=6):
 
 
 def _validate(res, K, alpha, oracle_weights):
-    from .._validate import check_alpha
-    check_alpha("alpha", alpha)
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise SpecificationError(f"alpha must be in (0, 1), got {alpha!r}")
+    """The checks that need the fit (``K`` and ``alpha`` are already checked values)."""
     p = res.panel
     T1 = len(p.times) - p.T0
     if T1 < 1:
@@ -89,9 +88,7 @@ def _validate(res, K, alpha, oracle_weights):
         raise SpecificationError(
             f"the t-test needs at least 4 fitting periods (2 folds of 2), this fit has {n_fit}")
     if K != "auto":
-        if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
-            raise SpecificationError(f"K must be an integer >= 2 or 'auto', got {K!r}")
-        if int(K) > n_fit // 2:
+        if K > n_fit // 2:
             raise SpecificationError(
                 f"K={K} folds leave fewer than 2 fitting periods per block ({n_fit} fitting periods); "
                 f"use K <= {n_fit // 2}")
@@ -156,6 +153,8 @@ def _fold_estimator(res, held):
 
 def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
     """See :meth:`synthcontrol.results.SCResult.ttest`."""
+    K = check_count("K", K, 2, also=("auto",))
+    alpha = check_alpha("alpha", alpha)
     n_fit, T1, w_oracle = _validate(res, K, alpha, oracle_weights)
     p = res.panel
     y = np.asarray(p.y_treated, dtype=float)
@@ -170,6 +169,7 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
     post = np.flatnonzero(np.asarray(p.post, dtype=bool))
     folds = []
     kind = fit_kind(res)
+    n_unc = n_fits_all = 0  # the folds' refits, and those whose certificate did not hold
     for k in range(K):
         H = blocks[k * r:(k + 1) * r]
         mask = np.array(res.fit_mask, dtype=bool)  # the estimator's fitting periods ...
@@ -186,6 +186,8 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
                                     and getattr(res.estimator, "ridge_lambda", None) is None)
             gap = refitter.gap(0, frozenset())
             n_fits = refitter.n_fits
+            n_fits_all += n_fits
+            n_unc += getattr(refitter, "n_uncertified", 0)
         tau_k = float(gap[post].mean() - gap[H].mean())
         folds.append({"fold": k + 1, "held_out_start": p.times[H[0]], "held_out_end": p.times[H[-1]],
                       "n_fit_periods": int(mask.sum()), "post_gap": float(gap[post].mean()),
@@ -194,13 +196,13 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
     taus = np.array([f["tau"] for f in folds])
     tau = float(taus.mean())
     scale = math.sqrt(1.0 + K * r / T1)
-    sigma = scale * float(taus.std(ddof=1))
+    sigma = scale * rms(taus - tau) * math.sqrt(K / (K - 1))  # the sd (ddof=1), overflow-safe
     se = sigma / math.sqrt(K)
     df = K - 1
     q = float(stats.t.ppf(1 - alpha / 2, df))
     # the t-statistic is a ratio over se: undefined when se is zero relative to the outcome's scale
     # (identical fold estimates: a treated unit the donors reproduce exactly, a constant outcome)
-    floor = RTOL * outcome_scale(y[fit_idx], X[fit_idx])
+    floor = RTOL * fit_scale(p, res.fit_mask)
     warn = None
     if se > floor:
         tstat = tau / se
@@ -222,5 +224,7 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
         details["K_choice"] = k_info
     if warn:
         say(warn, details)
+    if w_oracle is None and kind != "predictors":  # simplex refits (a V search reports its bound gap instead)
+        report_uncertified(n_unc, n_fits_all, "t-test (the folds' refits)", details, covariate=res.V is not None)
     return Inference(method=f"debiased cross-fitting t-test (K={K})", p_value=pval,
                      ci_lower=lo, ci_upper=hi, alpha=alpha, details=details)

@@ -11,9 +11,12 @@ followed by covariate columns), ``a`` the treated unit's row, both centred by th
   column ``i`` (i = 1 .. ncol - 1, the last is never held out, as augsynth) is held out, the simplex
   and ridge fits redone without it, and the squared error of the held-out column recorded; the
   chosen ``lam`` is the largest one whose mean error is within one standard error of the minimum.
-  When that choice is the smallest (largest) grid value and the CV error is still falling there, the
-  grid continues at the same ratio until the choice is interior (:func:`cv_lambda_extended`; an
-  interior choice is augsynth's, unchanged); a choice still on the edge is reported.
+  When that choice is the smallest grid value and the CV error is still falling there, or the
+  largest and the one-SE band of the minimum reaches it (without the one-SE rule: the error still
+  falls towards it), the grid continues at the same ratio until the choice is interior
+  (:func:`cv_lambda_extended`; an interior choice is augsynth's, unchanged); a choice still on the
+  edge is reported.  The folds' simplex fits and eigendecompositions do not depend on ``lam`` and
+  are made once (:class:`CVFolds`).
 
 Validated against augsynth 0.2.0 on Kansas (``../shared/reference/kansas_augsynth_*.json``): the
 grid, the CV errors (1e-10), the chosen ``lam``, the weights and the ATT.
@@ -28,8 +31,8 @@ import numpy as np
 
 from .simplex import simplex_ls
 
-__all__ = ["ridge_augment", "lambda_grid", "cv_lambda", "cv_lambda_extended", "RidgeFit", "fit_ridge_ascm",
-           "matching_problem"]
+__all__ = ["ridge_augment", "lambda_grid", "cv_lambda", "cv_lambda_extended", "CVFolds", "RidgeFit",
+           "fit_ridge_ascm", "matching_problem"]
 
 
 def ridge_augment(A, a, w, lam):
@@ -45,27 +48,59 @@ def lambda_grid(A, n_lambda=21, min_ratio=1e-8):
     return lmax * min_ratio ** np.linspace(0.0, 1.0, n_lambda)
 
 
-def cv_lambda(A, a, lambdas, *, min_1se=True):
-    """Leave-one-column-out CV.  Returns ``(lam, mean_errors, standard_errors)``."""
-    A = np.asarray(A, dtype=float)
-    a = np.asarray(a, dtype=float)
-    lambdas = np.asarray(lambdas, dtype=float)
-    n = A.shape[1]
-    if n < 3:
-        raise ValueError(f"cross-validating lambda needs at least 3 matching columns, got {n}")
-    errs = np.empty((n - 1, len(lambdas)))
-    for i in range(n - 1):
+class CVFolds:
+    """The lambda-free pieces of the leave-one-column-out CV of :func:`cv_lambda`, computed once.
+
+    For held-out column ``i`` the simplex fit ``w0`` of the other columns and the eigendecomposition
+    ``A0 A0' = U diag(ev) U'`` do not depend on ``lam``; the held-out prediction is
+    ``A_i'w0 + sum_k (U'A_i)_k (U'A0 r)_k / (ev_k + lam)`` (``r`` the fit's residual), so
+    :meth:`errors` evaluates any set of ``lam`` values in O(folds x donors) each.  Extending a grid
+    (:func:`cv_lambda_extended`) reuses them and evaluates only the new values.
+
+    ``n_fits`` / ``n_uncertified``: the folds' simplex fits, and how many of them failed their
+    certificate (``SimplexFit.converged`` False)."""
+
+    def __init__(self, A, a):
+        A = np.asarray(A, dtype=float)
+        a = np.asarray(a, dtype=float)
+        n = A.shape[1]
+        if n < 3:
+            raise ValueError(f"cross-validating lambda needs at least 3 matching columns, got {n}")
+        J = A.shape[0]
+        self.target = a[:n - 1].copy()
+        self.base = np.empty(n - 1)  # A_i'w0: the held-out column's simplex fit
+        self.ev = np.empty((n - 1, J))
+        self.coef = np.empty((n - 1, J))  # (U'A_i)_k (U'A0 r)_k
+        self.n_fits = n - 1
+        self.n_uncertified = 0
         keep = np.ones(n, dtype=bool)
-        keep[i] = False
-        A0, a0 = A[:, keep], a[keep]
-        w0 = simplex_ls(A0.T, a0).weights
-        r = a0 - A0.T @ w0
-        # A0 (A0'A0 + lam I)^-1 r = (A0 A0' + lam I)^-1 A0 r: one eigendecomposition of the
-        # donors x donors matrix A0 A0' serves every lambda
-        ev, U = np.linalg.eigh(A0 @ A0.T)
-        corr = U @ ((U.T @ (A0 @ r))[:, None] / (np.maximum(ev, 0.0)[:, None] + lambdas[None, :]))
-        pred = A[:, i] @ w0 + A[:, i] @ corr  # the held-out column's fit, every lambda at once
-        errs[i] = (a[i] - pred) ** 2
+        for i in range(n - 1):
+            keep[i] = False
+            A0, a0 = A[:, keep], a[keep]
+            keep[i] = True
+            fit = simplex_ls(A0.T, a0)
+            self.n_uncertified += not fit.converged
+            w0 = fit.weights
+            r = a0 - A0.T @ w0
+            # A0 (A0'A0 + lam I)^-1 r = (A0 A0' + lam I)^-1 A0 r: one eigendecomposition of the
+            # donors x donors matrix A0 A0' serves every lambda
+            ev, U = np.linalg.eigh(A0 @ A0.T)
+            self.ev[i] = np.maximum(ev, 0.0)
+            self.coef[i] = (U.T @ A[:, i]) * (U.T @ (A0 @ r))
+            self.base[i] = A[:, i] @ w0
+
+    def errors(self, lambdas):
+        """Squared held-out errors, (folds, len(lambdas))."""
+        lambdas = np.asarray(lambdas, dtype=float)
+        # summed over the donors one lambda at a time in the same order whatever the grid: a value's
+        # error does not depend on which other values are evaluated with it (an extension reproduces
+        # a full recomputation exactly)
+        corr = (self.coef[:, :, None] / (self.ev[:, :, None] + lambdas[None, None, :])).sum(axis=1)
+        return (self.target[:, None] - self.base[:, None] - corr) ** 2
+
+
+def _choose(lambdas, errs, min_1se):
+    """``(lam, mean_errors, standard_errors)`` from the fold errors (folds x lambdas)."""
     me = errs.mean(axis=0)
     se = errs.std(axis=0, ddof=1) / np.sqrt(errs.shape[0])
     j = int(np.argmin(me))
@@ -77,6 +112,16 @@ def cv_lambda(A, a, lambdas, *, min_1se=True):
     return lam, me, se
 
 
+def cv_lambda(A, a, lambdas, *, min_1se=True, folds=None):
+    """Leave-one-column-out CV.  Returns ``(lam, mean_errors, standard_errors)``.
+
+    ``folds``: the :class:`CVFolds` of ``(A, a)`` when already computed (its ``n_uncertified``
+    counts the folds' simplex fits that failed their certificate)."""
+    lambdas = np.asarray(lambdas, dtype=float)
+    folds = CVFolds(A, a) if folds is None else folds
+    return _choose(lambdas, folds.errors(lambdas), min_1se)
+
+
 # how far the CV grid may be extended beyond augsynth's lam_max * [1e-8, 1]: down to lam_max * 1e-14
 # (below, lam is under the rounding level of A'A and the ridge solve stops meaning anything) and up to
 # lam_max * 1e8 (the correction is then ~1e-8 of the simplex fit's residual: the plain SCM)
@@ -84,7 +129,7 @@ _EXTEND_FLOOR = 1e-14
 _EXTEND_CEIL = 1e8
 
 
-def cv_lambda_extended(A, a, n_lambda=21, min_ratio=1e-8, *, min_1se=True):
+def cv_lambda_extended(A, a, n_lambda=21, min_ratio=1e-8, *, min_1se=True, folds=None):
     """:func:`cv_lambda` on augsynth's grid, extended where the choice sits on its edge and the CV
     error is still falling there.
 
@@ -98,9 +143,14 @@ def cv_lambda_extended(A, a, n_lambda=21, min_ratio=1e-8, *, min_1se=True):
 
     Returns ``(lam, lambdas, errors, standard_errors, info)`` with ``info`` = ``{"extended_below",
     "extended_above"}`` (points added) and ``"at_edge"``: ``None``, ``"lower"`` or ``"upper"`` when the
-    choice is still on the edge of the (extended) grid -- the penalty is then not determined by CV."""
+    choice is still on the edge of the (extended) grid -- the penalty is then not determined by CV.
+
+    The folds' simplex fits and eigendecompositions do not depend on ``lam``: they are computed once
+    (:class:`CVFolds`, or ``folds`` when given) and an extension evaluates only its new values."""
     lambdas = lambda_grid(A, n_lambda, min_ratio)
-    lam, me, se = cv_lambda(A, a, lambdas, min_1se=min_1se)
+    folds = CVFolds(A, a) if folds is None else folds
+    errs = folds.errors(lambdas)
+    lam, me, se = _choose(lambdas, errs, min_1se)
     lmax = float(lambdas[0])
     step = min_ratio ** (1.0 / (n_lambda - 1))  # < 1
     chunk = max(1, (n_lambda - 1) // 2)
@@ -115,16 +165,18 @@ def cv_lambda_extended(A, a, n_lambda=21, min_ratio=1e-8, *, min_1se=True):
             more = lambdas[-1] * step ** k
             more = more[more >= lmax * _EXTEND_FLOOR * (1 - 1e-9)]
             lambdas = np.concatenate((lambdas, more))
+            errs = np.hstack((errs, folds.errors(more)))
             info["extended_below"] += len(more)
         elif upper and lambdas[0] / step <= lmax * _EXTEND_CEIL * (1 + 1e-9):
             k = np.arange(chunk, 0, -1)
             more = lambdas[0] / step ** k
             more = more[more <= lmax * _EXTEND_CEIL * (1 + 1e-9)]
             lambdas = np.concatenate((more, lambdas))
+            errs = np.hstack((folds.errors(more), errs))
             info["extended_above"] += len(more)
         else:
             break
-        lam, me, se = cv_lambda(A, a, lambdas, min_1se=min_1se)
+        lam, me, se = _choose(lambdas, errs, min_1se)
     if lam == lambdas[-1]:
         info["at_edge"] = "lower"
     elif lam == lambdas[0]:
@@ -144,6 +196,10 @@ class RidgeFit:
     counterfactual_scm: np.ndarray  # (T,) the base weights' counterfactual
     # the CV grid: points added beyond augsynth's grid, and whether the choice is on its edge
     lambda_grid_info: dict | None = None
+    # the simplex fits made (the base fit and the CV folds') and how many failed their certificate
+    n_fits: int = 1
+    n_uncertified: int = 0
+    min_1se: bool = True  # the CV rule (the one-SE choice, or the minimum)
 
 
 def _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff):
@@ -198,11 +254,21 @@ def fit_ridge_ascm(Y_donors, y_treated, T0, *, Z_donors=None, z_treated=None, re
     stacked as extra matching columns scaled to the outcomes' spread (augsynth's default), or, with
     ``residualize=True``, regressed out of the outcomes first and added back.  ``fixedeff``:
     de-mean every unit by its pre-period mean first (augsynth's ``fixedeff = TRUE``).
+
+    Nothing is said here: ``RidgeFit.n_uncertified`` counts the simplex fits (the base fit and the CV
+    folds') that failed their certificate, for the caller to report once.
     """
     A, a, Yc, base = _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff)
-    w_scm = simplex_ls(A.T, a).weights
+    scm = simplex_ls(A.T, a)
+    w_scm = scm.weights
+    n_fits, n_bad = 1, int(not scm.converged)
     lambdas = errors = se = info = None
     if lam is None:
-        lam, lambdas, errors, se, info = cv_lambda_extended(A, a, n_lambda, min_ratio, min_1se=min_1se)
+        folds = CVFolds(A, a)
+        lam, lambdas, errors, se, info = cv_lambda_extended(A, a, n_lambda, min_ratio, min_1se=min_1se,
+                                                            folds=folds)
+        n_fits += folds.n_fits
+        n_bad += folds.n_uncertified
     w = ridge_augment(A, a, w_scm, lam)
-    return RidgeFit(w, w_scm, float(lam), lambdas, errors, se, base + Yc.T @ w, base + Yc.T @ w_scm, info)
+    return RidgeFit(w, w_scm, float(lam), lambdas, errors, se, base + Yc.T @ w, base + Yc.T @ w_scm, info,
+                    n_fits=n_fits, n_uncertified=n_bad, min_1se=bool(min_1se))

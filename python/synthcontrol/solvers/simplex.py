@@ -25,10 +25,12 @@ Every fit returns a certificate:
     squared residuals).  By convexity ``SSR(w) - SSR* <= duality_gap``: a proven
     bound on how far the returned objective can be from the optimum.
 ``converged``
-    the active set terminated *and* the duality gap is at most ``GAP_RTOL`` times
-    the objective (plus the rounding floor of an exact fit, ``GAP_FLOOR`` eps
-    sqrt(J) R^2): a fit is never called converged while its own certificate
-    allows a relatively large improvement.
+    the active set terminated *and* the fit is certified to working precision:
+    the part of the gap that the data's precision can resolve (each donor's
+    descent less the rounding error of its own gradient entry) is at most
+    ``GAP_RTOL`` times the SSR, or the SSR itself is at its rounding level (an
+    exact fit).  A fit is never called converged while its own certificate
+    allows a relatively large improvement (see :func:`_fit_geometry`).
 
 Column scales.  The entering test of the active-set loop uses a tolerance per
 donor (the rounding error of that donor's gradient entry, ``~ eps ||x_j|| R``),
@@ -55,7 +57,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.lapack import dgels, dgesv
 
-__all__ = ["SimplexFit", "simplex_ls", "simplex_ls_gram", "kkt_certificate", "placebo_fits", "center"]
+__all__ = ["SimplexFit", "SharedGram", "simplex_ls", "simplex_ls_gram", "kkt_certificate", "placebo_fits",
+           "center"]
 
 _EPS = np.finfo(float).eps
 GAP_RTOL = 1e-9  # converged: duality gap <= GAP_RTOL * SSR + the rounding floor
@@ -133,13 +136,15 @@ def _resid_scale(colnorm, w, ynorm):
     return max(ynorm, float(colnorm @ np.abs(w)))
 
 
-def _kkt_from_gradient(g, w, X, y, colnorm=None, ssr=None):
+def _kkt_from_gradient(g, w, X, y, colnorm=None, ssr=None, return_scale=False, R_c=None):
     """``(kkt_violation, duality_gap)`` from the half gradient ``g = X'(Xw - y)``.
 
     ``duality_gap`` is a proven bound on ``SSR(w) - SSR*``.  The Frank-Wolfe gap
     ``2 (g'w - min_j g_j)`` is one; when it is not small and ``ssr`` (= SSR(w)) is
     given, a tighter one is used (:func:`_fit_geometry`), which a huge donor's
-    rounding noise cannot inflate."""
+    rounding noise cannot inflate.  With ``return_scale`` also that pass's result (else None): it
+    runs when the gap is not small or when the gradient's rounding (``~ eps R_c^2``, ``R_c`` the
+    data's size as centred) could hide one."""
     if colnorm is None or np.ndim(colnorm) == 0:
         colnorm = _colnorms(X)
     ynorm = math.sqrt(float(y @ y))
@@ -155,14 +160,19 @@ def _kkt_from_gradient(g, w, X, y, colnorm=None, ssr=None):
     prim = max(abs(float(_sum(w)) - 1.0), max(0.0, -float(_min(w))))
     kkt = max(prim, stat, dual)
     gap = 2.0 * max(0.0, float(_max(a)))  # the gradient of SSR is 2g
-    if ssr is not None and gap > GAP_RTOL * ssr:
-        gap = min(gap, _fit_geometry(X, w, ssr, a)[1])
+    geo = None
+    if ssr is not None and (gap > GAP_RTOL * ssr or R_c is not None and
+                            10.0 * _EPS * math.sqrt(len(w)) * R_c * R_c > GAP_RTOL * ssr):
+        geo = _fit_geometry(X, w, ssr, a, R_c or 0.0)  # ((R_fit, R_int), gap, resolved gap)
+        gap = min(gap, geo[1])
+    if return_scale:
+        return kkt, gap, geo
     return kkt, gap
 
 
-def _fit_geometry(X, w, ssr, a=None):
+def _fit_geometry(X, w, ssr, a=None, R_c=0.0):
     """What the fit's own geometry proves, seen from the fit ``f = X w`` (no choice of centre
-    changes it).  Returns ``(R_int, gap)``.
+    changes it).  Returns ``((R_fit, R_int), gap, resolved_gap)``.
 
     Weight caps.  Any ``w'`` with ``SSR(w') <= SSR(w)`` -- the optimum among them -- has
     ``||X w' - f|| <= 2 sqrt(SSR(w))``; with ``d_k = ||x_k - f||``, since
@@ -176,8 +186,18 @@ def _fit_geometry(X, w, ssr, a=None):
     largest ``a_k`` first) bounds it.  For a donor 1e6 times the others' size ``u_k`` is ~1e-6 and the
     rounding noise of its gradient entry (~ eps d_k R) contributes ~ eps R^2.
 
-    ``R_int = max(sqrt(SSR), sum_j w_j d_j, max_k d_k u_k)``: the largest size at which a donor can
-    enter the fit -- the scale that the rounding of the gradient multiplies (see :func:`certified`)."""
+    ``R_fit = max(sqrt(SSR), sum_j w_j d_j)``: the residual and the support's spread -- the scale of
+    the residual's rounding in the best centring (at the fit); ``R_int = max(R_fit, max_k d_k u_k)``:
+    the largest size at which a donor can enter the fit, which that rounding multiplies in the
+    gradient.
+
+    ``resolved_gap``: the same knapsack on ``a_k - nu_k``, with
+    ``nu_k = 4 eps ((|S| + 1) R_c + T sqrt(SSR)) d_k`` a bound on the rounding error of
+    ``a_k = (f - x_k)' r`` (the residual, computed in data of size ``R_c``, is off by
+    ``<= eps (|S| + 1) R_c``; the dot product adds ``<= eps T d_k ||r||``): the part of the gap that
+    the data's precision can resolve.  The kernel certifies a fit when it is small -- every donor's
+    descent is within its own rounding error, or what remains is tiny -- so that a huge donor's noise
+    excuses only its own entry, never a real gap on another donor."""
     J = X.shape[1]
     r = math.sqrt(max(ssr, 0.0))
     S = (w > 0).nonzero()[0]
@@ -193,40 +213,52 @@ def _fit_geometry(X, w, ssr, a=None):
         other = np.zeros(J)
     u = np.minimum(1.0, np.divide(b0 + other, d, out=np.ones(J), where=d > 0))
     srt = np.sort(d)
-    for i in np.flatnonzero(srt[1:] > 1e3 * np.maximum(srt[:-1], b0)):
+    for i in np.flatnonzero(srt[1:] > 10.0 * np.maximum(srt[:-1], b0))[:12]:
         H = d > srt[i]
         if 1 < H.sum() <= min(X.shape[0], 50):
             sig = np.linalg.svd(D[:, H], compute_uv=False)[-1]
             if sig > 0:
                 u[H] = np.minimum(u[H], (b0 + float(srt[i])) / sig)
-    R_int = max(r, float(d[S] @ w[S]) if len(S) else 0.0, float(_max(d * u)))
+    R_fit = max(r, float(d[S] @ w[S]) if len(S) else 0.0)  # residual and support spread
+    scales = (R_fit, max(R_fit, float(_max(d * u))))
     if a is None:
-        return R_int, math.nan
+        return scales, math.nan, math.nan
+    # rounding of a_k = (f - x_k)' r: the residual is off by <= eps (|S| + 1) R_c (summing |S| + 1
+    # terms of size <= R_c), and the dot product adds <= eps T d_k ||r||; a factor 4 of margin
+    nu = (4.0 * _EPS * ((len(S) + 1) * R_c + X.shape[0] * r)) * d
+    return scales, _knapsack_gap(a, u), _knapsack_gap(a - nu, u)
+
+
+def _knapsack_gap(a, u):
+    """``2 max sum_k a_k w_k`` over the simplex with ``w_k <= u_k`` (fill the largest ``a_k`` first)."""
     order = np.argsort(-a)
     cap = np.cumsum(u[order])
     k = int(np.searchsorted(cap, 1.0))  # fill order[:k] fully, order[k] partly
-    if k >= J:  # the caps hold the optimum, so they sum to >= 1; rounding aside: the plain gap
-        return R_int, 2.0 * max(0.0, float(_max(a)))
+    if k >= len(a):  # the caps hold the optimum, so they sum to >= 1; rounding aside: the plain gap
+        return 2.0 * max(0.0, float(_max(a)))
     filled = order[:k]
     val = float(a[filled] @ u[filled]) + float(a[order[k]]) * (1.0 - (float(cap[k - 1]) if k else 0.0))
-    return R_int, 2.0 * max(0.0, val)
+    return 2.0 * max(0.0, val)
 
 
 def intrinsic_scale(X, w, ssr):
-    """The fit's own scale ``R_int`` (see :func:`_fit_geometry`)."""
+    """The fit's own scales ``(R_fit, R_int)`` (see :func:`_fit_geometry`): the residual and support
+    spread, and the largest size at which a donor can enter."""
     return _fit_geometry(X, w, ssr)[0]
 
 
-def certified(gap, objective, R, J, R_c=0.0, T=1) -> bool:
+def certified(gap, objective, R, J, R_c=0.0, T=1, R2=None) -> bool:
     """The scale-honest convergence test.  True when the proven distance to the optimum ``gap`` is
 
     * at most ``GAP_RTOL`` of the objective, or
-    * below the rounding floor of the gradient, ``GAP_FLOOR eps sqrt(J) R^2``, with ``R`` the fit's
-      intrinsic scale (:func:`intrinsic_scale`: no centring can do better; a fit computed in a
-      poor centring misses it and is re-solved by :func:`simplex_ls`), or
+    * below the rounding floor of the gradient, ``GAP_FLOOR eps sqrt(J) R R2`` (default ``R2 = R``).
+      The kernel passes the fit's own scales (:func:`intrinsic_scale`): ``R`` the residual and
+      support spread, ``R2`` the largest size at which a donor can enter -- what the best centring
+      (at the fit) reaches; a fit computed in a poor centring misses it and is re-solved by
+      :func:`simplex_ls`; or
     * below the rounding level of the SSR itself, ``GAP_FLOOR T (eps R_c)^2`` (``R_c``: the size
       of the data as centred): an exact fit, whose residual is rounding noise."""
-    floor = GAP_FLOOR * _EPS * (math.sqrt(J) * R * R + T * _EPS * R_c * R_c)
+    floor = GAP_FLOOR * _EPS * (math.sqrt(J) * R * (R if R2 is None else R2) + T * _EPS * R_c * R_c)
     return bool(gap <= GAP_RTOL * abs(objective) + floor)
 
 
@@ -284,6 +316,8 @@ def _solve(Kb, rb, X, y, S, safe=False, colnorm=None):
     k = len(S) - 1
     if k == 1:
         return np.ones(1)
+    if X is None:  # the programme is (G, c) alone (a linear term in c): no X to fall back on
+        return _solve_bordered_lstsq(Kb, rb, S)
     if colnorm is not None:
         n = colnorm.take(S[:-1])
         if _max(n) > 1e6 * _min(n):  # wildly different column sizes: the Gram system is unreliable
@@ -293,6 +327,17 @@ def _solve(Kb, rb, X, y, S, safe=False, colnorm=None):
     if info != 0 or (safe and not abs(_sum(z) - 1.0) < 1e-8):  # the comparison also catches NaN
         return _solve_lstsq(X, y, S[:-1])
     return z
+
+
+def _solve_bordered_lstsq(Kb, rb, S):
+    """The subproblem on S from the bordered system itself (dgesv, or its minimum-norm least-squares
+    solution when singular): ``min z'G_S z/2 - c_S'z, sum z = 1`` for any ``c``."""
+    K = Kb.take(S, 0).take(S, 1)
+    r = rb.take(S)
+    _, _, sol, info = dgesv(K.copy(), r.copy(), overwrite_a=1, overwrite_b=1)
+    if info != 0 or not abs(_sum(sol[:-1]) - 1.0) < 1e-8:
+        sol = np.linalg.lstsq(K, r, rcond=None)[0]
+    return sol[:-1]
 
 
 def simplex_ls(X, y, *, max_iter=None) -> SimplexFit:
@@ -318,7 +363,7 @@ def simplex_ls(X, y, *, max_iter=None) -> SimplexFit:
     fit = simplex_ls_gram(Xc.T @ Xc, Xc.T @ yc, Xc, yc, max_iter=max_iter)
     w = fit.weights
     centre_ok = fit.centre_ratio <= 1e3
-    if fit.converged and centre_ok and fit.duality_gap <= GAP_RTOL * fit.ssr:
+    if fit.converged and centre_ok:
         return fit
     # Not certified, or certified only by the rounding floor (an exact fit, or a floor that the
     # centre inflated).  When donors' sizes differ wildly (some ~0, some huge) no fixed centre suits
@@ -384,6 +429,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
     # check the support's spread; otherwise one tolerance (the largest donor's) and plain pricing
     wide = cmax > 1e3 * max(float(_min(colnorm)), 1e-300)
     solve_norms = colnorm if wide else None
+    Xs = X if polish else None  # without polish, (G, c) define the programme: solves stay in them
     Kb, rb = _bordered(G, c)
 
     # start at the best single donor; distances from X directly, since diag(G) - 2c loses
@@ -423,7 +469,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
                 converged = True
                 break
         S_new = np.concatenate((S[:-1], (k, J)))
-        z = _solve(Kb, rb, X, y, S_new, safe, solve_norms)
+        z = _solve(Kb, rb, Xs, y, S_new, safe, solve_norms)
         n_iter += 1
         if not z[-1] > 0:  # k is (numerically) affinely dependent on the support: skip it
             if banned is None:
@@ -452,7 +498,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
             Sd = Sd[~drop]
             w[Sd] = ws[~drop]
             S = np.concatenate((Sd, (J,)))
-            z = _solve(Kb, rb, X, y, S, safe, solve_norms)
+            z = _solve(Kb, rb, Xs, y, S, safe, solve_norms)
             n_iter += 1
         else:
             w[S[:-1]] = z
@@ -469,15 +515,17 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
     r = X @ w - y
     w, r = _polish(X, y, w, r, colnorm)
     ssr = float(r @ r)
-    kkt, gap = _kkt_from_gradient(X.T @ r, w, X, y, colnorm, ssr)
     R_c = _resid_scale(colnorm, w, ynorm)
-    if gap <= GAP_RTOL * ssr and 10.0 * _EPS * math.sqrt(J) * R_c * R_c <= GAP_RTOL * ssr:
+    kkt, gap, geo = _kkt_from_gradient(X.T @ r, w, X, y, colnorm, ssr, return_scale=True, R_c=R_c)
+    if geo is None:
         # the usual case: a relatively tiny gap whose own rounding (~ eps R_c^2) is tinier still;
         # no need for the geometry pass (centre_ratio 1: the centre did not matter)
         ok, ratio = converged, 1.0
     else:
-        R_int = intrinsic_scale(X, w, ssr)
-        ok = converged and certified(gap, ssr, R_int, J, R_c, X.shape[0])
+        (R_fit, R_int), _, resolved = geo
+        # certified to working precision: the gap the data can resolve is relatively tiny, or the
+        # SSR itself is at its rounding level (SSR(w) - SSR* <= SSR(w): an exact fit)
+        ok = converged and min(resolved, ssr) <= GAP_RTOL * ssr + GAP_FLOOR * X.shape[0] * (_EPS * R_c) ** 2
         ratio = R_c / R_int if R_int > 0 else math.inf
     fit = SimplexFit(weights=w, ssr=ssr, kkt_violation=kkt, duality_gap=gap,
                      n_iter=n_iter, converged=ok, centre_ratio=ratio)
@@ -523,26 +571,46 @@ def _polish(X, y, w, r0, colnorm=None):
     return w, r0
 
 
+class SharedGram:
+    """One Gram matrix for many fits on the same panel (placebo, leave-one-out, leave-two-out):
+    ``Y`` (T, N) is centred once by its per-period median over all units (a common shift changes no
+    residual) and, if its entries would under/overflow the Gram matrix, divided by their largest
+    size.  :meth:`fit` solves target ``k`` on donors ``D`` from the shared Gram, and falls back to
+    the single-fit path (:func:`simplex_ls` on the raw columns, with its own centring) when the
+    shared centring does not let the fit be certified.  SSRs and gaps are in the data's units."""
+
+    __slots__ = ("Y", "Yc", "G", "scale")
+
+    def __init__(self, Y):
+        self.Y = np.asarray(Y, dtype=float)
+        Yc, _ = center(self.Y)
+        s = float(_max(np.abs(Yc), axis=None)) if Yc.size else 0.0
+        self.scale = s if 0.0 < s and not 1e-100 < s < 1e100 else 1.0
+        self.Yc = np.ascontiguousarray(Yc / self.scale if self.scale != 1.0 else Yc)
+        self.G = self.Yc.T @ self.Yc
+
+    def fit(self, k, D) -> SimplexFit:
+        G = self.G
+        fit = simplex_ls_gram(G.take(D, 0).take(D, 1), G[D, k], self.Yc[:, D], self.Yc[:, k])
+        if self.scale != 1.0:
+            fit = _rescaled(fit, self.scale)
+        if not fit.converged:
+            fit = simplex_ls(self.Y[:, D], self.Y[:, k])
+        return fit
+
+
 def placebo_fits(Y, targets=None, donor_mask=None):
-    """Batched fits that share one Gram matrix.
+    """Batched fits that share one Gram matrix (:class:`SharedGram`).
 
     Y : (T, N) array of all units' fitting-period outcomes.
     targets : iterable of column indices to use as targets (default: all).
     donor_mask : optional (N,) boolean array of units allowed as donors
         (the target itself is always excluded).
-    Returns a list of ``(target, donor_index_array, SimplexFit)``.
-
-    ``Y`` is centred once by its per-period mean over all units (a common
-    shift of target and donors changes no residual), then ``G = Y'Y`` serves
-    every fit.
+    Returns a list of ``(target, donor_index_array, SimplexFit)``; a fit that could not be
+    certified has ``converged=False`` (callers count and report them).
     """
-    Y = np.asarray(Y, dtype=float)
-    T, N = Y.shape
-    Yc, _ = center(Y)
-    s = float(_max(np.abs(Yc), axis=None)) if Yc.size else 0.0
-    if 0.0 < s and not 1e-100 < s < 1e100:  # the Gram matrix would under/overflow: rescale
-        return [(i, D, _rescaled(f, s)) for i, D, f in placebo_fits(Y / s, targets, donor_mask)]
-    G = Yc.T @ Yc
+    shared = SharedGram(Y)
+    N = shared.Y.shape[1]
     if targets is None:
         targets = range(N)
     base = np.ones(N, dtype=bool) if donor_mask is None else np.asarray(donor_mask, dtype=bool)
@@ -551,8 +619,5 @@ def placebo_fits(Y, targets=None, donor_mask=None):
         m = base.copy()
         m[i] = False
         D = m.nonzero()[0]
-        fit = simplex_ls_gram(G.take(D, 0).take(D, 1), G[D, i], Yc[:, D], Yc[:, i])
-        if not fit.converged:  # the shared centring does not suit this pool: the single-fit path
-            fit = simplex_ls(Y[:, D], Y[:, i])
-        out.append((i, D, fit))
+        out.append((i, D, shared.fit(i, D)))
     return out

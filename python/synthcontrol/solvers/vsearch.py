@@ -59,9 +59,10 @@ from scipy.optimize import differential_evolution, linprog, minimize
 from scipy.stats import qmc
 
 from .bilevel import outcome_bound_certificate
-from .simplex import center, simplex_ls, simplex_ls_gram
+from .simplex import _colnorms, _kkt_from_gradient, _resid_scale, center, certified, simplex_ls, simplex_ls_gram
 
-__all__ = ["VProblem", "BilevelFit", "solve_bilevel", "penalized_fit", "penalized_certificate", "v_choices"]
+__all__ = ["VProblem", "BilevelFit", "solve_bilevel", "penalized_fit", "penalized_certificate",
+           "flag_penalized_lambda", "PENALIZED_LAMBDAS", "v_choices"]
 
 _LOG_LO = -8.0  # smallest log10 weight the searches use (MSCMT's default lower bound on V is 1e-8)
 
@@ -408,13 +409,20 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
     return _certified_finish(prob, track, backend, cert, t0, stages, certify, time_limit)
 
 
-def penalized_fit(X1, X0, Z1, Z0, *, lambdas=None):
+# the penalized backend's grid: 0 (plain predictor matching) and 25 values from 1e-4 to 100
+PENALIZED_LAMBDAS = np.concatenate(([0.0], np.logspace(-4, 2, 25)))
+
+
+def penalized_fit(X1, X0, Z1, Z0, *, lambdas=None, info=None):
     """Abadie & L'Hour (2021) penalised synthetic control on the (scaled) predictors.
 
     ``min_W ||X1 - X0 W||^2 + lam * sum_j W_j ||X1 - X0_j||^2`` on the simplex, for each
-    ``lam`` in ``lambdas``; ``lam`` is chosen by the outcome fit over the fit periods
-    (the pre-period outcomes act as the holdout: the predictors train, the outcomes
-    validate).  Returns ``(w, lam, table)`` with ``table`` a list of (lam, loss_v).
+    ``lam`` in ``lambdas`` (default :data:`PENALIZED_LAMBDAS`); ``lam`` is chosen by the outcome fit
+    over the fit periods (the pre-period outcomes act as the holdout: the predictors train, the
+    outcomes validate; ties go to the smaller ``lam``).  Returns ``(w, lam, table)`` with ``table`` a
+    list of (lam, loss_v).  A choice on the grid's top is not determined by the grid: see
+    :func:`flag_penalized_lambda`.  ``info``: a dict to receive ``n_fits`` and ``n_uncertified``
+    (the grid's simplex fits whose certificate did not hold).
     """
     X1 = np.asarray(X1, dtype=float)
     X0 = np.asarray(X0, dtype=float)
@@ -423,30 +431,59 @@ def penalized_fit(X1, X0, Z1, Z0, *, lambdas=None):
     Xc, xc = center(X0, X1)
     d = ((X0 - X1[:, None]) ** 2).sum(axis=0)  # pairwise discrepancies ||X1 - X0_j||^2
     if lambdas is None:
-        lambdas = np.concatenate(([0.0], np.logspace(-4, 2, 25)))
+        lambdas = PENALIZED_LAMBDAS
     G = Xc.T @ Xc
     c0 = Xc.T @ xc
     table = []
     best = (math.inf, None, None)
+    n_bad = 0
     for lam in lambdas:
         # ||x - Xw||^2 + lam d'w : the Gram form with c = X'x - lam d / 2
         fit = (simplex_ls_gram(G, c0 - 0.5 * lam * d, Xc, xc, polish=False) if lam > 0
                else simplex_ls(X0, X1))
+        n_bad += not fit.converged
         w = fit.weights
         r = Z1 - Z0 @ w
         loss = float(r @ r) / Z0.shape[0]
         table.append((float(lam), loss))
         if loss < best[0] - 1e-15 * max(1.0, abs(loss)):
             best = (loss, float(lam), w)
+    if info is not None:
+        info.update(n_fits=len(table), n_uncertified=n_bad)
     return best[2], best[1], table
+
+
+def flag_penalized_lambda(lam, table, details, info=None):
+    """Record in ``details["lambda_at_grid_edge"]`` (and say) a penalized fit whose ``lam`` is the
+    largest value of its grid (``table`` as :func:`penalized_fit` returns it): the outcome fit was
+    still improving at the largest penalty tried, so a larger one (towards matching on the single
+    nearest donor) might fit better.  ``lam = 0`` is the natural lower boundary of the penalty (plain
+    predictor matching), not an edge, and is not flagged.  With ``info`` (filled by
+    :func:`penalized_fit`), ``details["n_uncertified_fits"]`` counts the grid's fits whose certificate
+    did not hold (said once).  Returns the side or None."""
+    from ..inference._undefined import flag_grid_edge, report_uncertified
+    if info is not None and "n_uncertified" in info:
+        report_uncertified(info["n_uncertified"], info.get("n_fits"), "penalized (the lambda grid's fits)", details,
+                           where="diagnostics")
+    return flag_grid_edge(
+        "lambda", lam, [t[0] for t in table], details, who="penalized", natural=("lower",),
+        where="diagnostics",
+        why="the outcome fit over the fitting periods is best at the largest penalty tried",
+        consequence="a larger penalty, towards matching on the nearest donor, might fit the outcomes better; "
+                    "lambda is bounded by the grid, not determined by the data")
 
 
 def penalized_certificate(X1, X0, w, lam):
     """The KKT certificate of a penalised fit: for ``lam`` fixed the objective
     ``||X1 - X0 w||^2 + lam sum_j w_j ||X1 - X0_j||^2`` is a convex QP on the simplex, so the
     Frank-Wolfe gap bounds ``objective(w) - objective*``.  Returns
-    ``(objective, kkt_violation, duality_gap, certified)``."""
-    from .simplex import _kkt_from_gradient, certified
+    ``(objective, kkt_violation, duality_gap, certified)``.
+
+    The certificate is the simplex kernel's own (:mod:`.simplex`), applied to the penalised
+    gradient: the same per-donor scaling of the KKT residuals (column norms of the centred
+    predictors, the residual scale ``R``) and the same convergence test.  Only the plain
+    Frank-Wolfe gap is used (no SSR is passed): the kernel's tighter geometric bound is a bound for
+    the least-squares objective, not for the penalised one."""
     X1 = np.asarray(X1, dtype=float)
     X0 = np.asarray(X0, dtype=float)
     w = np.asarray(w, dtype=float)
@@ -455,6 +492,7 @@ def penalized_certificate(X1, X0, w, lam):
     r = Xc @ w - xc
     g = Xc.T @ r + 0.5 * lam * d  # half gradient
     obj = float(r @ r) + lam * float(d @ w)
-    kkt, gap = _kkt_from_gradient(g, w, Xc, xc)
-    R = max(math.sqrt(float(xc @ xc)), float(np.sqrt((Xc * Xc).sum(axis=0)) @ np.abs(w)))
+    colnorm = _colnorms(Xc)
+    kkt, gap = _kkt_from_gradient(g, w, Xc, xc, colnorm)
+    R = _resid_scale(colnorm, w, math.sqrt(float(xc @ xc)))
     return obj, kkt, gap, certified(gap, obj, R, len(w))

@@ -287,8 +287,9 @@ def conformal(res, alpha=0.05, kind="iid", q=1, grid_size=50, grid=None, n_perm=
 
 
 def _int_or_same(x):
-    """An R whole number (it arrives as a float) -> int; anything else unchanged (the core's own
-    validation then reports it)."""
+    """An R whole number (a double: ``500``, ``3e9``) -> the Python int of exactly that value;
+    anything else unchanged, for the core's own check to report as the user gave it.  The one
+    place whole doubles become integers: R does not convert them (``as.integer(3e9)`` is NA)."""
     if isinstance(x, float) and x.is_integer():
         return int(x)
     return x
@@ -422,7 +423,7 @@ def synth_solve(X1, X0, Z1, Z0, rownames, colnames, zrownames, custom_v=None, ba
     X1s = pd.Series(np.asarray(X1, dtype=float).ravel(), index=rownames)
     Z1s = pd.Series(np.asarray(Z1, dtype=float).ravel(), index=zrownames)
     cv = None if custom_v is None else [float(v) for v in _list(custom_v)]
-    out = sc.synth(X1=X1s, X0=X0d, Z1=Z1s, Z0=Z0d, custom_v=cv, backend=backend, seed=int(seed))
+    out = sc.synth(X1=X1s, X0=X0d, Z1=Z1s, Z0=Z0d, custom_v=cv, backend=backend, seed=_int_or_same(seed))
     d = out.as_dict()
     res = {}
     for k, v in d.items():

@@ -102,7 +102,9 @@ test_that("ttest(K = 'auto') and oracle weights", {
 
 test_that("scpi() on Prop 99: the ATT interval excludes 0, per-period intervals bracket the effect", {
   fit <- prop99_fit()
-  sc <- scpi(fit, sims = 50, seed = 0)
+  # scpi's rule gives rho 0.744, capped at rho_max = 0.2: a tuning value on its range's edge is said
+  expect_warning(sc <- scpi(fit, sims = 50, seed = 0), "rho 0.2 is the largest value of its range",
+                 class = "synthcontrol_warning")
   expect_s3_class(sc, "synthcontrol_scpi")
   expect_false(has_py_object(unclass(sc)))
   expect_equal(sc$alpha, 0.1, tolerance = 1e-12)   # u_alpha + e_alpha: coverage >= 90%

@@ -106,3 +106,31 @@ test_that("the core's SynthWarnings reach R as R warnings with a class", {
   expect_silent(synthcontrol(cigsale ~ 1, unit = state, time = year, data = prop99(),
                              treated = "California", treatment_time = 1989))
 })
+
+test_that("whole doubles reach Python exactly: seed = 3e9 is 3000000000, not NA", {
+  skip_if_no_python_core()
+  df <- prop99()
+  # as.integer(3e9) is NA, which reached Python as -2147483648 and was refused under that value
+  fit <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                      treated = "California", treatment_time = 1989, seed = 3e9, n_jobs = 1)
+  expect_equal(fit$att, att_p99, tolerance = 1e-6)
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = 1989, seed = -3e9),
+               "seed must be a whole number >= 0.*got -3000000000", class = "synthcontrol_specification_error")
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = df,
+                            treated = "California", treatment_time = 1989, n_jobs = 2.5),
+               "n_jobs must be a whole number.*got 2.5", class = "synthcontrol_specification_error")
+  expect_error(lto(fit, max_pairs = 3, seed = -3e9), "seed must be a whole number >= 0.*got -3000000000",
+               class = "synthcontrol_specification_error")
+  a <- lto(fit, max_pairs = 3, seed = 3e9)   # was refused as seed -2147483648
+  expect_true(a$subsampled)
+  expect_equal(a$n_pairs, 3L)
+})
+
+test_that("conformal(q = Inf) is refused by the core, not run as p = 1 everywhere", {
+  skip_if_no_python_core()
+  fit <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = prop99(),
+                      treated = "California", treatment_time = 1989)
+  expect_error(conformal(fit, q = Inf), "q must be a number > 0, got inf",
+               class = "synthcontrol_specification_error")
+})
