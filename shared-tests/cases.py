@@ -26,7 +26,13 @@ FIXTURES = REPO / "fixtures"
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("SYNTHCONTROL_DATA", REPO.parent / "shared" / "data"))
+    """$SYNTHCONTROL_DATA, else the data packaged with synthcontrol (see python/tests/conftest.py)."""
+    from synthcontrol.datasets import canonical_dir
+    return canonical_dir()
+
+
+def reference_dir() -> Path:
+    return Path(os.environ.get("SYNTHCONTROL_REFERENCE", REPO / "fixtures" / "reference"))
 
 
 def load_cases() -> list[dict]:

@@ -25,8 +25,9 @@ def test_r_package_testthat():
         if os.environ.get("CI"):
             pytest.fail(msg + " is required in CI")
         pytest.skip(msg + " not available")
-    data = os.environ.get("SYNTHCONTROL_DATA", str(REPO.parent / "shared" / "data"))
-    env = dict(os.environ, RETICULATE_PYTHON=sys.executable, SYNTHCONTROL_DATA=data, NOT_CRAN="true")
+    from cases import data_dir, reference_dir
+    env = dict(os.environ, RETICULATE_PYTHON=sys.executable, SYNTHCONTROL_DATA=str(data_dir()),
+               SYNTHCONTROL_REFERENCE=str(reference_dir()), NOT_CRAN="true")
     code = ('res <- as.data.frame(testthat::test_dir("testthat", package = "synthcontrol", '
             'load_package = "installed", reporter = "summary", stop_on_failure = FALSE)); '
             'cat(sprintf("\\nR testthat: %d passed, %d failed, %d skipped, %d errors\\n", '

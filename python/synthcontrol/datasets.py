@@ -4,11 +4,11 @@ Two things live here:
 
 * :func:`load` returns one of the public panels that synthetic-control papers and packages are
   benchmarked on (Proposition 99, the Basque Country, German reunification, the Kansas tax cut,
-  GeoLift markets, CPS unemployment, Walmart sales, ...) as a :class:`pandas.DataFrame`.  Nothing
-  is bundled with the package: :func:`load` finds the CSV file in a data directory, in a user
-  cache directory, or downloads it from its public source into the cache.  :data:`REGISTRY`
-  documents every data set (file name, origin, download address); :func:`list_datasets` lists
-  them.
+  GeoLift markets, CPS unemployment, Walmart sales, the global-rollout logs, ...) as a
+  :class:`pandas.DataFrame`.  Every data set of :data:`REGISTRY` ships inside the package
+  (gzip-compressed, about 2 MB in all), so ``load("prop99")`` works on a fresh machine with no
+  network and no setting; a data directory can override it.  :data:`REGISTRY` documents every data
+  set (file name, origin, download address); :func:`list_datasets` lists them.
 * :func:`make_rollout_logs` generates a user-level log of a staged model upgrade across
   workspaces ("the global-rollout scenario") with a known true effect, so that an estimator's
   answer can be checked against the truth.
@@ -18,9 +18,10 @@ Where :func:`load` looks, in this order
 1. ``data_home`` (the argument), when given;
 2. every directory in the environment variable ``SYNTHCONTROL_DATA`` (several directories may be
    given, separated by ``os.pathsep``);
-3. the user cache directory, :func:`cache_dir`: ``$SYNTHCONTROL_CACHE``, else
+3. the copy packaged with synthcontrol (:data:`PACKAGED_DIR`, ``<file>.gz``);
+4. the user cache directory, :func:`cache_dir`: ``$SYNTHCONTROL_CACHE``, else
    ``$XDG_CACHE_HOME/synthcontrol``, else ``~/.cache/synthcontrol``;
-4. a download from the data set's public source into the cache directory (only when
+5. a download from the data set's public source into the cache directory (only when
    ``download=True`` and the data set has a public download address; the timeout is
    :data:`DOWNLOAD_TIMEOUT` seconds).
 
@@ -48,6 +49,9 @@ __all__ = [
     "DOWNLOAD_TIMEOUT",
     "MLSYNTH_BASE_URL",
     "load",
+    "export_packaged",
+    "canonical_dir",
+    "PACKAGED_DIR",
     "list_datasets",
     "cache_dir",
     "make_rollout_logs",
@@ -60,6 +64,7 @@ MLSYNTH_BASE_URL = "https://raw.githubusercontent.com/jgreathouse9/mlsynth/main/
 DOWNLOAD_TIMEOUT = 15.0
 
 _ENV_DATA = "SYNTHCONTROL_DATA"
+PACKAGED_DIR = Path(__file__).resolve().parent / "data"  # the packaged copies, <file>.gz
 _ENV_CACHE = "SYNTHCONTROL_CACHE"
 
 
@@ -543,7 +548,8 @@ def load(name: str, *, data_home: str | os.PathLike | None = None, download: boo
     Notes
     -----
     Lookup order: ``data_home``; each directory of ``$SYNTHCONTROL_DATA`` (``os.pathsep``
-    separated); the cache directory (:func:`cache_dir`); a download into the cache (a
+    separated); the copy packaged with synthcontrol (every registered data set has one); the cache
+    directory (:func:`cache_dir`); a download into the cache (a
     :data:`DOWNLOAD_TIMEOUT`-second timeout). Files exported from R packages (``prop99``,
     ``basque``, ``kansas``, ``germany_scpi``, ``synth_toy``) and ``rollout_logs`` have no public
     download; the error message says how to create them.
@@ -552,8 +558,8 @@ def load(name: str, *, data_home: str | os.PathLike | None = None, download: boo
     --------
     >>> import os
     >>> from synthcontrol import datasets
-    >>> df = datasets.load("prop99")            # doctest: +SKIP
-    >>> df.shape                                # doctest: +SKIP
+    >>> df = datasets.load("prop99")
+    >>> df.shape
     (1209, 7)
     """
     if not isinstance(name, str):
@@ -577,6 +583,7 @@ def load(name: str, *, data_home: str | os.PathLike | None = None, download: boo
         candidates.append((Path(part).expanduser(), f"${_ENV_DATA}"))
     if not env_dirs:
         candidates.append((None, f"${_ENV_DATA} is not set"))
+    candidates.append((PACKAGED_DIR, "packaged with synthcontrol"))
     cache = cache_dir()
     candidates.append((cache, "user cache"))
 
@@ -584,7 +591,7 @@ def load(name: str, *, data_home: str | os.PathLike | None = None, download: boo
         if directory is None:
             looked.append(label)
             continue
-        path = directory / info.file
+        path = directory / (info.file + ".gz" if directory == PACKAGED_DIR else info.file)
         if path.is_file():
             return _read_checked(info, path)
         looked.append(f"{path} ({label}): not found")
@@ -610,6 +617,44 @@ def load(name: str, *, data_home: str | os.PathLike | None = None, download: boo
             target.unlink(missing_ok=True)  # do not keep a bad download in the cache
             raise
     raise DataError(_missing_message(info, looked, cache))
+
+
+_CANONICAL: Path | None = None
+
+
+def canonical_dir() -> Path:
+    """A directory holding the canonical CSV files under their :data:`REGISTRY` names: the first
+    directory of ``$SYNTHCONTROL_DATA`` when set, else the packaged copies exported once per
+    process to a temporary directory (:func:`export_packaged`).  For code that reads the files by
+    path (the project's tests and R sessions)."""
+    global _CANONICAL
+    env = [p.strip() for p in os.environ.get(_ENV_DATA, "").split(os.pathsep) if p.strip()]
+    if env:
+        return Path(env[0]).expanduser()
+    if _CANONICAL is None or not _CANONICAL.is_dir():
+        import tempfile
+        _CANONICAL = export_packaged(tempfile.mkdtemp(prefix="synthcontrol-data-"))
+    return _CANONICAL
+
+
+def export_packaged(directory: str | os.PathLike) -> Path:
+    """Write every packaged data set, decompressed, as ``<directory>/<file>`` (the file names of
+    :data:`REGISTRY`: ``smoking.csv``, ``kansas.csv``, ...) and return the directory.  For tools
+    that read the canonical CSV files by path (the project's tests, R sessions); files already
+    there are left as they are."""
+    import gzip
+    out = Path(directory).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    for info in REGISTRY.values():
+        dest = out / info.file
+        src = PACKAGED_DIR / (info.file + ".gz")
+        if dest.exists() or not src.is_file():
+            continue
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+        with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+        os.replace(tmp, dest)
+    return out
 
 
 def _missing_message(info: DatasetInfo, looked: list[str], cache: Path) -> str:

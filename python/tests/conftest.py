@@ -1,9 +1,12 @@
 """Shared fixtures: where the canonical data and the recorded reference numbers live.
 
-Data: ``$SYNTHCONTROL_DATA`` if set, else ``<repo>/../shared/data``.
-Reference numbers: ``$SYNTHCONTROL_REFERENCE`` if set, else ``<repo>/../shared/reference``.
+Data: ``$SYNTHCONTROL_DATA`` if set, else the copies packaged with synthcontrol (exported to a
+temporary directory once per session: ``synthcontrol.datasets.canonical_dir``) -- so a clone runs the
+whole suite with nothing beside it.
+Reference numbers: ``$SYNTHCONTROL_REFERENCE`` if set, else ``<repo>/fixtures/reference`` (the
+numbers recorded from the R packages, with the calls that produced them).
 Tests that need a file that is absent are skipped with the path in the reason;
-CI sets both locations; under CI a missing file fails the test instead of skipping it.
+under CI a missing file fails the test instead of skipping it.
 """
 from __future__ import annotations
 
@@ -14,15 +17,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from synthcontrol.datasets import canonical_dir
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("SYNTHCONTROL_DATA", REPO.parent / "shared" / "data"))
+    return canonical_dir()
 
 
 def reference_dir() -> Path:
-    return Path(os.environ.get("SYNTHCONTROL_REFERENCE", REPO.parent / "shared" / "reference"))
+    return Path(os.environ.get("SYNTHCONTROL_REFERENCE", REPO / "fixtures" / "reference"))
 
 
 def need_file(path: Path) -> Path:

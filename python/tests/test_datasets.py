@@ -7,7 +7,11 @@ walking up from this file) and are skipped when that directory does not exist.
 """
 from __future__ import annotations
 
+import gzip
+import json
+import hashlib
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -50,17 +54,23 @@ def _shared_data_dir() -> Path | None:
     return d if (d / "smoking.csv").is_file() else None
 
 
-SHARED = _shared_data_dir()
+SHARED = _shared_data_dir()  # the project's reference copies, when present (only compared with)
+# the packaged copies as plain CSVs, exported before any test hides the packaged folder
+DATA = datasets.export_packaged(Path(tempfile.mkdtemp(prefix="sc-test-data-")))
 _REAL_FETCH = datasets._fetch
 _REAL_URLOPEN = urllib.request.urlopen
-needs_shared = pytest.mark.skipif(SHARED is None, reason="<repo>/../shared/data not present")
+
+
+_REAL_PACKAGED = datasets.PACKAGED_DIR
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """No data directory, a private HOME/cache, and no network for every test."""
+    """No data directory, no packaged copies (the tests of the packaged layer restore them), a
+    private HOME/cache, and no network for every test."""
     for var in ("SYNTHCONTROL_DATA", "SYNTHCONTROL_CACHE", "XDG_CACHE_HOME"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(datasets, "PACKAGED_DIR", tmp_path / "no-packaged-copies")
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -85,9 +95,8 @@ WALMART_CSV = "store,sales,week\n1,10.5,1\n1,11.0,2\n2,7.25,1\n2,8.0,2\n"
 # ---------------------------------------------------------------------------------------------
 # loading the shared reference copies
 # ---------------------------------------------------------------------------------------------
-@needs_shared
 def test_load_prop99_via_env(monkeypatch):
-    monkeypatch.setenv("SYNTHCONTROL_DATA", str(SHARED))
+    monkeypatch.setenv("SYNTHCONTROL_DATA", str(DATA))
     df = load("prop99")
     assert df.shape == (1209, 7)
     assert list(df.columns) == ["state", "year", "cigsale", "lnincome", "beer", "age15to24", "retprice"]
@@ -102,23 +111,20 @@ def test_load_prop99_via_env(monkeypatch):
     assert np.allclose(merged["cigsale"], merged["cigsale_m"], atol=1e-3)
 
 
-@needs_shared
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_every_registry_entry_loads(monkeypatch, name):
     info = REGISTRY[name]
-    need_file(SHARED / info.file)
-    monkeypatch.setenv("SYNTHCONTROL_DATA", str(SHARED))
+    monkeypatch.setenv("SYNTHCONTROL_DATA", str(DATA))
     df = load(name, download=False)
     assert set(info.columns) <= set(df.columns)
     if info.n_rows is not None:
         assert len(df) == info.n_rows
 
 
-@needs_shared
 def test_urate_reshaped_to_long(monkeypatch):
-    monkeypatch.setenv("SYNTHCONTROL_DATA", str(SHARED))
+    monkeypatch.setenv("SYNTHCONTROL_DATA", str(DATA))
     df = load("urate")
-    wide = pd.read_csv(SHARED / "urate_cps.csv", header=None)
+    wide = pd.read_csv(DATA / "urate_cps.csv", header=None)
     assert wide.shape == (40, 50)
     assert list(df.columns) == ["state", "month", "urate"]
     assert df.shape == (2000, 3)
@@ -139,9 +145,8 @@ def test_urate_reshape_small_file(tmp_path):
     pd.testing.assert_frame_equal(df, expected)
 
 
-@needs_shared
 def test_geolift_dates_parsed(monkeypatch):
-    monkeypatch.setenv("SYNTHCONTROL_DATA", str(SHARED))
+    monkeypatch.setenv("SYNTHCONTROL_DATA", str(DATA))
     df = load("geolift")
     assert pd.api.types.is_datetime64_any_dtype(df["date"])
     assert df["location"].nunique() == 40 and df["date"].nunique() == 90
@@ -245,11 +250,54 @@ def test_lookup_order(tmp_path, monkeypatch, isolated):
     put(tmp_path / "home_arg", 1.0)
     put(tmp_path / "env", 2.0)
     put(isolated / ".cache" / "synthcontrol", 3.0)
+    packaged = tmp_path / "packaged"
+    packaged.mkdir()
+    with gzip.open(packaged / "walmart_weekly_sales.csv.gz", "wt") as fh:
+        fh.write("store,sales,week\n1,4.0,1\n")
+    monkeypatch.setattr(datasets, "PACKAGED_DIR", packaged)
     monkeypatch.setenv("SYNTHCONTROL_DATA", str(tmp_path / "env"))
     assert load("walmart", data_home=tmp_path / "home_arg")["sales"].item() == 1.0
     assert load("walmart")["sales"].item() == 2.0
     monkeypatch.delenv("SYNTHCONTROL_DATA")
+    assert load("walmart")["sales"].item() == 4.0  # the packaged copy comes before the cache
+    monkeypatch.setattr(datasets, "PACKAGED_DIR", tmp_path / "nothing")
     assert load("walmart")["sales"].item() == 3.0
+
+
+# ---------------------------------------------------------------------------------------------
+# the packaged copies: every data set works on a fresh machine with no setting and no network
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(datasets.REGISTRY))
+def test_every_dataset_is_packaged(name, monkeypatch):
+    monkeypatch.setattr(datasets, "PACKAGED_DIR", _REAL_PACKAGED)
+    info = datasets.REGISTRY[name]
+    assert (_REAL_PACKAGED / (info.file + ".gz")).is_file()
+    df = load(name, download=False)  # no env, empty cache, no network: only the packaged copy
+    if info.n_rows is not None and name not in ("urate", "dma_adjacency"):
+        assert len(df) == info.n_rows
+    assert len(df) > 0
+
+
+@pytest.mark.parametrize("name", sorted(datasets.REGISTRY))
+def test_packaged_copy_is_the_canonical_file_byte_for_byte(name):
+    """The packaged copy decompresses to the canonical file, whose SHA-256 is recorded in
+    fixtures/data/packaged_sha256.json (and, where the project's reference copies sit beside the
+    clone, equals theirs)."""
+    info = datasets.REGISTRY[name]
+    sums = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "data" / "packaged_sha256.json").read_text())
+    with gzip.open(_REAL_PACKAGED / (info.file + ".gz"), "rb") as fh:
+        raw = fh.read()
+    assert hashlib.sha256(raw).hexdigest() == sums["sha256"][info.file]
+    if SHARED is not None and (SHARED / info.file).is_file():
+        assert raw == (SHARED / info.file).read_bytes()
+
+
+def test_export_packaged_writes_plain_csvs(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "PACKAGED_DIR", _REAL_PACKAGED)
+    out = datasets.export_packaged(tmp_path / "csv")
+    df = pd.read_csv(out / "smoking.csv")
+    assert df.shape == (1209, 7)
+    assert sorted(p.name for p in out.iterdir()) == sorted(i.file for i in datasets.REGISTRY.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,9 +429,8 @@ def test_generator_columns_and_dtypes():
     assert df["signup_week"].between(0, 51).all() and df["workspace_id"].between(0, 49).all()
 
 
-@needs_shared
 def test_generator_layout_matches_tutorial_file(monkeypatch):
-    monkeypatch.setenv("SYNTHCONTROL_DATA", str(SHARED))
+    monkeypatch.setenv("SYNTHCONTROL_DATA", str(DATA))
     ref = load("rollout_logs")
     gen = make_rollout_logs()
     assert list(gen.columns) == list(ref.columns)

@@ -574,12 +574,9 @@ SHARED = _repo_root().parent / "shared"  # the sibling ../shared of the reposito
 
 
 def _data_file(name: str) -> Path:
-    """``$SYNTHCONTROL_DATA`` (one or several directories, os.pathsep-separated), else ../shared/data."""
-    env = os.environ.get("SYNTHCONTROL_DATA", "")
-    for d in filter(None, env.split(os.pathsep)):
-        if (Path(d) / name).exists():
-            return Path(d) / name
-    return SHARED / "data" / name
+    """``$SYNTHCONTROL_DATA``, else the data packaged with synthcontrol (see conftest.py)."""
+    from .conftest import data_dir
+    return data_dir() / name
 
 
 # Gold standard (shared/reference/prop99_outcome_only_simplex.json, headline numbers in its README):
@@ -617,7 +614,8 @@ def test_prop99_outcome_only_weights():
 
     # full-precision reference, when the shared reference folder is present ($SYNTHCONTROL_REFERENCE or
     # ../shared/reference, as in conftest.py)
-    ref_dir = Path(os.environ.get("SYNTHCONTROL_REFERENCE") or SHARED / "reference")
+    from .conftest import reference_dir
+    ref_dir = reference_dir()
     ref_path = ref_dir / "prop99_outcome_only_simplex.json"
     if ref_path.exists():
         ref = json.loads(ref_path.read_text())

@@ -28,8 +28,8 @@ Every fit returns a certificate:
     the active set terminated *and* the fit is certified to working precision:
     the part of the gap that the data's precision can resolve (each donor's
     descent less the rounding error of its own gradient entry) is at most
-    ``GAP_RTOL`` times the SSR, or the SSR itself is at its rounding level (an
-    exact fit).  A fit is never called converged while its own certificate
+    ``GAP_RTOL`` times the SSR, or the fit is exact to working precision (its
+    residual within 1e4 ulps of the fit's own scale per entry).  A fit is never called converged while its own certificate
     allows a relatively large improvement (see :func:`_fit_geometry`).
 
 Column scales.  The entering test of the active-set loop uses a tolerance per
@@ -523,9 +523,12 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
         ok, ratio = converged, 1.0
     else:
         (R_fit, R_int), _, resolved = geo
-        # certified to working precision: the gap the data can resolve is relatively tiny, or the
-        # SSR itself is at its rounding level (SSR(w) - SSR* <= SSR(w): an exact fit)
-        ok = converged and min(resolved, ssr) <= GAP_RTOL * ssr + GAP_FLOOR * X.shape[0] * (_EPS * R_c) ** 2
+        # certified to working precision: the gap the data can resolve is relatively tiny, or the fit
+        # is exact to working precision -- SSR(w) - SSR* <= SSR(w), and the residual is within 1e4
+        # ulps of the fit's own scale per entry (an ill-conditioned support costs digits; a centre far
+        # from the fit cannot inflate this: min(R_c, R_int))
+        exact = (1e4 * _EPS * math.sqrt(X.shape[0]) * (int(np.count_nonzero(w)) + 1) * min(R_c, R_int)) ** 2
+        ok = converged and min(resolved, ssr) <= GAP_RTOL * ssr + exact
         ratio = R_c / R_int if R_int > 0 else math.inf
     fit = SimplexFit(weights=w, ssr=ssr, kkt_violation=kkt, duality_gap=gap,
                      n_iter=n_iter, converged=ok, centre_ratio=ratio)

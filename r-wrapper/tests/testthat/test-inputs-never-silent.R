@@ -134,3 +134,14 @@ test_that("conformal(q = Inf) is refused by the core, not run as p = 1 everywher
   expect_error(conformal(fit, q = Inf), "q must be a number > 0, got inf",
                class = "synthcontrol_specification_error")
 })
+
+test_that("the canonical panels ship as data sets", {
+  expect_identical(dim(smoking), c(1209L, 7L))
+  expect_identical(dim(basque), c(774L, 17L))
+  expect_identical(dim(kansas), c(5250L, 32L))
+  expect_identical(dim(germany), c(748L, 11L))
+  skip_if_no_python_core()
+  fit <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = smoking,
+                      treated = "California", treatment_time = 1989)
+  expect_equal(fit$att, -19.51363, tolerance = 1e-6)
+})
