@@ -229,22 +229,24 @@ def _scale(X1, X0):
 
 
 def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None, backend="auto",
-          seed=0, certify=True, time_limit=30.0) -> SynthOutput:
+          seed=0, certify=True, time_limit=None) -> SynthOutput:
     """Synth's ``synth()``: predictor weights V and donor weights W, with proven bounds.
 
     ``backend``: ``"auto"`` (certificate, corners, multi-start search), ``"malo"``
     or ``"mscmt"`` (see :class:`~synthcontrol.SyntheticControl`).  ``custom_v``
     fixes V (as Synth's ``custom.v``): W is then the lower level's solution for it,
     ties broken toward the outcome fit, and ``bound_gap`` says how far that V is from the
-    best any V can do.  ``certify`` / ``time_limit``: the global lower bound (SCIP; see
-    :mod:`synthcontrol.solvers.global_bound`).
+    best any V can do.  ``certify``: the global lower bound (SCIP; see
+    :mod:`synthcontrol.solvers.global_bound`), under deterministic node and gap limits;
+    ``time_limit`` (seconds, default none) adds a wall-clock cap, reported in the output's
+    ``global_bound_stopped_by`` when it bites (the answer may then depend on machine speed).
     """
     from ._validate import check_bool, check_choice, check_number, check_seed
     from .solvers.vsearch import VProblem, solve_bilevel, v_choices
     backend = check_choice("backend", backend, ("auto", "malo", "mscmt"))
     seed = check_seed("seed", seed, allow_none=False)
     certify = check_bool("certify", certify)
-    time_limit = check_number("time_limit", time_limit, low=0, low_open=True)
+    time_limit = check_number("time_limit", time_limit, low=0, low_open=True, allow_none=True)
     if data_prep_obj is not None:
         d = from_synth_dataprep(data_prep_obj)
         X1s, X0s, Z1s, Z0s = d.X1, d.X0, d.Z1, d.Z0

@@ -596,7 +596,7 @@ def test_synth_arguments_are_checked(smoke):
     for kw, pattern in ((dict(seed=1.5), r"^seed must be a whole number >= 0, got 1\.5$"),
                         (dict(backend="fast"), r"^backend must be one of \('auto', 'malo', 'mscmt'\), got 'fast'$"),
                         (dict(certify="no"), r"^certify must be True or False, got 'no'$"),
-                        (dict(time_limit=0), r"^time_limit must be a number > 0, got 0$")):
+                        (dict(time_limit=0), r"^time_limit must be a number > 0 or None, got 0$")):
         with pytest.raises(sc.SpecificationError, match=pattern):
             sc.synth(dp, **kw)
 

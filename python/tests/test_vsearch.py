@@ -14,7 +14,9 @@ from synthcontrol.solvers.simplex import simplex_ls
 from synthcontrol.solvers.vsearch import VProblem, penalized_fit, solve_bilevel, v_choices
 
 
-def _instance(seed, P=4, J=9, T=10):
+def _instance(seed, P=4, J=9, T=10, outside=False):
+    """A random V problem; ``outside``: the treated unit outside the donors' range on every
+    predictor (no exact-match corner: the optimum is a non-degenerate KKT point)."""
     rng = np.random.default_rng(seed)
     Z0 = rng.normal(size=(T, J)).cumsum(axis=0) + rng.normal(size=J)
     Z1 = Z0 @ rng.dirichlet(np.ones(J)) + 0.5 * rng.normal(size=T)
@@ -22,6 +24,9 @@ def _instance(seed, P=4, J=9, T=10):
     X0 = np.vstack([Z0[: T // 2].mean(axis=0), Z0[T // 2:].mean(axis=0)]
                    + [rng.normal(size=J) for _ in range(P - 2)])
     X1 = np.concatenate(([Z1[: T // 2].mean(), Z1[T // 2:].mean()], rng.normal(size=P - 2)))
+    if outside:
+        X1 = X0.max(axis=1) + 0.3
+        X1[::2] = X0[::2].min(axis=1) - 0.3
     return X1, X0, Z1, Z0
 
 

@@ -93,6 +93,10 @@ class BilevelFit:
     certificate: object = None  # the LP certificate of the lower bound
     global_bound: object = None  # GlobalBound, when computed
     extra: dict = field(default_factory=dict)
+    # what ended the global bound's MIQP (GlobalBound.stopped_by): "optimal", "gap_limit", "node_limit",
+    # "time_limit" (the caller's wall-clock cap bit: machine-dependent), "objective_limit" / "interrupted"
+    # (proved nothing beats the incumbent), "infeasible", "error"; None when no MIQP was run
+    global_bound_stopped_by: str | None = None
 
 
 class VProblem:
@@ -289,7 +293,12 @@ def _exact_corner(prob: VProblem, v, w):
 
 def _certify(prob, loss, v, w, time_limit):
     """Exact corner clean-up, then the global lower bound with (loss, v, w) as the incumbent.
-    Returns ``(loss, v, w, gb)``; the MIQP's own best point replaces the incumbent if better."""
+    Returns ``(loss, v, w, gb)``; the MIQP's own best point replaces the incumbent if better.
+
+    Whether it is adopted is decided by the MIQP's best point alone, which depends only on the data,
+    the incumbent and the MIQP's deterministic limits (node limit, gap): the same inputs adopt the
+    same point on every machine.  Only a wall-clock cap (``time_limit``, default None) would make it
+    depend on the machine's speed; ``gb.stopped_by == "time_limit"`` says when that happened."""
     from .global_bound import global_lower_bound
     w = _exact_corner(prob, v, w)
     loss = prob.loss_v(w)
@@ -347,20 +356,26 @@ def _finish(prob, best, backend, cert, t0, stages, gb=None) -> BilevelFit:
         inner_optimal=bool(abs(w.sum() - 1) < 1e-10 and w.min() >= 0 and ig / prob._xscale <= 1e-9),
         v_agreement=agree,
         v_min_loss_w=v1, v_max_order=v2, backend=backend, n_evals=prob.n_evals,
-        seconds=time.perf_counter() - t0, stages=stages, certificate=cert, global_bound=gb)
+        seconds=time.perf_counter() - t0, stages=stages, certificate=cert, global_bound=gb,
+        global_bound_stopped_by=None if gb is None else gb.stopped_by)
 
 
 def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=32,
                   polish_evals=None, de_maxiter=60, de_popsize=10, certify=True,
-                  time_limit=30.0) -> BilevelFit:
+                  time_limit=None) -> BilevelFit:
     """Solve the V problem with bounds; see the module docstring for the backends.
 
     ``X1``, ``X0`` must be the (scaled) predictors, ``Z1``, ``Z0`` the outcomes over the
-    fit periods.  Deterministic for a given ``seed``.  ``certify``: when the LP certificate
-    does not settle the problem, compute the global lower bound of
-    :mod:`synthcontrol.solvers.global_bound` (SCIP, at most ``time_limit`` seconds per call; its
-    bound is valid whenever it stops).  Needs pyscipopt; without it the bound is the
-    outcome-only one.
+    fit periods.  ``certify``: when the LP certificate does not settle the problem, compute the
+    global lower bound of :mod:`synthcontrol.solvers.global_bound` (SCIP under a deterministic node
+    limit and gap; its bound is valid whenever it stops).  Needs pyscipopt; without it the bound is
+    the outcome-only one.  ``time_limit``: an optional wall-clock cap in seconds on each SCIP call
+    (default None: none).
+
+    Deterministic for a given ``seed``: the same inputs give the same answer on every run and every
+    machine (with the same SCIP build), because every limit is deterministic -- unless a
+    ``time_limit`` bites, which :attr:`BilevelFit.global_bound_stopped_by` then reports as
+    ``"time_limit"``.
     """
     if backend not in ("auto", "malo", "mscmt"):
         raise ValueError(f"backend must be 'auto', 'malo' or 'mscmt', got {backend!r}")
