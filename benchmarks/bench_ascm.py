@@ -26,7 +26,7 @@ with time.perf_counter, after one warm-up call):
 
 * ours: ``sc.SyntheticControl(augment="ridge").fit(p)`` (CV included) and
   ``sc.SyntheticControl().fit(p)``; ``res.conformal(alpha=0.05, kind=...)`` on an
-  existing fit (``res._cache.clear()`` before each call), and fit + conformal
+  existing fit (``res._memo.clear()`` before each call), and fit + conformal
   (from nothing to a p-value, the comparator for mlsynth's one-call path).
 * mlsynth 1.0.0: ``VanillaSC(VanillaSCConfig(df=..., augment="ridge",
   inference=False)).fit()`` and ``inference="conformal"`` (its fit and its
@@ -231,7 +231,7 @@ def main(argv=None):
         res = res_fn()
 
         def call():
-            res._cache.clear()
+            res._memo.clear()
             return res.conformal(alpha=ALPHA, kind=kind)
         tm = bench_ours(rid, call)
         inf = tm.result

@@ -30,7 +30,7 @@ result, mlsynth's configs and arrays, scpi-pkg's scdata objects -- is built
 before any timer starts; median of repeats with time.perf_counter, after one
 warm-up call):
 
-* ours: each procedure on an existing fit (``res._cache.clear()`` before each
+* ours: each procedure on an existing fit (``res._memo.clear()`` before each
   call; none of the three caches its answer today, the clear makes sure), and
   fit + procedure (from nothing to the answer: the comparator for mlsynth's
   one-call ``VanillaSC(...).fit()``, whose timer includes its data preparation
@@ -332,7 +332,7 @@ def main(argv=None):
 
     def on_fit(method, **kw):
         def call():
-            res._cache.clear()
+            res._memo.clear()
             return getattr(res, method)(**kw)
         return call
 

@@ -21,7 +21,7 @@ starts; median of repeats with time.perf_counter, after one warm-up call):
   1 + 38 = 39 fits (donor_pool="all": California joins each placebo's donor
   pool, so every fit has 38 donors).  Rollout: 1 + 25 = 26 fits (each donor vs
   the other 24).  A second row times the placebo call alone on an existing
-  fit with ``res._cache`` cleared.  Peers do the same fits (labelled
+  fit with ``res._memo`` cleared.  Peers do the same fits (labelled
   "fits x N" where we loop their single-fit call ourselves).
 
 Peers' built-in placebo routines (mlsynth VanillaSC(inference=True), pysyncon
@@ -409,10 +409,10 @@ def main(argv=None):
         res_c = sc.SyntheticControl().fit(panel)
 
         def ours_placebo_only():
-            res_c._cache.clear()
+            res_c._memo.clear()
             res_c.placebo(statistic=stat, donor_pool=pool)
 
-        plac_rows.append(Row("placebo", f"ours: res.placebo() only, _cache cleared ({n_fits - 1} fits)",
+        plac_rows.append(Row("placebo", f"ours: res.placebo() only, _memo cleared ({n_fits - 1} fits)",
                              bench(ours_placebo_only, repeats, budget=budget), fits=n_fits - 1))
         targets_k = list(range(N))
         tp_kern = bench(lambda: placebo_fits(dz.Z_pre, targets=targets_k, donor_mask=dz.donor_mask),

@@ -271,10 +271,11 @@ def run_quadprog_base(res) -> dict:
     problem (pre-period outcomes, plus the scaled covariate columns or after residualizing)."""
     import rpy2.robjects as ro
     from synthcontrol.solvers.ridge import matching_problem
-    p, est, d = res.panel, res.estimator, res.diagnostics
+    from synthcontrol.models import unit_covariate_means
+    p, d = res.panel, res.diagnostics
     Zd = zt = None
-    if est.covariates:
-        Zd, zt = est._unit_covariates(p)
+    if res.settings["covariates"]:
+        Zd, zt = unit_covariate_means(p, res.settings["covariates"])
     A, a = matching_problem(p.X_donors, p.y_treated, p.T0, Z_donors=Zd, z_treated=zt,
                             residualize=d["residualize"], fixedeff=d["fixedeff"])
     X = A.T

@@ -9,10 +9,12 @@
 from .errors import DataError, InfeasibleDesignError, SolverError, SpecificationError, SynthError, SynthWarning
 from .estimators import SyntheticControl
 from .panel import Panel, panel_from_events
-from .results import Inference, SCResult
+from .inference import Inference
+from .results import SCResult
+from . import inference
 from .synth_compat import SynthData, SynthOutput, from_synth_dataprep, synth, synth_dataprep, synth_tab
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def __getattr__(name):  # lazy: `sc.datasets` without importing it at package import
@@ -23,7 +25,7 @@ def __getattr__(name):  # lazy: `sc.datasets` without importing it at package im
 
 
 __all__ = [
-    "Panel", "panel_from_events", "SyntheticControl", "SCResult", "Inference", "datasets",
+    "Panel", "panel_from_events", "SyntheticControl", "SCResult", "Inference", "datasets", "inference",
     "SynthError", "SynthWarning", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
     "synth_dataprep", "from_synth_dataprep", "synth", "synth_tab", "SynthData", "SynthOutput",
 ]

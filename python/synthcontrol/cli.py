@@ -113,25 +113,29 @@ def _cli_number(flag, text, kind):
     return v
 
 
-# the largest --alpha each --inference method takes (SCPI is handed alpha / 2, below 0.5 when
+# the largest --alpha a method takes, where it is below 1 (SCPI is handed alpha / 2, below 0.5 when
 # alpha < 1); jackknife+ covers 1 - 2 alpha at worst, so its alpha stays below 0.5
-_ALPHA_BELOW = {"conformal": 1.0, "scpi": 1.0, "lto": 1.0, "ttest": 1.0, "jackknife": 0.5}
+_ALPHA_BELOW = {"jackknife_plus": 0.5}
 
 
 def _check_fit_flags(args):
     """Check the numeric flags of `fit` before any work, reporting the text the user typed.
     ``--alpha`` is checked against the bound of every chosen ``--inference`` method."""
     from ._validate import check_alpha, check_count, check_number, check_seed
+    from .inference.base import get_method
     a = args.alpha
-    args.alpha = check_alpha("--alpha", _cli_number("--alpha", a, float), shown=a)
-    high = min([_ALPHA_BELOW[m] for m in args.inference if m in _ALPHA_BELOW] + [1.0])
-    if not args.alpha < high:  # before the fit, not after it, and named as typed
-        tight = [m for m in dict.fromkeys(args.inference) if _ALPHA_BELOW.get(m) == high]
-        raise SpecificationError(f"--alpha must be in (0, {high:g}) with --inference {', '.join(tight)}, got {a}")
-    s = args.sims
-    args.sims = check_count("--sims", _cli_number("--sims", s, int), 10, shown=s)
-    s = args.seed
-    args.seed = check_seed("--seed", _cli_number("--seed", s, int), allow_none=False, shown=s)
+    if a is not None:  # not given: every method uses its own default level (and prints it)
+        args.alpha = check_alpha("--alpha", _cli_number("--alpha", a, float), shown=a)
+        high = min([_ALPHA_BELOW.get(get_method(m).name, 1.0) for m in args.inference] + [1.0])
+        if not args.alpha < high:  # before the fit, not after it, and named as typed
+            tight = [m for m in dict.fromkeys(args.inference) if _ALPHA_BELOW.get(get_method(m).name) == high]
+            raise SpecificationError(f"--alpha must be in (0, {high:g}) with --inference {', '.join(tight)}, got {a}")
+    if args.sims is not None:
+        s = args.sims
+        args.sims = check_count("--sims", _cli_number("--sims", s, int), 10, shown=s)
+    if args.seed is not None:
+        s = args.seed
+        args.seed = check_seed("--seed", _cli_number("--seed", s, int), allow_none=False, shown=s)
     if args.max_pairs is not None:
         s = args.max_pairs
         args.max_pairs = check_count("--max-pairs", _cli_number("--max-pairs", s, int), 1, shown=s)
@@ -139,25 +143,14 @@ def _check_fit_flags(args):
         s = args.ridge_lambda
         args.ridge_lambda = check_number("--ridge-lambda", _cli_number("--ridge-lambda", s, float), low=0,
                                          shown=s)
-    if args.K != "auto":
+    if args.K is not None and args.K != "auto":
         args.K = check_count("--K", _cli_number("--K", args.K, int), 2, shown=args.K)
 
 
-def _result_dict(res):
-    return {
-        "att": res.att,
-        "pre_rmse": res.pre_rmse,
-        "effects": {str(k): float(v) for k, v in res.effects.items()},
-        "weights": {str(k): float(v) for k, v in res.weights.items() if v > 0},
-        "diagnostics": {k: v for k, v in res.diagnostics.items()},
-    }
-
-
-def _inference_dict(inf):
-    keep = {k: v for k, v in inf.details.items()
-            if isinstance(v, (int, float, str, np.integer, np.floating)) and not isinstance(v, bool)}
-    return {"method": inf.method, "p_value": inf.p_value, "ci_lower": inf.ci_lower,
-            "ci_upper": inf.ci_upper, "alpha": inf.alpha, **keep}
+def _loo_dict(loo):
+    """The leave-one-out table in the schema's table layout (:func:`synthcontrol.schema.frame`)."""
+    from .schema import frame, scalar
+    return {**frame(loo), "attrs": {k: scalar(v) for k, v in loo.attrs.items() if scalar(v) is not None}}
 
 
 def cmd_demo(args) -> int:
@@ -254,15 +247,14 @@ def cmd_demo(args) -> int:
         "trajectory.png": res.plot("trajectory"),
         "gap.png": res.plot("gap"),
         "weights.png": res.plot("weights"),
-        "placebo.png": res.plot("placebo", statistic="mean_gap"),
+        "placebo.png": res.plot("placebo", inference=pl),
         "leave_one_out.png": plot_leave_one_out(loo),
         "bootstrap.png": plot_bootstrap(boot, truth=truth),
     }
     for name, fig in figs.items():
         _save(fig, out.path(name))
-    payload = {"fit": _result_dict(res), "placebo_mean_gap": _inference_dict(pl),
-               "placebo_rmspe_ratio": _inference_dict(pr), "bootstrap": _inference_dict(boot),
-               "leave_one_out": loo.to_dict(orient="records"), "in_time_placebo_week15": itp.details["att"]}
+    payload = {"fit": res.to_dict(), "placebo_mean_gap": pl.to_dict(), "placebo_rmspe_ratio": pr.to_dict(),
+               "bootstrap": boot.to_dict(), "leave_one_out": _loo_dict(loo), "in_time_placebo": itp.to_dict()}
     out.path("results.json").write_text(json.dumps(payload, indent=2, default=_json_default))
     say(f"Figures: {', '.join(figs)}; numbers: results.json — in {out.out}/")
     say(f"Done in {time.perf_counter() - t_start:.1f} s.")
@@ -366,49 +358,40 @@ def cmd_fit(args) -> int:
     for note in panel.validation:
         print(f"Note: {note}")
     opts = _predictor_options(args, df)
-    if args.augment:
+    if args.augment:  # --backend stays: the estimator refuses a covariate backend with augment='ridge'
         opts.update(augment=args.augment, ridge_lambda=args.ridge_lambda)
-        opts.pop("backend", None)
+    elif args.ridge_lambda is not None:
+        raise sc.SpecificationError("--ridge-lambda is the penalty of --augment ridge; give --augment ridge too, "
+                                    "or drop --ridge-lambda")
     res = sc.SyntheticControl(**opts).fit(panel)
     print(res.summary())
-    payload = {"fit": _result_dict(res)}
+    payload = {"fit": res.to_dict()}
     if panel.validation:
         payload["panel_notes"] = list(panel.validation)
 
-    def report(key, inf, table_cols=None, **extra):
-        """Print an inference result (and its per-period table) and record it in the payload."""
+    # every method from the inference registry, with the flags it takes (its own defaults otherwise)
+    from .inference.base import get_method
+    ran = {}
+    for name in dict.fromkeys(args.inference):
+        m = get_method(name)
+        out_ = res.infer(m.name, **m.cli_kwargs(args))
+        ran[m.name] = out_
         print()
-        print(inf.summary())
-        entry = {**_inference_dict(inf), **extra}
-        if table_cols is not None:
-            table = inf.details["table"]
-            print((table if table_cols == "all" else table[table_cols]).round(4).to_string(index=False))
-            entry["table"] = table.to_dict(orient="records")
-        payload[key] = entry
-
-    if "placebo" in args.inference:
-        report("placebo", res.placebo(statistic="rmspe_ratio", donor_pool=args.placebo_pool))
-    if "conformal" in args.inference:
-        report("conformal", res.conformal(alpha=args.alpha), "all")
-    if "scpi" in args.inference:
-        # --alpha is the total miss rate: SCPI splits it between its in- and out-of-sample parts
-        report("scpi", res.scpi(alpha=args.alpha / 2, sims=args.sims, seed=args.seed),
-               ["period", "observed", "counterfactual", "effect", "effect_lower", "effect_upper"])
-    if "lto" in args.inference:
-        report("lto", res.lto(alpha=args.alpha, max_pairs=args.max_pairs, seed=args.seed))
-    if "ttest" in args.inference:
-        tt = res.ttest(K=args.K, alpha=args.alpha)
-        report("ttest", tt, fold_estimates=tt.details["fold_estimates"])
-    if "jackknife" in args.inference:
-        report("jackknife_plus", res.jackknife_plus(alpha=args.alpha), "all")
-    if "loo" in args.inference:
-        loo = res.leave_one_out()
-        print()
-        print(loo.round(4).to_string(index=False))
-        payload["leave_one_out"] = loo.to_dict(orient="records")
+        if isinstance(out_, pd.DataFrame):  # a table (leave-one-out)
+            print(out_.round(4).to_string(index=False))
+            payload[m.name] = _loo_dict(out_)
+            continue
+        print(out_.summary())
+        table = out_.details.get("table")
+        if m.cli_table is not None and isinstance(table, pd.DataFrame):
+            print((table if m.cli_table == "all" else table[list(m.cli_table)]).round(4).to_string(index=False))
+        payload[m.name] = out_.to_dict()
     if out:
-        for kind in ("trajectory", "gap", "weights") + (("placebo",) if "placebo" in args.inference else ()):
-            _save(res.plot(kind), out.path(f"{kind}.png"))
+        figs = {k: res.plot(k) for k in ("trajectory", "gap", "weights")}
+        if "placebo" in ran:
+            figs["placebo"] = res.plot("placebo", inference=ran["placebo"])
+        for kind, fig in figs.items():
+            _save(fig, out.path(f"{kind}.png"))
         res.to_frame().to_csv(out.path("effects.csv"), index=False)
         out.path("summary.txt").write_text(res.summary() + "\n")
         out.path("results.json").write_text(json.dumps(payload, indent=2, default=_json_default))
@@ -440,8 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the period labels in order, comma-separated (repeatable), for text periods that are "
                         "neither numbers nor ISO dates, e.g. --time-order Q1-20,Q2-20,Q3-20")
     f.add_argument("--fill", choices=["interpolate"], default=None)
-    f.add_argument("--inference", nargs="*", default=None, choices=["placebo", "loo", "conformal", "scpi", "lto", "ttest", "jackknife"],
-                   help="default: placebo (conformal with --augment ridge)")
+    from .inference.base import methods
+    f.add_argument("--inference", nargs="*", default=None,
+                   choices=list(dict.fromkeys(n for m in methods() for n in (m.cli_name or m.name, m.name, *m.aliases))),
+                   metavar="METHOD",
+                   help="inference methods to run, from the registry: "
+                        + "; ".join(f"{m.cli_name or m.name} ({m.title})" for m in methods())
+                        + ". Default: placebo (conformal with --augment ridge)")
     f.add_argument("--placebo-pool", choices=["donors", "all"], default="donors")
     f.add_argument("--covariates", action="append",
                    help="covariate predictors, comma-separated (averaged over --predictor-window)")
@@ -454,13 +442,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--augment", choices=["ridge"], default=None,
                    help="ridge-augmented SCM (augsynth's progfunc='Ridge'); --covariates are then unit means")
     f.add_argument("--ridge-lambda", default=None, help="fixed ridge penalty (default: CV)")
-    f.add_argument("--alpha", default="0.1",
-                   help="1 - alpha is the coverage of the conformal, SCPI, t-test and jackknife+ intervals (SCPI splits "
-                        "alpha between its in- and out-of-sample parts); the LTO test's level")
-    f.add_argument("--sims", default="200", help="SCPI: simulation draws")
-    f.add_argument("--seed", default="0", help="SCPI draws and the LTO pair subsample")
+    f.add_argument("--alpha", default=None,
+                   help="1 - alpha is the coverage of every interval (SCPI splits alpha between its in- and "
+                        "out-of-sample parts), the level of the LTO and t-tests; default: each method's own "
+                        "(conformal and jackknife+ 0.1, SCPI 0.1 in all, LTO and t-test 0.05), printed with it")
+    f.add_argument("--sims", default=None, help="SCPI: simulation draws (default: scpi's own, 200)")
+    f.add_argument("--seed", default=None, help="seed of every method that draws (SCPI, the LTO pair subsample, "
+                                                "conformal permutations); default: each method's own (0)")
     f.add_argument("--max-pairs", default=None, help="LTO: evaluate a seeded subset of donor pairs")
-    f.add_argument("--K", default="3", help="t-test: number of folds, or 'auto'")
+    f.add_argument("--K", default=None, help="t-test: number of folds, or 'auto' (default: the t-test's own, 3)")
     f.add_argument("--out", default=None)
     f.set_defaults(func=cmd_fit)
     return ap

@@ -451,6 +451,16 @@ class Panel:
         src = data.copy()
         src[time] = tcol.array
         self.source = src
+        self._sealed = True
+
+    def __setattr__(self, name, value):
+        if self.__dict__.get("_sealed"):
+            raise AttributeError(f"a Panel is immutable (cannot set {name!r}): build a new one with "
+                                 f"sc.Panel(...) for other data or settings")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        raise AttributeError(f"a Panel is immutable (cannot delete {name!r})")
 
     # ------------------------------------------------------------------------------
     def _init_arrays(self, unit, time, outcome, units, times, vals, tr, donors, aggregate, n_filled,
@@ -523,7 +533,7 @@ class Panel:
             m = np.zeros(len(self.times), dtype=bool)
             m[self.T0:] = True
             m.setflags(write=False)
-            self._post = m
+            object.__setattr__(self, "_post", m)  # a pure value of T0, cached
         return m
 
     @property
@@ -824,4 +834,5 @@ def panel_from_events(events, unit, time, outcome, cluster=None, treated=None,
     p = Panel.__new__(Panel)
     p._init_arrays(unit, time, outcome, units, times, M, tr, donors, treat_aggregate, n_empty, notes=notes)
     p.events = src
+    p._sealed = True
     return p

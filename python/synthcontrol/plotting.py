@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import SpecificationError
+
 __all__ = ["plot_result", "plot_bootstrap", "plot_leave_one_out"]
 
 TREATED = "#C44E52"
@@ -82,12 +84,21 @@ def _weights(res, ax=None, threshold=1e-3, title=None):
     return fig
 
 
-def _placebo(res, ax=None, statistic=None, title=None, **kwargs):
+def _placebo(res, ax=None, statistic=None, title=None, inference=None, **kwargs):
     """Left: every placebo's gap path in grey, the treated one in red.
-    Right: the placebo distribution of the test statistic with the observed value."""
+    Right: the placebo distribution of the test statistic with the observed value.
+
+    ``inference``: the placebo test to draw (from ``res.placebo(...)``); without it the test is run
+    here with ``statistic`` (default ``"mean_gap"``) and the other keywords."""
     import matplotlib.pyplot as plt
-    inf = res._cache.get("placebo_last")
-    if inf is None or (statistic is not None and inf.details["statistic"] != statistic) or kwargs:
+    inf = inference
+    if inf is not None:
+        if "gaps" not in inf.details or "statistic" not in inf.details:
+            raise SpecificationError(f"plot('placebo', inference=...) draws a placebo test; got {inf.method!r}")
+        if statistic is not None and inf.details["statistic"] != statistic or kwargs:
+            raise SpecificationError("give either inference=<a placebo test> or the test's arguments "
+                                     "(statistic=..., donor_pool=...), not both")
+    else:
         inf = res.placebo(statistic=statistic or "mean_gap", **kwargs)
     d = inf.details
     gaps = d["gaps"]

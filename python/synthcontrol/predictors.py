@@ -84,6 +84,13 @@ class Predictors:
     names: list[str]
     windows: dict
     treated_values: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    columns: dict | None = field(default=None, repr=False, compare=False)
+    origins: dict | None = field(default=None, repr=False, compare=False)
+
+    def table(self) -> pd.DataFrame:
+        """Predictors x units: the treated unit(s), then the donors (raw, unscaled values)."""
+        treated = self.treated_values if self.treated_values is not None else self.X1.to_frame()
+        return pd.concat([treated, self.X0], axis=1)
 
     def scaled(self) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
         """Divide every predictor by its standard deviation across all units.
@@ -365,8 +372,10 @@ def build_predictors(
         raise SpecificationError(
             f"unit(s) both treated and donor: {', '.join(map(repr, both))}")
 
-    # (label, column, periods) in Synth's row order
+    # (label, column, periods) in Synth's row order; origins: label -> the entry of the
+    # specification that made it (a covariate's name, an outcome lag's period or key)
     specs: list[tuple[str, str, tuple]] = []
+    origins: dict = {}
 
     if covariates is not None:
         if isinstance(covariates, str):
@@ -376,6 +385,7 @@ def build_predictors(
             for col, win in covariates.items():
                 periods = panel.window(win, f"covariate {col!r}")
                 specs.append((_special_label(col, periods), col, periods))
+                origins[specs[-1][0]] = col
         else:
             cov_list = list(covariates)
             if cov_list:
@@ -388,6 +398,7 @@ def build_predictors(
                     if not isinstance(col, str):
                         raise SpecificationError(f"covariate names must be strings, got {col!r}")
                     specs.append((col, col, periods))
+                    origins[col] = col
 
     for item in special or []:
         if not isinstance(item, (tuple, list)) or len(item) != 3:
@@ -403,6 +414,7 @@ def build_predictors(
                 f"{win!r} (ambiguous: (start, end) range or two periods?)")
         periods = panel.window(win, f"special predictor {col!r}", tuple_is_range=False)
         specs.append((_special_label(col, periods), col, periods))
+        origins[specs[-1][0]] = col
 
     if outcome_lags is not None:
         if outcome is None:
@@ -411,11 +423,13 @@ def build_predictors(
             for name, win in outcome_lags.items():
                 periods = panel.window(win, f"outcome lag {name!r}")
                 specs.append((str(name), outcome, periods))
+                origins[str(name)] = name
         else:
             lags = [outcome_lags] if _is_scalar_period(outcome_lags) else list(outcome_lags)
             for p in lags:
                 periods = panel.window(p, f"outcome lag {_fmt_period(p)}")
                 specs.append((_special_label(outcome, periods), outcome, periods))
+                origins[specs[-1][0]] = p
 
     if not specs:
         raise SpecificationError(
@@ -444,4 +458,5 @@ def build_predictors(
     treated_values.index.name = "predictor"
     windows = {label: periods for label, _, periods in specs}
     return Predictors(X1=x1, X0=x0, names=names, windows=windows,
-                      treated_values=treated_values)
+                      treated_values=treated_values, columns={label: col for label, col, _ in specs},
+                      origins=origins)

@@ -20,7 +20,8 @@ def test_demo_small(tmp_path, capsys):
               "bootstrap.png", "results.json", "report.txt"):
         assert (out / f).stat().st_size > 0, f
     res = json.loads((out / "results.json").read_text())
-    assert abs(sum(res["fit"]["weights"].values()) - 1) < 1e-9
+    assert abs(sum(res["fit"]["weights"]) - 1) < 1e-9 and len(res["fit"]["donors"]) == len(res["fit"]["weights"])
+    assert res["fit"]["schema"] == "synthcontrol.result/1" and res["bootstrap"]["level"] == "95%"
     assert res["bootstrap"]["ci_lower"] <= res["fit"]["att"] <= res["bootstrap"]["ci_upper"]
 
 
@@ -34,7 +35,7 @@ def test_fit_prop99(tmp_path, capsys):
     res = json.loads((out / "results.json").read_text())
     assert round(res["fit"]["att"], 4) == -19.5136
     assert res["placebo"]["p_value"] == pytest.approx(3 / 39)
-    assert {r["dropped"] for r in res["leave_one_out"]} == {
+    assert set(res["leave_one_out"]["data"]["dropped"]) == {
         "Utah", "Montana", "Nevada", "Connecticut", "New Hampshire", "Colorado"}
     assert (out / "placebo.png").exists() and (out / "effects.csv").exists()
 
@@ -100,7 +101,8 @@ def test_fit_augmented_with_conformal(tmp_path, capsys):
     res = json.loads((out / "results.json").read_text())
     assert res["fit"]["att"] == pytest.approx(-0.040062913813793566, abs=1e-6)  # augsynth 0.2.0
     assert res["conformal"]["p_value"] == pytest.approx(0.074, abs=0.01)
-    assert len(res["conformal"]["table"]) == 16
+    assert len(res["conformal"]["tables"]["table"]["data"]["period"]) == 16
+    assert res["conformal"]["alpha"] == 0.05 and res["conformal"]["metadata"]["call"]["alpha"] == 0.05  # --alpha 0.05
 
 
 def test_fit_modern_inference(tmp_path, capsys):
@@ -113,12 +115,16 @@ def test_fit_modern_inference(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "leave-two-out" in text and "t-test (K=3)" in text and "SCPI" in text
     res = json.loads((out / "results.json").read_text())
-    assert res["lto"]["n_pairs"] == 100 and res["lto"]["N"] == 39
-    assert res["ttest"]["att"] == pytest.approx(-17.9911214507, abs=1e-8)
-    assert res["ttest"]["alpha"] == pytest.approx(0.1)
-    assert res["scpi"]["alpha"] == pytest.approx(0.1) and len(res["scpi"]["table"]) == 12
+    assert res["lto"]["details"]["n_pairs"] == 100 and res["lto"]["details"]["N"] == 39
+    assert res["ttest"]["details"]["att"] == pytest.approx(-17.9911214507, abs=1e-8)
+    # no --alpha: every method at its own default level, which the output states
+    assert res["ttest"]["alpha"] == pytest.approx(0.05) and res["ttest"]["level"] == "95%"
+    assert res["lto"]["alpha"] == pytest.approx(0.05)
+    assert res["scpi"]["alpha"] == pytest.approx(0.1) and len(res["scpi"]["tables"]["table"]["data"]["period"]) == 12
     assert res["scpi"]["ci_upper"] < 0
-    assert len(res["jackknife_plus"]["table"]) == 12 and res["jackknife_plus"]["ci_upper"] < 0
+    assert len(res["jackknife_plus"]["tables"]["table"]["data"]["period"]) == 12
+    assert res["jackknife_plus"]["ci_upper"] < 0 and res["jackknife_plus"]["level"] == "90%"
+    assert "95% interval" in text and "90% interval" in text
     assert main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
                  "--treated", "California", "--treatment-time", "1989", "--inference", "ttest",
                  "--K", "1"]) == 2

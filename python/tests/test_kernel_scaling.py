@@ -160,7 +160,7 @@ def test_the_old_wrong_vertex_is_not_certified(smoking):
 def test_an_uncertified_fit_warns(smoking, monkeypatch):
     """A fit stopped before its certificate holds is returned with converged=False and a
     SynthWarning, never quietly."""
-    import synthcontrol.estimators.synthetic_control as mod
+    import synthcontrol.models as mod  # the outcome-only fit lives with its model
     monkeypatch.setattr(mod, "simplex_ls", lambda X, y: simplex_ls(X, y, max_iter=1))
     with pytest.warns(sc.SynthWarning, match="not certified"):
         res = sc.SyntheticControl().fit(_prop99(smoking))

@@ -551,10 +551,10 @@ def test_uncertified_fits_are_counted_and_said_once(smoking, small, rollout_logs
     import importlib
     import synthcontrol.solvers.ridge as ridge
     refit_mod = importlib.import_module("synthcontrol.inference.refit")
-    conf_mod = importlib.import_module("synthcontrol.inference.conformal")
+    models_mod = importlib.import_module("synthcontrol.models")
     boot_mod = importlib.import_module("synthcontrol.inference.bootstrap")
     plac_mod = importlib.import_module("synthcontrol.inference.placebo")
-    sco_mod = importlib.import_module("synthcontrol.estimators.synthetic_control")
+    sco_mod = importlib.import_module("synthcontrol.models")  # the outcome-only fit lives with its model
 
     def once(call, key="n_uncertified_fits", get=lambda out: out.details):
         with warnings.catch_warnings(record=True) as rec:
@@ -578,9 +578,10 @@ def test_uncertified_fits_are_counted_and_said_once(smoking, small, rollout_logs
     n, d = once(lambda: ridge_res.conformal(n_perm=100))  # ridge refits with the penalty kept: base fits
     assert n == d["n_fits"] > 0
     monkeypatch.undo()
-    monkeypatch.setattr(conf_mod, "simplex_ls", _uncertified(conf_mod.simplex_ls))
+    monkeypatch.setattr(models_mod, "simplex_ls", _uncertified(models_mod.simplex_ls))  # conformal's refits
     n, d = once(lambda: res.conformal(n_perm=100))
     assert n == d["n_fits"] > 0
+    monkeypatch.undo()  # models.simplex_ls also makes the outcome-only fits below
     monkeypatch.setattr(boot_mod, "simplex_ls", _uncertified(boot_mod.simplex_ls))
     n, d = once(lambda: boot.bootstrap(n_boot=5, seed=1))
     assert n == 5

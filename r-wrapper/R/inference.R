@@ -39,8 +39,8 @@ placebo <- function(fit, statistic = "rmspe_ratio", donor_pool = "donors", exclu
                 call = cl)
   d <- reticulate::py_to_r(v)
   det <- .scalars(d$details)
-  table <- .frame_from_py(d$frames$table)
-  g <- d$frames$gaps
+  table <- .frame_from_py(d$tables$table)
+  g <- d$tables$gaps
   periods <- .retype_periods(unlist(g$periods), fit)
   gaps <- matrix(unlist(lapply(g$values, .num)), ncol = length(g$columns),
                  dimnames = list(as.character(periods), as.character(unlist(g$columns))))
@@ -62,7 +62,7 @@ placebo <- function(fit, statistic = "rmspe_ratio", donor_pool = "donors", exclu
     periods = periods,
     post = fit$trajectory$post,
     details = det
-  ), class = "synthcontrol_inference")
+  ), class = c("synthcontrol_placebo", "synthcontrol_inference"))
 }
 
 .choice <- function(x, choices, arg) {
@@ -100,8 +100,8 @@ in_time_placebo <- function(fit, fake_time = NULL) {
   d <- reticulate::py_to_r(v)
   det <- .scalars(d$details)
   out <- list(method = as.character(d$method), p_value = NA_real_)
-  if (!is.null(d$frames$table)) {
-    tab <- .frame_from_py(d$frames$table)
+  if (!is.null(d$tables$table)) {
+    tab <- .frame_from_py(d$tables$table)
     tab$fake_time <- .retype_periods(tab$fake_time, fit)
     out$table <- tab
   } else {
@@ -123,10 +123,11 @@ in_time_placebo <- function(fit, fake_time = NULL) {
                             post_rmse = out$post_rmse, rmspe_ratio = .num(out$rmspe_ratio))
   }
   out$details <- det
-  structure(out, class = "synthcontrol_inference")
+  structure(out, class = c("synthcontrol_in_time_placebo", "synthcontrol_inference"))
 }
 
-print.synthcontrol_inference <- function(x, digits = 4, ...) {
+# The placebo tests' own print (the generic one, for any registered method, is in registry.R).
+print.synthcontrol_placebo <- function(x, digits = 4, ...) {
   cat("Inference: ", x$method, "\n", sep = "")
   if (!is.null(x$p_value) && !is.na(x$p_value)) cat("  p-value            ", .fmt(x$p_value, digits), "\n", sep = "")
   if (!is.null(x$observed)) cat("  statistic          ", x$statistic, " = ", .fmt(x$observed, digits), "\n", sep = "")
@@ -152,11 +153,7 @@ print.synthcontrol_inference <- function(x, digits = 4, ...) {
   invisible(x)
 }
 
-as.data.frame.synthcontrol_inference <- function(x, row.names = NULL, optional = FALSE, ...) {
-  out <- x$table
-  if (!is.null(row.names)) rownames(out) <- row.names
-  out
-}
+print.synthcontrol_in_time_placebo <- print.synthcontrol_placebo
 
 # ---- conformal inference (augsynth's summary(inf_type = "conformal")) -------------------------
 
@@ -165,7 +162,7 @@ as.data.frame.synthcontrol_inference <- function(x, row.names = NULL, optional =
 # exactly that value, and the core's checks report any other value as the user typed it.
 
 # Documented in man/conformal.Rd.
-conformal <- function(fit, alpha = 0.05, type = c("iid", "block"), q = 1, grid_size = 50,
+conformal <- function(fit, alpha = 0.1, type = c("iid", "block"), q = 1, grid_size = 50,
                       ns = 10000, seed = 0, grid = NULL, refine = FALSE) {
   cl <- match.call()
   type <- if (identical(type, c("iid", "block"))) "iid" else .choice(type, c("iid", "block"), "type")
@@ -193,7 +190,7 @@ conformal <- function(fit, alpha = 0.05, type = c("iid", "block"), q = 1, grid_s
                 n_perm = ns, seed = seed, refine = refine, call = cl)
   d <- reticulate::py_to_r(v)
   det <- .scalars(d$details)
-  tab <- .frame_from_py(d$frames$table)
+  tab <- .frame_from_py(d$tables$table)
   periods <- .retype_periods(tab$period, fit)
   table <- data.frame(Time = periods, Estimate = tab$effect, lower_bound = tab$lower,
                       upper_bound = tab$upper, p_val = tab$p_value, stringsAsFactors = FALSE)
@@ -272,7 +269,7 @@ as.data.frame.synthcontrol_conformal <- function(x, row.names = NULL, optional =
 # The pieces every per-period interval result shares: the table (periods in the fit's own type),
 # the ATT and its interval, the counterfactual bands named by period, and the level.
 .interval_core <- function(d, det, fit) {
-  table <- .frame_from_py(d$frames$table)
+  table <- .frame_from_py(d$tables$table)
   table$period <- .retype_periods(table$period, fit)
   pn <- as.character(table$period)
   list(
@@ -391,7 +388,7 @@ lto <- function(fit, alpha = 0.05, max_pairs = NULL, seed = 0) {
       observed_rmspe_ratio = as.double(det$observed_rmspe_ratio),
       n_fits = int("n_fits"),
       fit_kind = as.character(det$fit_kind),
-      table = .frame_from_py(d$frames$table),
+      table = .frame_from_py(d$tables$table),
       method = as.character(d$method),
       details = det
     ), class = "synthcontrol_lto")
@@ -428,7 +425,7 @@ ttest <- function(fit, K = 3, alpha = 0.05, oracle_weights = NULL) {
                   alpha = as.double(alpha), oracle_weights = ow, call = cl)
     d <- reticulate::py_to_r(v)
     det <- .scalars(d$details)
-    folds <- .frame_from_py(d$frames$folds)
+    folds <- .frame_from_py(d$tables$folds)
     for (k in c("held_out_start", "held_out_end")) {
       if (k %in% names(folds)) folds[[k]] <- .retype_periods(folds[[k]], fit)
     }
@@ -576,7 +573,7 @@ print.synthcontrol_scpi <- function(x, digits = 4, ...) {
   .print_lines(r[-1L])
   if (!identical(x$fit_kind, "outcome")) cat("  Note: ", x$design, "\n", sep = "")
   cat("\nBy post-treatment period: the synthetic counterfactual's ", .level(x$alpha), " band (CF Lower, ",
-      "CF Upper) and the effect's interval (Lower Bound, Upper Bound):\n", sep = "")
+      "CF Upper) and the effect's ", .level(x$alpha), " interval (Lower Bound, Upper Bound):\n", sep = "")
   .print_scpi_table(x)
   invisible(x)
 }
@@ -586,7 +583,7 @@ print.synthcontrol_jackknife_plus <- function(x, digits = 4, ...) {
   cat(r[[1L]], "\n", sep = "")
   .print_lines(r[-1L])
   cat("\nBy post-treatment period: the synthetic counterfactual's ", .level(x$alpha), " band (CF Lower, ",
-      "CF Upper) and the effect's interval (Lower Bound, Upper Bound):\n", sep = "")
+      "CF Upper) and the effect's ", .level(x$alpha), " interval (Lower Bound, Upper Bound):\n", sep = "")
   .print_scpi_table(x)
   invisible(x)
 }

@@ -69,68 +69,123 @@ print.synthcontrol <- function(x, digits = 4, ...) {
   }
   if (.is_ridge(x)) {
     cat("More: summary(fit, inf_type = \"conformal\"), conformal(), jackknife_plus(), scpi(), lto(), ttest(), ",
-        "plot(), coef(), predict(), as.data.frame()\n", sep = "")
+        "infer(), plot(), coef(), predict(), as.data.frame()\n", sep = "")
   } else {
     cat("More: summary(), plot(), placebo(), leave_one_out(), scpi(), jackknife_plus(), lto(), ttest(), ",
-        "coef(), predict(), as.data.frame()\n", sep = "")
+        "infer(), coef(), predict(), as.data.frame()\n", sep = "")
   }
   invisible(x)
 }
 
-.inf_types <- c("conformal", "jackknife+", "jackknife_plus", "scpi", "lto", "ttest", "none")
+# summary(inf_type =) takes the registry's names and aliases (inference_methods()) and "none",
+# except these, which augsynth's summary() uses for another method than the registry's alias.
+.augsynth_only <- c(jackknife = paste0("augsynth's plain jackknife (\"jackknife\") is not available; ",
+                                       "use \"jackknife+\" (jackknife+ over time)"))
+
+# R argument names that differ from the Python method's (R's conformal() follows augsynth);
+# every other argument has the same name in R and in the registered Python function.
+.r_to_py_names <- c(type = "kind", ns = "n_perm")
+
+# The inference options of summary() (after `...`) that a plug-in method receives when given.
+.summary_options <- c("alpha", "type", "q", "grid_size", "ns", "seed", "sims", "e_method", "max_pairs",
+                      "K", "oracle_weights")
 
 summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ratio",
                                  donor_pool = "donors", exclude_mspe_ratio = NULL, ...,
-                                 inf_type = NULL, alpha = 0.05, type = "iid", q = 1, grid_size = 50,
+                                 inf_type = NULL, alpha = NULL, type = "iid", q = 1, grid_size = 50,
                                  ns = 10000, seed = 0, sims = 200, e_method = "gaussian",
                                  max_pairs = NULL, K = 3, oracle_weights = NULL) {
+  # The defaults above are the registered methods' own; alpha = NULL takes each method's own level
+  # (conformal and jackknife+ 0.1, scpi 0.05 per part, lto and ttest 0.05).
+  # tests/testthat/test-registry.R compares them with the registry.
+  lvl <- if (is.null(alpha)) list() else list(alpha = alpha)
   inf <- NULL
   conf <- NULL
+  other <- NULL
+  method <- NULL
   modern <- list(scpi = NULL, lto = NULL, ttest = NULL, jackknife_plus = NULL)
-  if (is.character(inference) && length(inference) == 1L &&
-      inference %in% setdiff(.inf_types, "none")) {   # summary(fit, "scpi") etc.: same as inf_type
-    if (is.null(inf_type)) inf_type <- inference
-    inference <- NULL
+  reg <- NULL
+  if (is.character(inference) && length(inference) == 1L && !is.na(inference) &&
+      !inference %in% c("placebo", "none", names(.augsynth_only))) {
+    reg <- .registry(match.call())
+    if (!is.null(.find_method(inference, reg))) {   # summary(fit, "scpi") etc.: same as inf_type
+      if (is.null(inf_type)) inf_type <- inference
+      inference <- NULL
+    }
   }
   if (!is.null(inf_type)) {
-    if (!is.character(inf_type) || length(inf_type) != 1L || !inf_type %in% .inf_types) {
-      .sc_stop("`inf_type` must be one of ", paste0('"', .inf_types, '"', collapse = ", "),
-               "; augsynth's plain jackknife (\"jackknife\"; use \"jackknife+\") and its ",
-               "permutation inference are not available. For the in-space placebo test use ",
-               "inference = \"placebo\"", class = "synthcontrol_spec_error")
+    refused <- is.character(inf_type) && length(inf_type) == 1L && inf_type %in% names(.augsynth_only)
+    if (identical(inf_type, "none")) {
+      method <- "none"
+    } else {
+      if (is.null(reg)) reg <- .registry(match.call())
+      if (!refused && is.character(inf_type) && length(inf_type) == 1L && !is.na(inf_type)) {
+        method <- .find_method(inf_type, reg)
+      }
     }
-    if (inf_type == "jackknife_plus") inf_type <- "jackknife+"
-    checked <- c("scpi", "lto", "ttest", "jackknife+")
-    dots <- if (inf_type %in% checked) list(...) else list()
-    extra <- switch(inf_type, scpi = c("u_alpha", "e_alpha", "rho", "rho_max"), character())
-    if (inf_type %in% checked && length(dots) &&
+    if (is.null(method)) {
+      .sc_stop(if (refused) paste0(.augsynth_only[[inf_type]], ". ") else "",
+               "`inf_type` must be \"none\" or one of the inference methods: ",
+               .method_list(reg, drop = names(.augsynth_only)),
+               if (refused) "" else "; augsynth's permutation inference is not available",
+               class = "synthcontrol_spec_error")
+    }
+    name <- if (identical(method, "none")) "none" else method$name
+    checked <- c("scpi", "lto", "ttest", "jackknife_plus")
+    dots <- list(...)
+    extra <- switch(name, scpi = c("u_alpha", "e_alpha", "rho", "rho_max"), character())
+    if (name %in% checked && length(dots) &&
         (is.null(names(dots)) || !all(names(dots) %in% extra))) {
       bad <- if (is.null(names(dots))) "unnamed" else setdiff(names(dots), extra)
       .sc_stop("summary(inf_type = \"", inf_type, "\") does not use the argument(s) ",
                paste(ifelse(nzchar(bad), bad, "(unnamed)"), collapse = ", "),
-               if (length(extra)) paste0("; it passes ", paste(extra, collapse = ", "), " on to ", inf_type, "()")
+               if (length(extra)) paste0("; it passes ", paste(extra, collapse = ", "), " on to ", name, "()")
                else "", class = "synthcontrol_spec_error")
     }
-    if (inf_type == "conformal") {
-      conf <- conformal(object, alpha = alpha, type = type, q = q, grid_size = grid_size, ns = ns,
-                        seed = seed)
-    } else if (inf_type == "scpi") {
-      modern$scpi <- scpi(object, alpha = alpha, sims = sims, e_method = e_method, seed = seed,
-                          u_alpha = dots$u_alpha, e_alpha = dots$e_alpha, rho = dots$rho,
-                          rho_max = if (is.null(dots$rho_max)) 0.2 else dots$rho_max)
-    } else if (inf_type == "lto") {
-      modern$lto <- lto(object, alpha = alpha, max_pairs = max_pairs, seed = seed)
-    } else if (inf_type == "ttest") {
-      modern$ttest <- ttest(object, K = K, alpha = alpha, oracle_weights = oracle_weights)
-    } else if (inf_type == "jackknife+") {
-      modern$jackknife_plus <- jackknife_plus(object, alpha = alpha)
+    if (name == "conformal") {
+      conf <- do.call("conformal", c(list(quote(object)), lvl, list(type = type, q = q, grid_size = grid_size,
+                                                                    ns = ns, seed = seed)))
+    } else if (name == "scpi") {
+      # (do.call by name, the fit by symbol: the calls in error messages stay short)
+      modern$scpi <- do.call("scpi", c(list(quote(object)), lvl, list(sims = sims, e_method = e_method,
+                                                                      seed = seed), dots))
+    } else if (name == "lto") {
+      modern$lto <- do.call("lto", c(list(quote(object)), lvl, list(max_pairs = max_pairs, seed = seed)))
+    } else if (name == "ttest") {
+      modern$ttest <- do.call("ttest", c(list(quote(object), K = K), lvl, list(oracle_weights = oracle_weights)))
+    } else if (name == "jackknife_plus") {
+      modern$jackknife_plus <- do.call("jackknife_plus", c(list(quote(object)), lvl))
+    } else if (name == "placebo") {
+      if (is.null(inference)) inference <- "placebo"
+    } else if (name %in% c("leave_one_out", "in_time_placebo")) {
+      takes <- setdiff(names(formals(get(name))), "fit")
+      if (length(dots) && (is.null(names(dots)) || !all(names(dots) %in% takes))) {
+        .sc_stop("summary(inf_type = \"", inf_type, "\") passes only ", paste(takes, collapse = ", "),
+                 " on to ", name, "()", class = "synthcontrol_spec_error")
+      }
+      other <- do.call(name, c(list(quote(object)), dots))
+    } else if (name != "none") {
+      # any other registered method (a plug-in): infer(), with the options given here (in the
+      # method's own names) and `...`; the rest take the method's own defaults
+      given <- intersect(.summary_options, names(match.call()))
+      opts <- mget(given, envir = environment())
+      py <- ifelse(given %in% method$parameters | !given %in% names(.r_to_py_names), given,
+                   .r_to_py_names[given])
+      bad <- given[!py %in% method$parameters]
+      if (length(bad)) {
+        .sc_stop("summary(inf_type = \"", inf_type, "\") does not use the argument(s) ",
+                 paste(bad, collapse = ", "), "; ", name, " takes ",
+                 if (length(method$parameters)) paste(method$parameters, collapse = ", ") else "no arguments",
+                 class = "synthcontrol_spec_error")
+      }
+      names(opts) <- py
+      other <- do.call("infer", c(list(quote(object), name), opts, dots))
     }
   }
   if (!is.null(inference)) {
     if (!identical(inference, "placebo")) {
-      .sc_stop("summary(inference =) supports \"placebo\" (and \"conformal\", \"jackknife+\", \"scpi\", ",
-               "\"lto\", \"ttest\", the same as inf_type = ...); use leave_one_out() or in_time_placebo() ",
-               "for the other checks",
+      .sc_stop("summary(inference =) takes \"placebo\" or, the same as inf_type = ..., the name of an ",
+               "inference method (see inference_methods()); got ", paste(format(inference), collapse = ", "),
                class = "synthcontrol_spec_error")
     }
     stored <- object$inference$placebo
@@ -167,6 +222,8 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     lto = modern$lto,
     ttest = modern$ttest,
     jackknife_plus = modern$jackknife_plus,
+    inf_type = if (is.list(method)) method$name else NULL,
+    inference = other,
     att_table = .att_table(conf, if (is.null(modern$scpi)) modern$jackknife_plus else modern$scpi),
     average_att = .average_att(conf, if (is.null(modern$scpi)) modern$jackknife_plus else modern$scpi,
                                modern$ttest)
@@ -306,6 +363,16 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
     cat(strrep("-", nchar(bar)), "\n", sep = "")
     cat("Cross-fitting folds (tau = post gap - held-out gap; debiased ATT = mean tau):\n")
     .print_ttest_folds(x$ttest, digits = digits)
+  }
+  if (!is.null(x$inference)) {  # leave_one_out, in_time_placebo or any other registered method
+    cat(strrep("-", nchar(bar)), "\n", sep = "")
+    if (is.data.frame(x$inference)) {
+      cat("Leave-one-out donors (ATT with each donor of weight > ", format(attr(x$inference, "threshold")),
+          " dropped; full fit ", .fmt(attr(x$inference, "att"), digits), "):\n", sep = "")
+      print(x$inference, row.names = FALSE, digits = digits)
+    } else {
+      print(x$inference, digits = digits)
+    }
   }
   cat(strrep("-", nchar(bar)), "\n", sep = "")
   cat("Diagnostics:\n")

@@ -9,17 +9,20 @@ import pandas as pd
 from collections.abc import Iterable, Mapping
 
 from .._validate import _py, check_n_jobs, check_seed, check_window
-from ..errors import SolverError, SpecificationError
+from ..errors import DataError, SolverError, SpecificationError
 from ..inference._undefined import say
 from ..panel import Panel, coerce_period, period_key
 from .._numerics import rms
+from ..models import (V_GAP_RTOL, OutcomeModel, PredictorModel, RidgeModel, fit_outcome_only, model_class,
+                      unit_covariate_means)
 from ..results import SCResult
 from ..solvers.simplex import simplex_ls
 
 __all__ = ["SyntheticControl", "fit_outcome_only"]
 
 _BACKENDS = ("auto", "outcome-only", "mscmt", "malo", "penalized")
-V_GAP_RTOL = 1e-6  # a covariate (V) fit is certified when bound_gap <= V_GAP_RTOL * loss_v
+_PARAMS = ("covariates", "outcome_lags", "predictor_window", "fit_window", "backend", "augment", "ridge_lambda",
+           "residualize", "fixedeff", "seed", "n_jobs")
 
 
 def _check_pre_treatment(panel: Panel, what, given, periods, is_range):
@@ -125,8 +128,16 @@ class SyntheticControl:
         outcome fit over ``fit_window``.  Every bilevel fit reports
         ``loss_v``, ``loss_w``, ``lower_bound`` and the proven ``bound_gap``
         in :attr:`SCResult.diagnostics`; see ``docs/covariates.md``.
-    augment : None
-        Ridge augmentation is not available yet.
+    augment : {None, "ridge"}
+        ``"ridge"``: ridge-augmented SCM as augsynth's ``progfunc = "Ridge"``
+        (Ben-Michael, Feller & Rothstein 2021); ``covariates`` are then unit
+        means over the pre-period.  See ``docs/augmented.md``.
+    ridge_lambda : float, optional
+        The ridge penalty; default: chosen by cross-validation (augsynth's
+        one-standard-error rule), with the grid extended when the choice sits
+        on its edge.
+    residualize, fixedeff : bool
+        augsynth's options of the same names (``augment="ridge"`` only).
     seed : int
         Seed for any randomised step (kept for reproducibility of inference
         defaults): a whole number >= 0 (checked at fit time).
@@ -151,10 +162,25 @@ class SyntheticControl:
         self.seed = seed
         self.n_jobs = n_jobs
 
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in (
-            "covariates", "outcome_lags", "predictor_window", "fit_window", "backend",
-            "augment", "ridge_lambda", "residualize", "fixedeff", "seed", "n_jobs")}
+    def get_params(self, deep=True) -> dict:
+        """The settings, as scikit-learn's ``get_params`` (``deep`` is accepted and changes nothing:
+        no setting is itself an estimator)."""
+        return {k: getattr(self, k) for k in _PARAMS}
+
+    def set_params(self, **params):
+        """Change settings in place (scikit-learn's contract); returns the estimator.  A result
+        already fitted is not affected: it copied the settings at fit time."""
+        bad = [k for k in params if k not in _PARAMS]
+        if bad:
+            raise SpecificationError(f"unknown setting(s) {bad}; the settings are {list(_PARAMS)}")
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def clone(self):
+        """A new, unfitted estimator with deep copies of these settings (``sklearn.base.clone``)."""
+        import copy
+        return type(self)(**copy.deepcopy(self.get_params()))
 
     def __repr__(self):
         changed = {k: v for k, v in self.get_params().items()
@@ -202,6 +228,9 @@ class SyntheticControl:
         if self.fit_window is not None:
             raise SpecificationError("fit_window is not supported with augment='ridge' (augsynth fits "
                                      "on the whole pre-period)")
+        if self.predictor_window is not None:
+            raise SpecificationError("predictor_window is not used by augment='ridge': its covariates are unit "
+                                     "means over the whole pre-period (as augsynth's); drop predictor_window")
         if self.ridge_lambda is not None and not (isinstance(self.ridge_lambda, (int, float))
                                                   and not isinstance(self.ridge_lambda, bool)
                                                   and self.ridge_lambda >= 0):
@@ -213,7 +242,7 @@ class SyntheticControl:
         T0 = panel.T0
         Zd = zt = None
         if self.covariates:
-            Zd, zt = self._unit_covariates(panel)
+            Zd, zt = unit_covariate_means(panel, self.covariates)
         try:
             fit = fit_ridge_ascm(panel.X_donors, panel.y_treated, T0, Z_donors=Zd, z_treated=zt,
                                  residualize=bool(self.residualize), fixedeff=bool(self.fixedeff),
@@ -252,37 +281,10 @@ class SyntheticControl:
         from ..inference._undefined import report_uncertified
         report_uncertified(fit.n_uncertified, fit.n_fits, "ridge (the base fit and the CV folds)", diag,
                            where="diagnostics")
-        return SCResult.from_weights(panel, fit.w, diag, estimator=self, fit_mask=~panel.post,
+        model = RidgeModel(panel, self, ~panel.post, "ridge", fit.lam,
+                           cov_means=None if Zd is None else (Zd, zt))
+        return SCResult.from_weights(panel, fit.w, diag, model=model, fit_mask=~panel.post,
                                      cf=fit.counterfactual)
-
-    def _unit_covariates(self, panel: Panel, periods=None):
-        """Per-unit pre-period means of the covariate columns (missing cells skipped), as augsynth.
-        ``periods``: average over these periods instead (the refits of cross-fitting and the
-        jackknife, which must not see their held-out periods)."""
-        from ..errors import DataError
-        if panel.source is None:
-            raise SpecificationError(
-                "covariates need the long data with the covariate columns; this panel was built from "
-                "user-level events (panel_from_events), which keeps only the outcome")
-        src = panel.source
-        missing = [c for c in self.covariates if c not in src.columns]
-        if missing:
-            raise DataError(f"covariate column(s) {missing} not found; columns: {list(src.columns)}")
-        pre_times = set(panel.times[: panel.T0]) if periods is None else set(periods)
-        rows = src[src[panel.time].isin(pre_times)]
-        try:
-            means = rows.groupby(panel.unit)[list(self.covariates)].mean(numeric_only=False)
-        except TypeError:
-            raise DataError(f"covariates {list(self.covariates)} must be numeric") from None
-        units = list(panel.donors) + list(panel.treated_units)
-        means = means.reindex(units)
-        if means.isna().any().any():
-            c = means.columns[means.isna().any()][0]
-            u = means.index[means[c].isna()][0]
-            raise DataError(f"covariate {c!r} has no value for unit {u!r} in the pre-period")
-        Zd = means.loc[list(panel.donors)].to_numpy(dtype=float)
-        zt = means.loc[list(panel.treated_units)].to_numpy(dtype=float).mean(axis=0)
-        return Zd, zt
 
     def _fit_mask(self, panel: Panel) -> np.ndarray:
         pre = ~panel.post
@@ -298,7 +300,23 @@ class SyntheticControl:
         return m
 
     def fit(self, panel: Panel) -> SCResult:
-        """Fit the synthetic control on ``panel`` and return an :class:`SCResult`."""
+        """Fit the synthetic control on ``panel`` and return an :class:`SCResult`.
+
+        A numerical solver that fails (a singular system, memory, a solver's own error) is a
+        :class:`~synthcontrol.SolverError` naming the solver and what it reported; the user's data
+        and this estimator are left as they were."""
+        try:
+            return self._fit(panel)
+        except (SpecificationError, DataError, SolverError):
+            raise
+        except (ValueError, RuntimeError, ArithmeticError, MemoryError, np.linalg.LinAlgError) as exc:
+            from ..errors import SynthError
+            if isinstance(exc, SynthError):
+                raise
+            raise SolverError(f"the fit failed in a numerical solver ({type(exc).__name__}: {exc}); "
+                              f"check the data for extreme or degenerate values") from exc
+
+    def _fit(self, panel: Panel) -> SCResult:
         if not isinstance(panel, Panel):
             raise SpecificationError(
                 f"fit() takes a synthcontrol.Panel, got {type(panel).__name__}; build one with "
@@ -308,14 +326,13 @@ class SyntheticControl:
         check_n_jobs("n_jobs", self.n_jobs, allow_none=True)  # None: one process, as joblib
         panel.require_estimable()
         self._period_settings(panel)  # every period named in the settings: typed, pre-treatment
-        if backend == "ridge":
-            return self._fit_ridge(panel)
-        mask = self._fit_mask(panel)
-        if backend != "outcome-only":
-            return self._fit_predictors(panel, mask, backend)
+        return model_class(backend).fit_panel(self, panel, backend)
+
+    def _fit_outcome(self, panel, mask, backend):
         w, diag = fit_outcome_only(panel.y_treated, panel.X_donors, mask)
         diag["backend"] = backend
-        return SCResult.from_weights(panel, w, diag, estimator=self, fit_mask=mask)
+        return SCResult.from_weights(panel, w, diag, model=OutcomeModel(panel, self, mask, backend),
+                                     fit_mask=mask)
 
     def predictors(self, panel: Panel, treated=None, donors=None):
         """The :class:`~synthcontrol.predictors.Predictors` this estimator uses on ``panel``
@@ -379,32 +396,6 @@ class SyntheticControl:
             pw = window(pw, "predictor_window")
         return {"covariates": cov, "outcome_lags": lags, "predictor_window": pw}
 
-    def refit_units(self, panel: Panel, treated, donors, mask, backend=None, return_certified=False):
-        """Covariate-backend weights with ``treated`` (unit labels, averaged) as the target and
-        ``donors`` as the pool, on the periods in ``mask``.  Returns ``(w, bound_gap)``
-        (``bound_gap`` is NaN for the penalized backend), and with ``return_certified`` also whether
-        the refit is certified (the fit's own rule: bound gap within ``V_GAP_RTOL`` of the loss, or
-        the penalized QP's KKT certificate)."""
-        from ..solvers.vsearch import penalized_fit, solve_bilevel
-        backend = backend or self._resolve_backend()
-        X1s, X0s, _ = self.predictors(panel, treated, donors).scaled()
-        cols = panel.units.get_indexer(list(treated))
-        Y = np.asarray(panel.Y)
-        Z1 = Y[:, cols].mean(axis=1)[mask]
-        Z0 = Y[:, panel.units.get_indexer(list(donors))][mask]
-        X1, X0 = X1s.to_numpy(dtype=float), X0s.to_numpy(dtype=float)
-        if backend == "penalized":
-            w, lam, _ = penalized_fit(X1, X0, Z1, Z0)
-            if not return_certified:
-                return w, math.nan
-            from ..solvers.vsearch import penalized_certificate
-            return w, math.nan, bool(penalized_certificate(X1, X0, w, lam)[3])
-        fit = solve_bilevel(X1, X0, Z1, Z0, backend=backend, seed=self.seed)
-        if not return_certified:
-            return fit.w, fit.bound_gap
-        ok = bool(fit.attained or fit.bound_gap <= V_GAP_RTOL * max(abs(fit.loss_v), 1e-300))
-        return fit.w, fit.bound_gap, ok
-
     def _fit_predictors(self, panel, mask, backend):
         from ..solvers.vsearch import penalized_certificate, penalized_fit, solve_bilevel
         pr = self.predictors(panel)
@@ -431,8 +422,8 @@ class SyntheticControl:
             if not ok:
                 say(f"the penalized fit (lambda {lam:.4g}) is not certified: its duality gap {gap:.3g} "
                     f"is large against the objective {obj:.4g} (KKT violation {kkt:.3g})", diag)
-            return SCResult.from_weights(panel, w, diag, estimator=self, fit_mask=mask,
-                                         V=pd.Series(np.full(len(names), 1.0 / len(names)), index=names,
+            return SCResult.from_weights(panel, w, diag, model=PredictorModel(panel, self, mask, backend, pr, panel.outcome),
+                                         fit_mask=mask, V=pd.Series(np.full(len(names), 1.0 / len(names)), index=names,
                                                      name="V"))
         fit = solve_bilevel(X1, X0, Z1, Z0, backend=backend, seed=self.seed)
         from ..solvers.simplex import kkt_certificate
@@ -448,6 +439,9 @@ class SyntheticControl:
             "bound_method": fit.bound_method,
             "outcome_only_bound": fit.outcome_only_bound,
             "global_bound_status": None if fit.global_bound is None else fit.global_bound.status,
+            # what stopped SCIP's proof: "optimal", "gap_limit", "objective_limit", a deterministic
+            # "node_limit", or "time_limit" only when a user-set wall-clock cap bit
+            "global_bound_stopped_by": getattr(fit, "global_bound_stopped_by", None),
             "inner_gap": fit.inner_gap_rel,
             "inner_optimal": fit.inner_optimal,
             "kkt_violation": float(inner_kkt),
@@ -470,55 +464,5 @@ class SyntheticControl:
                 f"proven lower bound {fit.lower_bound:.6g} (gap {fit.bound_gap:.3g}, {100 * rel:.3g}% of the "
                 f"loss); a better V may exist. backend='auto' runs the certified search", diag)
         V = pd.Series(fit.v, index=names, name="V")
-        return SCResult.from_weights(panel, fit.w, diag, estimator=self, fit_mask=mask, V=V)
-
-
-def fit_outcome_only(y, X, mask, quiet=False):
-    """Outcome-only simplex fit on the periods in ``mask``; returns (weights, diagnostics).
-
-    What cannot be trusted as it stands (a fit that is not certified, a treated unit outside the
-    donors' range) is put in ``diagnostics["warnings"]`` and said as a SynthWarning -- unless
-    ``quiet``: refit loops (leave-one-out, in-time placebo) record it per refit and say it once."""
-    T0 = np.count_nonzero(mask)
-    prefix = bool(mask[:T0].all())  # the usual case, a prefix of the periods: slice views, no copies
-    Xf = X[:T0] if prefix else X[mask]
-    yf = y[:T0] if prefix else y[mask]
-    fit = simplex_ls(Xf, yf)
-    if not math.isfinite(float(np.add.reduce(fit.weights))):
-        raise SolverError(
-            f"the simplex least-squares solver returned non-finite weights after {fit.n_iter} "
-            f"iterations; the donor data may contain extreme values")
-    said = []
-    if not fit.converged:
-        said.append(
-            f"the outcome-only fit is not certified: its duality gap {fit.duality_gap:.3g} (a proven "
-            f"bound on SSR(w) - SSR*) is large against SSR {fit.ssr:.3g} after {fit.n_iter} "
-            f"iterations (KKT violation {fit.kkt_violation:.3g}); the weights may not be optimal. "
-            f"Check the donors for extreme values or rescale the outcome")
-    above = int(np.count_nonzero(yf > Xf.max(axis=1)))
-    below = int(np.count_nonzero(yf < Xf.min(axis=1)))
-    if above + below == T0:
-        said.append(
-            f"the treated unit lies outside the donors' range in every one of the {T0} fitting periods "
-            f"({above} above the largest donor, {below} below the smallest): no convex combination of "
-            f"donors can reproduce it. The weights are the certified optimum, but the synthetic control "
-            f"is a poor match (see pre_rmse); consider other donors or augment='ridge'")
-    diag = {
-        "solver": "active-set simplex LS",
-        "kkt_violation": fit.kkt_violation,
-        "duality_gap": fit.duality_gap,
-        "loss_w": fit.ssr / T0,  # mean squared error over the fit periods
-        # ||y - X w|| over the fit periods (augsynth's name), overflow-safe
-        "l2_imbalance": rms(yf - Xf @ fit.weights) * math.sqrt(T0),
-        "n_active_donors": int(np.count_nonzero(fit.weights)),
-        "n_iter": fit.n_iter,
-        "converged": fit.converged,
-        "certified": fit.converged,
-        "outside_hull_periods": above + below,
-    }
-    for m in said:
-        if quiet:
-            diag.setdefault("warnings", []).append(m)
-        else:
-            say(m, diag)
-    return fit.weights, diag
+        model = PredictorModel(panel, self, mask, backend, pr, panel.outcome)
+        return SCResult.from_weights(panel, fit.w, diag, model=model, fit_mask=mask, V=V)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecificationError
-from ..results import Inference
 from ..solvers.simplex import simplex_ls
 from ._undefined import mc_pvalue, report_uncertified
+from .base import Inference, register
 
 __all__ = ["cluster_bootstrap"]
 
@@ -37,8 +37,23 @@ def _chunk(src, draws_list, tr_cols, donor_cols, fit_mask, post):
     return out
 
 
+class _Chunk:
+    """Picklable ``draws_list -> [(att, certified), ...]`` for :func:`synthcontrol.parallel.pmap`."""
+
+    def __init__(self, *args):
+        self.args = args
+
+    def __call__(self, draws_list):
+        src, tr_cols, donor_cols, fit_mask, post = self.args
+        return _chunk(src, draws_list, tr_cols, donor_cols, fit_mask, post)
+
+
+@register("bootstrap", supports=("outcome",), title="User-level cluster bootstrap")
 def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress=False) -> Inference:
-    """See :meth:`synthcontrol.results.SCResult.bootstrap`.
+    """User-level cluster bootstrap (panels built with :func:`panel_from_events`).
+
+    ``n_jobs=None`` takes the estimator's ``n_jobs``; the draws come from one
+    seeded stream in order, so the answer does not depend on ``n_jobs``.
 
     The interval is the percentile interval of the bootstrap ATTs; the
     p-value is the two-sided percentile p-value for ATT = 0 as a Monte Carlo
@@ -63,11 +78,8 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     donor_cols = p.units.get_indexer(list(p.donors))
     fit_mask, post = res.fit_mask, p.post
     rng = np.random.default_rng(seed)
-    if n_jobs is None:  # no estimator's n_jobs to take (SCResult.bootstrap passes it): one process
-        n_jobs = 1
-    if n_jobs < 0:  # joblib's convention: -1 = every core
-        import os
-        n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    from ..parallel import pmap, resolve_n_jobs
+    n_jobs = resolve_n_jobs(res.model.n_jobs if n_jobs is None else n_jobs)  # None: the estimator's
 
     bar = None
     if progress:
@@ -75,19 +87,13 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
         bar = tqdm(total=n_boot, desc="cluster bootstrap", unit="rep", leave=False)
     atts = []
     chunk = max(1, min(50, n_boot // max(1, 4 * n_jobs))) if n_jobs > 1 else 25
-    if n_jobs > 1:
-        from joblib import Parallel, delayed
-        par = Parallel(n_jobs=n_jobs)
     for start in range(0, n_boot, chunk * max(1, n_jobs)):
         stop = min(n_boot, start + chunk * max(1, n_jobs))
         # draws are made here, in order, from the single stream
         draws = [rng.integers(0, src.n_clusters, size=src.n_clusters) for _ in range(start, stop)]
-        if n_jobs > 1:
-            parts = [draws[i:i + chunk] for i in range(0, len(draws), chunk)]
-            for r in par(delayed(_chunk)(src, part, tr_cols, donor_cols, fit_mask, post) for part in parts):
-                atts.extend(r)
-        else:
-            atts.extend(_chunk(src, draws, tr_cols, donor_cols, fit_mask, post))
+        parts = [draws[i:i + chunk] for i in range(0, len(draws), chunk)]
+        for r in pmap(_Chunk(src, tr_cols, donor_cols, fit_mask, post), parts, n_jobs=n_jobs):
+            atts.extend(r)
         if bar is not None:
             bar.update(stop - start)
     if bar is not None:
@@ -99,7 +105,5 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     details = {"n_boot": n_boot, "seed": seed, "se": float(draws.std(ddof=1)),
                "mean": float(draws.mean()), "draws": draws, "att": res.att}
     report_uncertified(n_unc, n_boot, "cluster bootstrap (the resamples' refits)", details)
-    inf = Inference(method="cluster bootstrap", p_value=float(pval), ci_lower=float(lo),
-                    ci_upper=float(hi), alpha=alpha, details=details)
-    res._cache["bootstrap"] = inf
-    return inf
+    return Inference(method="cluster bootstrap", p_value=float(pval), ci_lower=float(lo),
+                     ci_upper=float(hi), alpha=alpha, details=details)

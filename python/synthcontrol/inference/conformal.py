@@ -44,10 +44,9 @@ import pandas as pd
 from .._validate import (_py, check_alpha, check_bool, check_choice, check_count, check_grid,
                          check_number, check_seed)
 from ..errors import SpecificationError
-from ..results import Inference
-from ..solvers.simplex import simplex_ls
 from .._numerics import rms
 from ._undefined import RTOL, mc_pvalue, outcome_scale, report_uncertified, say
+from .base import Inference, register
 
 __all__ = ["conformal_inference"]
 
@@ -60,35 +59,7 @@ def _refitter(res):
     """A function (Yd (T', J), yt (T',)) -> counterfactual (T',), the estimator of ``res`` refitted
     on all T' periods as pre-periods.  Its ``stats`` dict counts the simplex fits made
     (``n_fits``) and those whose certificate did not hold (``n_uncertified``)."""
-    d = res.diagnostics
-    stats = {"n_fits": 0, "n_uncertified": 0}
-    if res.V is not None:
-        raise SpecificationError("conformal inference is available for outcome-only and ridge-augmented "
-                                 "fits; this fit weights predictors (V), whose refits are not defined here")
-    if d.get("augment") == "ridge":
-        from ..solvers.ridge import fit_ridge_ascm
-        est = res.estimator
-        Zd = zt = None
-        if est is not None and est.covariates:
-            Zd, zt = est._unit_covariates(res.panel)
-        lam = float(d["ridge_lambda"])
-
-        def refit(Yd, yt):
-            fit = fit_ridge_ascm(Yd, yt, len(yt), Z_donors=Zd, z_treated=zt, residualize=d["residualize"],
-                                 fixedeff=d["fixedeff"], lam=lam)
-            stats["n_fits"] += fit.n_fits
-            stats["n_uncertified"] += fit.n_uncertified
-            return fit.counterfactual
-        refit.stats = stats
-        return refit
-
-    def refit(Yd, yt):
-        fit = simplex_ls(Yd, yt)
-        stats["n_fits"] += 1
-        stats["n_uncertified"] += not fit.converged
-        return Yd @ fit.weights
-    refit.stats = stats
-    return refit
+    return res.model.refit_arrays()
 
 
 def _tol(ya, Yd):
@@ -203,9 +174,27 @@ def _invert(pfun, grid, alpha, refine, step, center=None, iters=30):
     return out[0], out[1], tuple(status)
 
 
+@register("conformal", supports=("outcome", "ridge"), title="Conformal inference (Chernozhukov, Wuthrich & Zhu 2021)",
+          cli_table="all")
 def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None, n_perm=10000,
                         seed=0, refine=False) -> Inference:
-    """See :meth:`synthcontrol.results.SCResult.conformal`."""
+    """Conformal inference (Chernozhukov, Wuthrich & Zhu 2021), as augsynth's
+        ``summary(fit, inf_type = "conformal")``: per-period intervals for the effect (by test
+        inversion on a grid around each effect, plus 0), their p-values for a zero effect, the
+        joint p-value for a zero effect path (``p_value``) and an interval for the ATT
+        (``ci_lower``/``ci_upper``: the constant effects not rejected by the average-effect test;
+        ``details["att_p_value"]`` is that test's p-value for zero).
+
+        ``kind``: ``"iid"`` (permutations; per-period p-values exact, the joint one from ``n_perm``
+        seeded draws) or ``"block"`` (the T cyclic shifts, exact).  ``q``: the statistic's power.
+        ``grid`` replaces the default grid; ``refine=True`` bisects each bound beyond the grid.
+        An interval that reaches the grid's edge is searched beyond it; one that never closes is
+        ``-inf``/``+inf`` with a warning (table columns ``lower_status``/``upper_status``).
+        ``alpha`` must exceed ``1 / (T0 + 1)``, the smallest p-value one period can have.  Sampled
+        permutation p-values count the observed ordering: ``(1 + hits) / (n_perm + 1)``.
+        Works for outcome-only and ridge-augmented fits (the ridge penalty stays at its fitted
+        value in the refits, as in augsynth).  See ``docs/augmented.md``.
+        """
     alpha = check_alpha("alpha", alpha)
     kind = check_choice("kind", kind, ("iid", "block"), what="'iid' or 'block'")
     q = check_number("q", q, low=0, low_open=True)  # finite: q = inf would give p = 1 everywhere
@@ -334,5 +323,4 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
     report_uncertified(refit.stats["n_uncertified"], refit.stats["n_fits"], "conformal (the refits)", details)
     inf = Inference(method=f"conformal ({kind})", p_value=joint_p, ci_lower=att_lo, ci_upper=att_hi,
                     alpha=alpha, details=details)
-    res._cache["conformal_last"] = inf
     return inf

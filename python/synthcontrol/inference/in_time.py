@@ -6,7 +6,7 @@ import pandas as pd
 
 from ..errors import SpecificationError
 from .._validate import _py
-from ..results import Inference
+from .base import Inference, register
 from .._numerics import rms
 from ._undefined import RTOL, fit_scale, report_refits, say
 
@@ -21,9 +21,9 @@ def _one(res, k):
     if mask.sum() < 2:
         raise SpecificationError(
             f"fake_time {_py(p.times[k])!r} leaves {int(mask.sum())} period(s) of the fit window to fit on; need at least 2")
-    w, diag = res.refit(mask=mask)
-    y = np.asarray(p.y_treated)
-    gap = y - p.X_donors @ w
+    r = res.model.refit(0, np.arange(1, len(p.donors) + 1), mask)
+    w, diag = r.weights, r.diagnostics
+    gap = np.asarray(r.gap)
     pre, fake_post = gap[:k], gap[k:T0]
     pre_rmse = rms(pre)  # overflow-safe: finite for outcomes of 1e300
     post_rmse = rms(fake_post)
@@ -39,8 +39,10 @@ def _one(res, k):
     }, diag
 
 
+@register("in_time_placebo", supports=("outcome",), title="In-time placebo (backdated treatment)",
+          aliases=("in_time",), cli_table="all")
 def in_time_placebo(res, fake_time=None) -> Inference:
-    """Backdate the treatment.
+    """Backdate the treatment to ``fake_time`` (or every feasible pre-period) and refit.
 
     With ``fake_time`` given: fit on the periods before it and measure the gap
     between ``fake_time`` and the real treatment (no effect should appear).

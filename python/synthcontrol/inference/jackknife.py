@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SpecificationError
-from ..results import Inference
 from ._undefined import report_uncertified, say
+from .base import Inference, register
 from .refit import UnitRefitter
 
 __all__ = ["jackknife_plus"]
@@ -44,8 +44,15 @@ def _order_stat(v, k):
     return np.partition(v, k - 1, axis=0)[k - 1]
 
 
+@register("jackknife_plus", title="Jackknife+ over time (Barber et al. 2021)", aliases=("jackknife+",),
+          cli_name="jackknife", cli_table="all")
 def jackknife_plus(res, alpha=0.1) -> Inference:
-    """See :meth:`synthcontrol.results.SCResult.jackknife`."""
+    """Jackknife+ intervals over time (Barber et al. 2021), augsynth's ``inf_type =
+        "jackknife+"``: each fitting period is left out in turn, the estimator refitted (ridge fits
+        keep their penalty), and the held-out residuals widen the leave-one-out predictions of every
+        post period.  ``details["table"]``: counterfactual and effect intervals per period;
+        ``ci_lower``/``ci_upper``: the ATT interval.  Coverage ``>= 1 - 2 alpha`` under exchangeable
+        errors (about ``1 - alpha`` in practice)."""
     from .._validate import check_alpha
     alpha = check_alpha("alpha", alpha, high=0.5)
     p = res.panel
@@ -98,8 +105,8 @@ def jackknife_plus(res, alpha=0.1) -> Inference:
         say(f"jackknife+: with {n} fitting periods the level alpha={alpha!r} needs order statistics "
             f"{k_lo} and {k_hi} of {n}, outside 1..{n}: the intervals are unbounded (-inf, +inf); "
             f"alpha >= 1/{n + 1} = {1 / (n + 1):.4g} gives bounded intervals", details)
-    if refitter.kind != "predictors":  # simplex refits (a V search reports its bound gap instead)
-        report_uncertified(n_unc, n_fits, "jackknife+ (the refits)", details, covariate=res.V is not None)
+    if res.model.certificate == "simplex":  # simplex refits (a V search reports its bound gap instead)
+        report_uncertified(n_unc, n_fits, "jackknife+ (the refits)", details)
     return Inference(method="jackknife+ over time (Barber et al. 2021)", p_value=None,
                      ci_lower=float(obs[-1] - hi[-1]), ci_upper=float(obs[-1] - lo[-1]), alpha=alpha,
                      details=details)

@@ -7,12 +7,17 @@ import pandas as pd
 from .._numerics import rms
 from .._validate import _py
 from ._undefined import report_refits, report_uncertified
+from .base import register
 
 __all__ = ["leave_one_out"]
 
 
+@register("leave_one_out", supports=("outcome", "predictors"), title="Leave-one-out donors", cli_name="loo",
+          aliases=("loo",))
 def leave_one_out(res, threshold=1e-3) -> pd.DataFrame:
-    """One row per donor with weight > ``threshold``, sorted by that weight.
+    """Drop each donor with weight > ``threshold`` in turn, refit, report the new ATT.
+
+    One row per donor with weight > ``threshold``, sorted by that weight.
 
     Columns: ``dropped`` (donor label), ``weight`` (its weight in the full fit),
     ``att`` (the ATT without it), ``change`` (``att`` minus the full ATT),
@@ -28,20 +33,15 @@ def leave_one_out(res, threshold=1e-3) -> pd.DataFrame:
     y = np.asarray(p.y_treated)
     rows = []
     diags, labels = [], []
-    n_cov_unc = 0
+    model = res.model
     for j in np.flatnonzero(w > threshold):
         keep = np.ones(len(w), dtype=bool)
         keep[j] = False
         X = p.X_donors[:, keep]
-        if res.V is not None:  # covariate fit: the same V search without donor j
-            wj, _, ok = res.estimator.refit_units(p, list(p.treated_units), list(p.donors[keep]), res.fit_mask,
-                                                  return_certified=True)
-            n_cov_unc += not ok
-        else:
-            wj, diag = res.refit(X=X)
-            diags.append(diag)
-            labels.append(_py(p.donors[j]))
-        gap = y - X @ wj
+        r = model.refit(0, 1 + np.flatnonzero(keep), res.fit_mask)  # the same estimator without donor j
+        diags.append(r)
+        labels.append(_py(p.donors[j]))
+        gap = y - X @ r.weights
         rows.append({"dropped": p.donors[j], "weight": float(w[j]), "att": float(gap[post].mean()),
                      "pre_rmse": rms(gap[~post])})  # overflow-safe: finite for outcomes of 1e300
     out = pd.DataFrame(rows, columns=["dropped", "weight", "att", "pre_rmse"])
@@ -50,10 +50,10 @@ def leave_one_out(res, threshold=1e-3) -> pd.DataFrame:
     out.attrs["att"] = res.att
     out.attrs["threshold"] = threshold
     info = {}
-    if res.V is None:  # outcome-only refits: their own certificates and warnings
-        report_refits(diags, labels, "leave-one-out", info, where="attrs")
+    if model.certificate == "simplex":  # simplex refits: their own certificates and warnings
+        report_refits([r.diagnostics for r in diags], labels, "leave-one-out", info, where="attrs")
     else:  # covariate refits: their V searches' certificates
-        report_uncertified(n_cov_unc, len(rows), "leave-one-out", info, where="attrs", covariate=True)
+        report_uncertified(sum(not r.certified for r in diags), len(rows), "leave-one-out", info, where="attrs",
+                           covariate=True)
     out.attrs.update(info)
-    res._cache["loo"] = out
     return out

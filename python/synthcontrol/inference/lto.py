@@ -34,9 +34,9 @@ import pandas as pd
 
 from .._validate import check_alpha, check_count, check_seed
 from ..errors import SpecificationError
-from ..results import Inference
 from .._numerics import rms
 from ._undefined import RTOL, fit_scale, report_uncertified, say
+from .base import Inference, register
 from .refit import UnitRefitter
 
 __all__ = ["lto_test", "lto_f", "lto_type_i_bound", "lto_powered_offset"]
@@ -99,8 +99,29 @@ def _ratio(gap, pre, floor):
     return rms(gap[~pre]) / pre_rmspe
 
 
+def _lto_cli(args):
+    out = {k: v for k, v in (("alpha", args.alpha), ("seed", args.seed)) if v is not None}
+    if getattr(args, "max_pairs", None) is not None:
+        out["max_pairs"] = args.max_pairs
+    return out
+
+
+@register("lto", title="Leave-two-out placebo test (Lei & Sudijono 2025)", cli=_lto_cli)
 def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
-    """See :meth:`synthcontrol.results.SCResult.lto`."""
+    """Leave-two-out refined placebo test (Lei & Sudijono 2025).
+
+        For every pair of donors, the pair and the treated unit are left out of the pool and all
+        three are fitted from the rest; the treated unit wins the match when its post/pre RMSPE
+        ratio is strictly the largest.  ``p_value`` is the naive p-value, the share of matches it
+        does not win (a grid of ``1 / C(J, 2)`` instead of the placebo test's ``1 / N``).
+        ``details``: ``p_powered`` (reject when it is <= ``alpha``; valid at this ``alpha`` only),
+        ``powered_offset_c``, ``type_i_bound`` (``floor(N f(N, alpha)) / N``), ``n_pairs``,
+        ``treated_losses``, ``treated_wins``, and a ``table`` of every match.
+
+        ``max_pairs`` evaluates a seeded random subset of the pairs (``seed``).  Every fit is the
+        estimator's own: outcome-only fits are exact (and reuse each other when the units left out
+        have no weight), covariate fits rerun the V search, ridge fits keep the fitted penalty.
+        """
     alpha = check_alpha("alpha", alpha)
     max_pairs = check_count("max_pairs", max_pairs, 1, allow_none=True)
     seed = check_seed("seed", seed)
@@ -121,8 +142,7 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
     pre = ~np.asarray(p.post)
     floor = RTOL * fit_scale(p, res.fit_mask)  # the rule of ._undefined: the fitting periods' scale
     refitter = UnitRefitter(res)
-    est = res.estimator
-    n_jobs = getattr(est, "n_jobs", 1) if est is not None else 1
+    n_jobs = res.model.n_jobs
     tasks = [task for i, j in pairs for task in ((0, frozenset((i, j))), (i, frozenset((0, j))),
                                                  (j, frozenset((0, i))))]
     refitter.prefetch(tasks, n_jobs=n_jobs)
@@ -191,14 +211,14 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
         "fit_kind": refitter.kind,
         "table": table,
     }
-    if refitter.kind == "outcome":
+    if res.model.reuses_support:  # exact simplex refits: their KKT certificates
         details["max_kkt_violation"] = refitter.max_kkt
-    elif refitter.kind == "predictors":
+    elif res.model.certificate == "covariate":  # V searches: their proven bound gaps
         details["max_bound_gap"] = refitter.max_bound_gap
     for msg in warn:
         say(msg, details)
     # the refits whose certificate did not hold (simplex fits, or covariate V searches)
     report_uncertified(refitter.n_uncertified, refitter.n_fits, "leave-two-out", details,
-                       covariate=refitter.kind == "predictors")
+                       covariate=res.model.certificate == "covariate")
     return Inference(method="leave-two-out placebo (Lei & Sudijono 2025)", p_value=p_naive, alpha=alpha,
                      details=details)

@@ -17,9 +17,9 @@ import pandas as pd
 from .._numerics import rms
 from .._validate import check_choice, check_number
 from ..errors import SpecificationError
-from ..results import Inference
 from ..solvers.simplex import placebo_fits
 from ._undefined import RTOL, fit_scale, report_uncertified, rmspe_ratios, say
+from .base import Inference, register
 
 __all__ = ["placebo_test", "placebo_gaps"]
 
@@ -34,13 +34,13 @@ def placebo_gaps(res, donor_pool="donors"):
     over the placebo fits.
     """
     donor_pool = check_choice("donor_pool", donor_pool, ("donors", "all"), what="'donors' or 'all'")
-    key = ("placebo_gaps", donor_pool)
-    if key in res._cache:
-        return res._cache[key]
+    key = ("placebo_gaps", donor_pool)  # a pure value of (result, donor_pool): memoised
+    if key in res._memo:
+        return res._memo[key]
     p = res.panel
-    if res.V is not None:
-        out = _covariate_placebo_gaps(res, donor_pool)
-        res._cache[key] = out
+    if not res.model.cheap:
+        out = _refit_placebo_gaps(res, donor_pool)
+        res._memo[key] = out
         return out
     Z = np.column_stack([p.y_treated, p.X_donors])
     Zf = np.ascontiguousarray(Z[res.fit_mask])
@@ -62,44 +62,77 @@ def placebo_gaps(res, donor_pool="donors"):
     frame.attrs["n_fits"] = len(fits)
     frame.attrs["n_uncertified_fits"] = int(n_unc)
     out = (frame, kkt)
-    res._cache[key] = out
+    res._memo[key] = out
     return out
 
 
-def _covariate_placebo_gaps(res, donor_pool):
-    """Placebo gaps for a covariate (V-weighted) fit: every placebo runs its own V search with the
-    estimator's settings (as Abadie, Diamond & Hainmueller 2010 do).  The returned scalar is the
-    largest proven bound gap over the placebo fits (NaN for the penalized backend)."""
-    from joblib import Parallel, delayed
+class _PlaceboRefit:
+    """Picklable ``k -> Refit`` of donor ``k`` from the other donors (and the treated series when
+    ``with_treated``), in the pool order ``[other donors..., treated]``."""
+
+    def __init__(self, engine, J, with_treated):
+        self.engine, self.J, self.with_treated = engine, J, with_treated
+
+    def __call__(self, k):
+        D = [c for c in range(1, self.J + 1) if c != k] + ([0] if self.with_treated else [])
+        return self.engine.fit(k, np.asarray(D, dtype=int))
+
+
+def _refit_placebo_gaps(res, donor_pool):
+    """Placebo gaps for a model whose refits are searches (a covariate fit: every placebo runs its
+    own V search with the estimator's settings, as Abadie, Diamond & Hainmueller 2010 do), on the
+    predictor table built at fit time, in parallel (:func:`synthcontrol.parallel.pmap`).  The
+    returned scalar is the largest proven bound gap over the placebo fits (NaN when the refits
+    prove none: the penalized backend)."""
+    from ..parallel import pmap
     p = res.panel
-    est = res.estimator
+    model = res.model
     if donor_pool == "all" and len(p.treated_units) > 1:
         raise SpecificationError(
             "donor_pool='all' needs a single treated unit for covariate fits (a treated group's mean "
             "has no covariate rows of its own); use donor_pool='donors'")
-    donors = list(p.donors)
-    jobs = []
-    for i, u in enumerate(donors):
-        pool = [d for d in donors if d != u] + (list(p.treated_units) if donor_pool == "all" else [])
-        jobs.append((u, pool))
-    n_jobs = getattr(est, "n_jobs", 1) or 1
-    fits = Parallel(n_jobs=n_jobs)(delayed(est.refit_units)(p, [u], pool, res.fit_mask, return_certified=True)
-                                   for u, pool in jobs)
-    Y = np.asarray(p.Y)
-    gaps = np.empty((len(p.times), len(donors) + 1))
+    J = len(p.donors)
+    fits = pmap(_PlaceboRefit(model.engine(res.fit_mask), J, donor_pool == "all"), range(1, J + 1),
+                n_jobs=model.n_jobs)
+    gaps = np.empty((len(p.times), J + 1))
     gaps[:, 0] = res.gap.to_numpy()
     worst = 0.0
-    for k, ((u, pool), (w, bgap, _)) in enumerate(zip(jobs, fits), start=1):
-        gaps[:, k] = Y[:, p.units.get_loc(u)] - Y[:, p.units.get_indexer(pool)] @ w
-        worst = max(worst, bgap) if np.isfinite(bgap) else np.nan
-    frame = pd.DataFrame(gaps, index=p.times, columns=["__treated__"] + donors)
+    for k, r in enumerate(fits, start=1):
+        gaps[:, k] = r.gap
+        worst = max(worst, r.bound_gap) if np.isfinite(r.bound_gap) else np.nan
+    frame = pd.DataFrame(gaps, index=p.times, columns=["__treated__"] + list(p.donors))
     frame.attrs["n_fits"] = len(fits)
-    frame.attrs["n_uncertified_fits"] = int(sum(not ok for _, _, ok in fits))
+    frame.attrs["n_uncertified_fits"] = int(sum(not r.certified for r in fits))
     return frame, worst
 
 
+def _placebo_cli(args):
+    return {"statistic": "rmspe_ratio", "donor_pool": getattr(args, "placebo_pool", None) or "donors"}
+
+
+@register("placebo", supports=("outcome", "predictors"), title="In-space placebo (Abadie et al. 2010)",
+          cli=_placebo_cli)
 def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_pool="donors") -> Inference:
-    """See :meth:`synthcontrol.results.SCResult.placebo`."""
+    """In-space placebo test: every donor in turn plays the treated unit.
+
+        Parameters
+        ----------
+        statistic : {"rmspe_ratio", "mean_gap"}
+            ``"rmspe_ratio"``: Abadie's post/pre RMSPE ratio, ``p = rank / N``
+            over the treated unit and the placebos.  ``"mean_gap"``: the mean
+            post-period gap, ``p = (#{|placebo| >= |observed|} + 1) / (N + 1)``.
+            A ratio over a pre-RMSPE of at most 1e-10 x the outcome's scale (an
+            exact pre-fit) is undefined: such placebos are left out
+            (``details["n_undefined"]``), and an undefined treated ratio gives
+            ``p = NaN``; both with a :class:`~synthcontrol.SynthWarning`.
+        exclude_mspe_ratio : float, optional
+            Drop placebos whose pre-period MSPE exceeds this multiple of the
+            treated unit's (Abadie et al. 2010 use 20, 5 and 2).  A value that
+            would drop every placebo raises ``SpecificationError``.
+        donor_pool : {"donors", "all"}
+            Donors of each placebo fit: the other donors only (default), or the
+            other donors plus the treated series (ADH 2010's test).
+        """
     statistic = check_choice("statistic", statistic, _STATISTICS)
     exclude_mspe_ratio = check_number("exclude_mspe_ratio", exclude_mspe_ratio, low=0.0, low_open=True,
                                       allow_none=True)
@@ -200,6 +233,4 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
     if "n_uncertified_fits" in frame.attrs:
         report_uncertified(frame.attrs["n_uncertified_fits"], frame.attrs["n_fits"], "placebo", details,
                            covariate=res.V is not None)
-    inf = Inference(method=f"placebo ({statistic})", p_value=float(p_value), details=details)
-    res._cache["placebo_last"] = inf
-    return inf
+    return Inference(method=f"placebo ({statistic})", p_value=float(p_value), details=details)

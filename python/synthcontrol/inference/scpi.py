@@ -58,10 +58,9 @@ import pandas as pd
 from .._validate import (_py, check_alpha, check_choice, check_count, check_n_jobs, check_number,
                          check_seed)
 from ..errors import SolverError, SpecificationError
-from ..results import Inference
 from .._numerics import col_rms, rms
 from ._undefined import RTOL, flag_grid_edge, outcome_scale
-from .refit import fit_kind
+from .base import Inference, register
 
 __all__ = ["scpi_inference", "scpi_rho", "quantile_regression", "restricted_quantiles"]
 
@@ -203,7 +202,7 @@ class _Programs:
         J, r = self.J, self.r
         self.clarabel = clarabel
         cones = [clarabel.ZeroConeT(1)]
-        cones.append(clarabel.NonnegativeConeT(J) if self.kind == "simplex" else clarabel.SecondOrderConeT(J + 1))
+        cones.append(clarabel.NonnegativeConeT(J) if self.kind == "simplex" else clarabel.SecondOrderConeT(J + 1))  # "ball"
         cones.append(clarabel.SecondOrderConeT(r + 1))
         self.cones = cones
         st = clarabel.DefaultSettings()
@@ -290,7 +289,7 @@ def _project(G, L):
 
 def _fast_draws(progs, Gs, rows):
     """min/max of ``rows @ x`` for every draw with the compiled active-set kernel; the programmes it
-    cannot certify are re-solved with Clarabel.  Returns ``(mn, mx, n_kernel, n_conic)``."""
+    cannot certify are re-solved with Clarabel.  Returns ``(mn, mx, n_kernel, n_conic, max_kkt)``."""
     from ..solvers.ballsimplex import solve_batch
     L, w, lb = progs.L, progs.w, progs.lb
     lam0 = np.maximum(w - lb, 0.0)  # x = w in the shifted variables: always feasible
@@ -333,12 +332,12 @@ def _simulate(progs, Sroot, rows, sims, seed, n_jobs, use_kernel=True):
     def chunk(block):
         out = [progs.solve_draw(G, rows) for G in block]
         return np.array([o[0] for o in out]), np.array([o[1] for o in out])
-    if n_jobs in (None, 1) or sims < 50:
+    from ..parallel import pmap, resolve_n_jobs
+    if resolve_n_jobs(n_jobs) == 1 or sims < 50:
         lo, hi = chunk(Gs)
     else:
-        from joblib import Parallel, delayed
-        n_chunks = max(1, min(len(Gs), 4 * abs(int(n_jobs))))
-        parts = Parallel(n_jobs=n_jobs)(delayed(chunk)(b) for b in np.array_split(Gs, n_chunks))
+        n_chunks = max(1, min(len(Gs), 4 * resolve_n_jobs(n_jobs)))
+        parts = pmap(chunk, np.array_split(Gs, n_chunks), n_jobs=n_jobs)
         lo = np.vstack([p[0] for p in parts])
         hi = np.vstack([p[1] for p in parts])
     return lo, hi, {"solver": "Clarabel (conic interior point)", "programmes_kernel": 0,
@@ -347,9 +346,27 @@ def _simulate(progs, Sroot, rows, sims, seed, n_jobs, use_kernel=True):
 
 # ------------------------------------------------------------------------------------------------
 
+@register("scpi", title="SCPI prediction intervals (Cattaneo, Feng & Titiunik 2021)",
+          cli=lambda args: {k: v for k, v in (("alpha", None if args.alpha is None else args.alpha / 2),
+                                              ("sims", args.sims), ("seed", args.seed)) if v is not None},
+          cli_table=["period", "observed", "counterfactual", "effect", "effect_lower", "effect_upper"])
 def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None,
                    rho=None, rho_max=0.2, n_jobs=1, solver="auto") -> Inference:
-    """See :meth:`synthcontrol.results.SCResult.scpi`."""
+    """SCPI prediction intervals (Cattaneo, Feng & Titiunik 2021), as the scpi package computes
+        them for the simplex: an in-sample simulation of the weights' error (``sims`` seeded draws,
+        two small conic programmes each per post period) plus an out-of-sample location-scale
+        bound (``e_method``: ``"gaussian"``, ``"ls"``, ``"qreg"`` or ``"empirical"``).
+
+        ``alpha`` is both levels (``u_alpha``, ``e_alpha`` override them): intervals cover with
+        probability at least ``1 - u_alpha - e_alpha`` (90% by default; ``Inference.alpha`` is that
+        sum).  ``ci_lower``/``ci_upper``: the ATT interval from the same simulation.
+        ``details["table"]``: per period the counterfactual band, the effect interval, the in- and
+        out-of-sample pieces and scpi's simultaneous band; ``rho``, ``active_donors``, ``Sigma``,
+        ``u_mean``, ``e_mean``, ``e_var``, ``failed_sims``.  Covariate fits use the outcome design
+        (approximate, see ``details["design"]``); ridge fits an L2-ball set.  ``solver="conic"``
+        solves every in-sample programme with Clarabel instead of the exact compiled kernel (a
+        cross-check; ``details["in_sample_solver"]`` says which solved what).
+        """
     alpha = check_alpha("alpha", alpha, high=0.5)
     sims = check_count("sims", sims, 10)
     e_method = check_choice("e_method", e_method, _E_METHODS)
@@ -367,7 +384,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
     u_alpha = alpha if u_alpha is None else u_alpha
     e_alpha = alpha if e_alpha is None else e_alpha
     p = res.panel
-    kind = fit_kind(res)
+    model = res.model
     mask = np.asarray(res.fit_mask, dtype=bool)
     post = np.asarray(p.post, dtype=bool)
     y = np.asarray(p.y_treated, dtype=float)
@@ -398,7 +415,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
             f"error's scale would be 0 and the prediction intervals zero-width. Use a longer pre-period "
             f"(more fitting periods than the donors can reproduce exactly) or a smaller donor pool")
     nz = int(np.count_nonzero(np.abs(w) >= 1e-6))
-    df = min(nz - 1, T0 - 1) if kind != "ridge" else min(nz, T0 - 1)
+    df = min(nz - 1, T0 - 1) if model.simplex else min(nz, T0 - 1)  # simplex weights: one fewer
     rho_details = {"rho_rule": "given", "rho_uncapped": None, "rho_at_grid_edge": None}
     if rho is None:
         rho_v, raw, rule = _rho_rule(u, B, w, rho_max, names=list(p.donors))
@@ -426,9 +443,9 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
     Sroot = _psd_root(Sigma)
 
     # in-sample: min/max of p'x over each draw's localised set
-    if kind == "ridge":
+    if not model.simplex:  # weights off the simplex: scpi's ridge-type (L2 ball) set
         lb = np.full(J, -np.inf)
-        progs = _Programs(w, Q, lb, "ridge", rho_v)
+        progs = _Programs(w, Q, lb, "ball", rho_v)
     else:
         lb = np.where(w < rho_v, np.maximum(w, 0.0), 0.0)
         progs = _Programs(w, Q, lb, "simplex", rho_v)
@@ -504,12 +521,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
     })
     att_lo, att_hi = float(obs[-1] - cf_ub[-1]), float(obs[-1] - cf_lb[-1])
     names = list(p.donors)
-    design = ("outcome-only simplex: the Cattaneo-Feng-Titiunik construction" if kind == "outcome" else
-              "covariate fit: the in-sample term uses the outcome design B with the V-weighted "
-              "weights (an approximation: the weights were also shaped by the predictors)"
-              if kind == "predictors" else
-              "ridge-augmented fit: the localised set is {sum x = 1, ||x||_2 <= ||w_hat||_2 + rho} "
-              "(scpi's ridge-type constraint) instead of the simplex")
+    design = model.scpi_design
     details = {
         "att": float(eff[-1]),
         "att_lower": att_lo, "att_upper": att_hi,
@@ -526,7 +538,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
         "u_mean": u_mean, "u_var": omega, "Sigma": Sigma, "e_mean": e_mean[:T1],
         "e_var": sigma[:T1] ** 2, "joint_in_sample": (wj_lb, wj_ub),
         "draws_lower": low_draws, "draws_upper": high_draws,
-        "fit_kind": kind, "design": design, "in_sample_solver": solver_info,
+        "fit_kind": model.kind, "design": design, "in_sample_solver": solver_info,
     }
     said = rho_details.pop("warnings", [])
     details.update(rho_details)

@@ -28,10 +28,10 @@ from scipy import stats
 
 from .._validate import check_alpha, check_count
 from ..errors import SpecificationError
-from ..results import Inference
 from .._numerics import rms
 from ._undefined import RTOL, fit_scale, report_uncertified, say
-from .refit import UnitRefitter, fit_kind
+from .base import Inference, register
+from .refit import UnitRefitter
 
 __all__ = ["debiased_ttest", "choose_k"]
 
@@ -107,52 +107,25 @@ def _validate(res, K, alpha, oracle_weights):
     return n_fit, T1, w
 
 
-def _fold_estimator(res, held):
-    """The estimator of a covariate fit without the predictors that read the outcome in the
-    held-out periods ``held`` (outcome lags there, or the outcome used as a covariate over a window
-    touching them): cross-fitting needs fold weights that never saw the held-out outcomes.
-    Covariates other than the outcome are kept.  Returns ``(estimator, dropped labels)``."""
-    import copy
-    from ..predictors import _Panel
-    est, p = res.estimator, res.panel
-    view = _Panel(p.source, p.unit, p.time)
-    held = set(held)
-
-    def touches(window, what, tuple_is_range=True):
-        return bool(set(view.window(window, what, tuple_is_range=tuple_is_range)) & held)
-    dropped = []
-    lags = est.outcome_lags
-    if lags:
-        if isinstance(lags, dict):
-            keep = {k: v for k, v in lags.items() if not touches(v, k)}
-        else:
-            keep = [t for t in lags if not touches(t, "outcome lag")]
-        dropped += [str(k) for k in lags if k not in keep]
-        lags = keep or None
-    covs = est.covariates
-    if covs and p.outcome in covs:
-        if isinstance(covs, dict):
-            if touches(covs[p.outcome], p.outcome):
-                dropped.append(p.outcome)
-                covs = {k: v for k, v in covs.items() if k != p.outcome} or None
-        else:
-            window = est.predictor_window if est.predictor_window is not None else list(p.times[: p.T0])
-            if touches(window, p.outcome, tuple_is_range=est.predictor_window is not None):
-                dropped.append(p.outcome)
-                covs = [c for c in covs if c != p.outcome] or None
-    if not dropped:
-        return est, dropped
-    if not covs and not lags:
-        raise SpecificationError(
-            "every predictor of this fit reads the outcome in a held-out block of the t-test "
-            f"({', '.join(dropped)}); use fewer folds, or predictors outside the last r K fitting periods")
-    new = copy.copy(est)
-    new.outcome_lags, new.covariates = lags, covs
-    return new, dropped
+def _ttest_cli(args):
+    out = {"alpha": args.alpha} if args.alpha is not None else {}
+    if getattr(args, "K", None) is not None:
+        out["K"] = args.K
+    return out
 
 
+@register("ttest", title="Debiased cross-fitting t-test (Chernozhukov, Wuthrich & Zhu 2025)", cli=_ttest_cli)
 def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
-    """See :meth:`synthcontrol.results.SCResult.ttest`."""
+    """Debiased cross-fitting t-test for the ATT (Chernozhukov, Wuthrich & Zhu 2025).
+
+        The last ``r K`` pre-periods (``r = min(floor(T0 / K), T1)``) form ``K`` blocks; for each,
+        the estimator is refitted on the other pre-periods and ``tau_k`` = mean post gap - mean
+        held-out gap.  ``ci_lower``/``ci_upper``: ``att +- t_{K-1}(1 - alpha/2) se``;
+        ``p_value``: two-sided, for a zero ATT.  ``details``: ``att`` (the debiased ATT), ``se``,
+        ``tstat``, ``df``, ``fold_estimates`` and a ``folds`` table.  ``K="auto"`` picks ``K``
+        from the AR(1) persistence of the pre-period gap (``details["K_choice"]``).
+        ``oracle_weights`` (``{donor: weight}``) replaces every fold's refit by those weights.
+        """
     K = check_count("K", K, 2, also=("auto",))
     alpha = check_alpha("alpha", alpha)
     n_fit, T1, w_oracle = _validate(res, K, alpha, oracle_weights)
@@ -168,7 +141,7 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
     blocks = fit_idx[n_fit - r * K:]  # the last r K fitting periods
     post = np.flatnonzero(np.asarray(p.post, dtype=bool))
     folds = []
-    kind = fit_kind(res)
+    model = res.model
     n_unc = n_fits_all = 0  # the folds' refits, and those whose certificate did not hold
     for k in range(K):
         H = blocks[k * r:(k + 1) * r]
@@ -179,11 +152,11 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
             gap = y - X @ w_oracle
             n_fits = 0
         else:
-            est = res.estimator
-            if kind == "predictors":
-                est, dropped = _fold_estimator(res, p.times[H])
-            refitter = UnitRefitter(res, mask=mask, estimator=est, ridge_cv=res.estimator is not None
-                                    and getattr(res.estimator, "ridge_lambda", None) is None)
+            # the fold's model never sees the held-out outcomes (a covariate fit drops the
+            # predictors that read them); a cross-validated ridge penalty is chosen again
+            fold_model, dropped = model.for_held_out(p.times[H])
+            refitter = UnitRefitter(res, mask=mask, model=fold_model,
+                                    ridge_cv=getattr(model, "lambda_from_cv", False))
             gap = refitter.gap(0, frozenset())
             n_fits = refitter.n_fits
             n_fits_all += n_fits
@@ -216,7 +189,7 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
     details = {
         "att": tau, "se": se, "tstat": tstat, "df": df, "K": K, "r": r, "T0": n_fit, "T1": T1,
         "rescale": scale, "naive_att": float(res.att), "oracle": w_oracle is not None,
-        "fit_kind": kind,
+        "fit_kind": model.kind,
         "folds": pd.DataFrame(folds),
         "fold_estimates": taus.tolist(),
     }
@@ -224,7 +197,7 @@ def debiased_ttest(res, K=3, alpha=0.05, oracle_weights=None) -> Inference:
         details["K_choice"] = k_info
     if warn:
         say(warn, details)
-    if w_oracle is None and kind != "predictors":  # simplex refits (a V search reports its bound gap instead)
-        report_uncertified(n_unc, n_fits_all, "t-test (the folds' refits)", details, covariate=res.V is not None)
+    if w_oracle is None and model.certificate == "simplex":  # simplex refits (a V search reports its bound gap instead)
+        report_uncertified(n_unc, n_fits_all, "t-test (the folds' refits)", details)
     return Inference(method=f"debiased cross-fitting t-test (K={K})", p_value=pval,
                      ci_lower=lo, ci_upper=hi, alpha=alpha, details=details)

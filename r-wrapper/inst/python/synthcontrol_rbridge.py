@@ -47,85 +47,31 @@ def call(name, *args, **kwargs):
 
 
 # ----------------------------------------------------------------------------------------------
-# conversions to builtins
+# conversions to builtins: the package's one result schema (synthcontrol.schema)
 # ----------------------------------------------------------------------------------------------
+def _schema():
+    from synthcontrol import schema
+    return schema
+
+
 def _scalar(v):
-    """numpy / pandas scalar -> builtin; None stays None; other objects -> None."""
-    import numpy as np
-    import pandas as pd
-    if v is None:
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return float(v)
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (pd.Timestamp, np.datetime64)):
-        return _period_str(pd.Timestamp(v))
-    return None
-
-
-def _period_str(ts):
-    if ts.hour == 0 and ts.minute == 0 and ts.second == 0 and ts.microsecond == 0 and ts.nanosecond == 0:
-        return ts.strftime("%Y-%m-%d")
-    return ts.strftime("%Y-%m-%d %H:%M:%S")
+    return _schema().scalar(v)
 
 
 def _periods(index):
-    """A period index -> (kind, list of builtins)."""
-    import numpy as np
-    import pandas as pd
-    idx = pd.Index(index)
-    if pd.api.types.is_datetime64_any_dtype(idx.dtype):
-        return "datetime", [_period_str(pd.Timestamp(t)) for t in idx]
-    if pd.api.types.is_bool_dtype(idx.dtype):
-        return "logical", [bool(t) for t in idx]
-    if pd.api.types.is_integer_dtype(idx.dtype):
-        return "integer", [int(t) for t in idx]
-    if pd.api.types.is_float_dtype(idx.dtype):
-        return "double", [float(t) for t in idx]
-    return "character", [str(t) for t in idx]
+    return _schema().periods(index)
 
 
 def _labels(index):
-    """Unit labels -> list of str (names in R)."""
-    return [str(_scalar(u)) if _scalar(u) is not None else str(u) for u in index]
+    return _schema().labels(index)
 
 
 def _floats(a):
-    import numpy as np
-    return [float(x) for x in np.asarray(a, dtype=float).ravel()]
+    return _schema().floats(a)
 
 
 def _frame(df):
-    """DataFrame -> {"columns": [...], "data": {col: list}, "kinds": {col: kind}}."""
-    import pandas as pd
-    cols, data, kinds = [], {}, {}
-    for c in df.columns:
-        s = df[c]
-        name = str(c)
-        cols.append(name)
-        if pd.api.types.is_bool_dtype(s.dtype):
-            data[name], kinds[name] = [bool(x) for x in s], "logical"
-        elif pd.api.types.is_integer_dtype(s.dtype):
-            data[name], kinds[name] = [int(x) for x in s], "integer"
-        elif pd.api.types.is_float_dtype(s.dtype):
-            data[name], kinds[name] = _floats(s.to_numpy(dtype=float, na_value=float("nan"))), "double"
-        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-            data[name], kinds[name] = [_period_str(pd.Timestamp(x)) for x in s], "datetime"
-        else:
-            vals = [_scalar(x) for x in s]
-            if all(isinstance(x, float) for x in vals):
-                data[name], kinds[name] = vals, "double"
-            elif all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
-                data[name], kinds[name] = vals, "integer"
-            else:
-                data[name], kinds[name] = [str(x) if x is not None else str(y) for x, y in zip(vals, s)], \
-                    "character"
-    return {"columns": cols, "data": data, "kinds": kinds}
+    return _schema().frame(df)
 
 
 def _list(x):
@@ -211,79 +157,27 @@ def _estimator_options(options, tdt):
 
 
 def result_data(res):
-    """An SCResult -> builtins, through its public attributes only."""
-    import numpy as np
-    p = res.panel
-    observed, counterfactual, weights = res.observed, res.counterfactual, res.weights
-    kind, periods = _periods(observed.index)
-    diag = {}
-    for k, v in res.diagnostics.items():
-        s = _scalar(v)
-        if s is not None:
-            diag[str(k)] = s
-    tt = p.treatment_time
-    tt = _period_str(tt) if hasattr(tt, "strftime") else _scalar(tt)
-    if tt is None and p.treatment_time is not None:
-        tt = str(p.treatment_time)
-    return {
-        "att": float(res.att),
-        "pre_rmse": float(res.pre_rmse),
-        "period_kind": kind,
-        "periods": periods,
-        "post": [bool(x) for x in np.asarray(p.post)],
-        "observed": _floats(observed.to_numpy()),
-        "counterfactual": _floats(counterfactual.to_numpy()),
-        "weights": _floats(weights.to_numpy()),
-        "donors": _labels(weights.index),
-        "treated": _labels(p.treated_units),
-        "treated_label": str(p.treated_label),
-        "treatment_time": tt,
-        "T0": int(p.T0),
-        "n_filled": int(p.n_filled),
-        "V": None if res.V is None else {"names": _labels(res.V.index), "values": _floats(res.V)},
-        "diagnostics": diag,
-        "outcome": str(p.outcome),
-        "augment": _augment_data(res),
-    }
+    """An SCResult -> builtins: its to_dict() (synthcontrol.schema)."""
+    return res.to_dict()
 
 
-def _augment_data(res):
-    """The non-scalar ridge diagnostics (lambda path, the plain SCM weights), or None."""
-    d = res.diagnostics
-    if d.get("augment") != "ridge":
-        return None
-    path = d.get("lambda_path")
-    if path is not None:
-        path = {k: _floats(path[k]) for k in ("lambda", "cv_error", "cv_se")}
-    w = d.get("weights_scm") or {}
-    return {"lambda_path": path, "weights_scm": {"names": [str(k) for k in w],
-                                                 "values": [float(v) for v in w.values()]}}
-
-
-def placebo(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_pool="donors"):
-    inf = res.placebo(statistic=statistic, exclude_mspe_ratio=exclude_mspe_ratio, donor_pool=donor_pool)
-    return _inference(inf)
-
-
-def in_time_placebo(res, fake_time=None):
-    return _inference(res.in_time_placebo(fake_time=fake_time))
-
-
-def leave_one_out(res, threshold=1e-3):
-    df = res.leave_one_out(threshold=threshold)
-    out = _frame(df)
-    out["att_full"] = float(res.att)
+def methods():
+    """The inference registry: name, title, the fit kinds it supports, aliases, the arguments
+    the method takes (``parameters``, in order) and their defaults."""
+    import synthcontrol as sc
+    out = []
+    for m in sc.inference.methods():
+        out.append({"name": m.name, "title": m.title, "supports": list(m.supports),
+                    "aliases": list(dict.fromkeys(a for a in (*m.aliases, m.cli_name) if a and a != m.name)),
+                    "parameters": list(m.parameters),
+                    "defaults": {k: _plain_default(v) for k, v in m.defaults.items()}})
     return out
 
 
-def conformal(res, alpha=0.05, kind="iid", q=1, grid_size=50, grid=None, n_perm=10000, seed=0,
-              refine=False):
-    """Conformal inference (augsynth's summary(inf_type = "conformal")) -> plain values."""
-    if grid is not None:
-        grid = [float(g) for g in _list(grid)]
-    inf = res.conformal(alpha=float(alpha), kind=kind, q=float(q), grid_size=_int_or_same(grid_size), grid=grid,
-                        n_perm=_int_or_same(n_perm), seed=_int_or_same(seed), refine=bool(refine))
-    return _inference(inf)
+def _plain_default(v):
+    if isinstance(v, (list, tuple)):
+        return [_scalar(x) for x in v]
+    return _scalar(v) if _scalar(v) is not None or v is None else str(v)
 
 
 def _int_or_same(x):
@@ -295,67 +189,70 @@ def _int_or_same(x):
     return x
 
 
-def scpi(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None, rho=None,
-         rho_max=0.2):
-    """SCPI prediction intervals -> plain values (the per-draw arrays and Sigma stay in Python)."""
-    def num(v):
-        return None if v is None else float(v)
-    inf = res.scpi(alpha=float(alpha), sims=_int_or_same(sims), e_method=e_method, seed=_int_or_same(seed),
-                   u_alpha=num(u_alpha), e_alpha=num(e_alpha), rho=num(rho), rho_max=float(rho_max), n_jobs=1)
-    out = _inference(inf)
-    d = inf.details
-    out["lists"] = {"active_donors": [str(u) for u in d.get("active_donors", [])],
-                    "design_donors": [str(u) for u in d.get("design_donors", [])],
-                    "joint_in_sample": _floats(d.get("joint_in_sample", ()))}
-    return out
+def _argument(value, default):
+    """An R argument -> Python, by the registered function's default: whole doubles become ints
+    where the default is a whole number or None (counts, seeds), vectors become lists."""
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, dict):
+        return {str(k): (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+                for k, v in value.items()}
+    if isinstance(default, bool):
+        return bool(value) if isinstance(value, (bool, int, float)) else value
+    if default is None or (isinstance(default, int) and not isinstance(default, bool)):
+        return _int_or_same(value)
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
-def lto(res, alpha=0.05, max_pairs=None, seed=0):
-    """The leave-two-out placebo test -> plain values."""
-    inf = res.lto(alpha=float(alpha), max_pairs=_int_or_same(max_pairs), seed=_int_or_same(seed))
-    return _inference(inf)
-
-
-def ttest(res, K=3, alpha=0.05, oracle_weights=None):
-    """The debiased cross-fitting t-test -> plain values (``oracle_weights``: {donor: weight})."""
-    if oracle_weights is not None:
-        oracle_weights = {str(k): float(v) for k, v in dict(oracle_weights).items()}
-    inf = res.ttest(K=_int_or_same(K), alpha=float(alpha), oracle_weights=oracle_weights)
-    out = _inference(inf)
-    d = inf.details
-    kc = d.get("K_choice")
-    out["lists"] = {"fold_estimates": _floats(d.get("fold_estimates", [])),
-                    "K_choice": None if kc is None else {str(k): _scalar(v) for k, v in kc.items()}}
-    return out
-
-
-def jackknife_plus(res, alpha=0.1):
-    """Jackknife+ over time (augsynth's inf_type = "jackknife+") -> plain values.  Unbounded
-    interval ends (too few fitting periods for the level) stay float +-inf, R's Inf / -Inf."""
-    return _inference(res.jackknife_plus(alpha=float(alpha)))
-
-
-def _inference(inf):
+def infer(res, name, kwargs=None):
+    """Run the registered inference method ``name`` -> its to_dict() (a table for leave-one-out)."""
     import pandas as pd
-    scalars, frames, series = {}, {}, {}
-    for k, v in inf.details.items():
-        if isinstance(v, pd.DataFrame):
-            if k == "gaps":
-                kind, periods = _periods(v.index)
-                frames[k] = {"period_kind": kind, "periods": periods, "columns": _labels(v.columns),
-                             "values": [_floats(v[c]) for c in v.columns]}
-            else:
-                frames[k] = _frame(v)
-        elif isinstance(v, pd.Series):
-            kind, idx = (_periods(v.index) if k != "weights" else ("character", _labels(v.index)))
-            series[k] = {"kind": kind, "index": idx, "values": _floats(v)}
-        else:
-            s = _scalar(v)
-            if s is not None or v is None:
-                scalars[k] = s
-    return {"method": inf.method, "p_value": _scalar(inf.p_value), "ci_lower": _scalar(inf.ci_lower),
-            "ci_upper": _scalar(inf.ci_upper), "alpha": _scalar(inf.alpha), "details": scalars,
-            "frames": frames, "series": series}
+    import synthcontrol as sc
+    m = sc.inference.get_method(name)
+    defaults = m.parameters
+    kw = {k: _argument(v, defaults.get(k)) for k, v in dict(kwargs or {}).items()}
+    if "n_jobs" in defaults and "n_jobs" not in kw and m.name == "scpi":
+        kw["n_jobs"] = 1
+    out = res.infer(m.name, **kw)
+    if isinstance(out, pd.DataFrame):
+        d = _frame(out)
+        d["att_full"] = float(res.att)
+        return d
+    return out.to_dict()
+
+
+def placebo(res, **kw):
+    return infer(res, "placebo", kw)
+
+
+def in_time_placebo(res, **kw):
+    return infer(res, "in_time_placebo", kw)
+
+
+def leave_one_out(res, **kw):
+    return infer(res, "leave_one_out", kw)
+
+
+def conformal(res, **kw):
+    return infer(res, "conformal", kw)
+
+
+def scpi(res, **kw):
+    return infer(res, "scpi", kw)
+
+
+def lto(res, **kw):
+    return infer(res, "lto", kw)
+
+
+def ttest(res, **kw):
+    return infer(res, "ttest", kw)
+
+
+def jackknife_plus(res, **kw):
+    return infer(res, "jackknife_plus", kw)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -434,7 +331,7 @@ def synth_solve(X1, X0, Z1, Z0, rownames, colnames, zrownames, custom_v=None, ba
     return res
 
 
-_FUNCS = {"panel": panel, "fit": fit, "placebo": placebo, "in_time_placebo": in_time_placebo,
+_FUNCS = {"panel": panel, "fit": fit, "methods": methods, "infer": infer, "placebo": placebo, "in_time_placebo": in_time_placebo,
           "leave_one_out": leave_one_out, "conformal": conformal, "scpi": scpi, "lto": lto, "ttest": ttest,
           "jackknife_plus": jackknife_plus,
           "synth_dataprep": synth_dataprep,

@@ -140,14 +140,20 @@ test_that("scpi() on Prop 99: the ATT interval excludes 0, per-period intervals 
   expect_true(any(grepl("CF Lower", out, fixed = TRUE)))
   expect_true(any(grepl("Lower Bound", out, fixed = TRUE)))
   # options pass through summary's `...`; a different seed moves the simulated bounds only
-  s2 <- summary(fit, inf_type = "scpi", sims = 50, seed = 1, rho_max = 0.2)
+  # (rho_max reaches scpi() as rho_max only, so rho is still chosen by scpi's rule, and capped)
+  expect_warning(s2 <- summary(fit, inf_type = "scpi", sims = 50, seed = 1, rho_max = 0.2),
+                 "rho 0.2 is the largest value of its range", class = "synthcontrol_warning")
   expect_false(identical(s2$scpi$att_lower, sc$att_lower))
   expect_equal(s2$scpi$table$e_mean, tab$e_mean, tolerance = 1e-12)
 })
 
 test_that("bad inf_type, K and options raise synthcontrol errors", {
   fit <- prop99_fit()
-  expect_error(summary(fit, inf_type = "bootstrap"), "inf_type", class = "synthcontrol_spec_error")
+  expect_error(summary(fit, inf_type = "permutation"), "inf_type", class = "synthcontrol_spec_error")
+  # "bootstrap" is a registered method (the cluster bootstrap of panels built from user-level logs):
+  # summary() takes the name, and the core refuses this unit-level panel
+  expect_error(summary(fit, inf_type = "bootstrap"), "panel_from_events",
+               class = "synthcontrol_specification_error")
   expect_error(summary(fit, inf_type = c("lto", "ttest")), "inf_type", class = "synthcontrol_error")
   expect_error(ttest(fit, K = 1), "K", class = "synthcontrol_spec_error")
   expect_error(ttest(fit, K = 2.5), "K", class = "synthcontrol_spec_error")

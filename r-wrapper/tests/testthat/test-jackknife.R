@@ -154,13 +154,17 @@ test_that("summary(fit, inf_type = \"jackknife+\") prints the table and the ATT 
   expect_true(any(grepl("Coverage nominal / guaranteed +90% / >= 80%", out)))
   expect_true(any(grepl("CF Lower", out, fixed = TRUE)))
   expect_true(any(grepl("Upper Bound", out, fixed = TRUE)))
-  # augsynth's default level in summary() is alpha = 0.05; "jackknife_plus" and the positional
-  # shortcut are the same
+  # summary() runs each method at its own registered level (jackknife+: alpha = 0.1) unless
+  # alpha is given (augsynth's summary() uses 0.05); "jackknife_plus" and the positional shortcut
+  # are the same
   s5 <- summary(fit, inf_type = "jackknife+")
-  expect_identical(s5$jackknife_plus$alpha, 0.05)
+  expect_identical(s5$jackknife_plus$alpha, 0.1)
   expect_identical(summary(fit, inf_type = "jackknife_plus")$jackknife_plus, s5$jackknife_plus)
   expect_identical(summary(fit, "jackknife+")$jackknife_plus, s5$jackknife_plus)
-  expect_output(print(s5), "95%")
+  expect_output(print(s5), "90%")
+  s95 <- summary(fit, inf_type = "jackknife+", alpha = 0.05)
+  expect_identical(s95$jackknife_plus$alpha, 0.05)
+  expect_output(print(s95), "95%")
 })
 
 test_that("jackknife+ on a ridge-augmented fit (augsynth's use) keeps the penalty", {

@@ -1,0 +1,627 @@
+"""Fit models: what made a result's weights, and how to make them again on other units and periods.
+
+Every :class:`~synthcontrol.results.SCResult` carries a fit model (``res.model``).  The model knows
+its kind, holds the arrays its refits need (the outcomes of the treated series and the donors, the
+predictor table built once at fit time, the covariates' per-period values) and the estimator's
+settings, and declares what it supports.  Inference methods never ask "which kind of fit is this?":
+they ask the model to refit, and read its capability flags.
+
+Units are addressed by column of ``model.Z``: column 0 is the treated series (the mean of a treated
+group), columns ``1..J`` the donors in ``panel.donors`` order.
+
+Three kinds, one class each:
+
+``outcome`` (:class:`OutcomeModel`)
+    the outcome-only simplex fit.  Refits are exact; a batch of refits on one set of periods shares
+    one Gram matrix, and a refit is reused exactly when the units it must leave out carry no weight
+    in it (if ``w`` is optimal over a pool and zero on the units removed from it, it is still
+    feasible and its KKT conditions still hold on the smaller pool).
+``predictors`` (:class:`PredictorModel`)
+    a covariate fit (the bilevel V search or the penalized fit).  Every refit runs the same search
+    on the predictor table built once at fit time, sliced to the refit's units and rescaled over
+    them as Synth does; nothing is read again from the DataFrame.
+``ridge`` (:class:`RidgeModel`)
+    ridge-augmented SCM.  The penalty stays at its fitted value, or is chosen again by
+    cross-validation in each refit when asked (``ridge_cv=True``).
+
+A refit returns a :class:`Refit`; a batch of refits on one set of periods goes through
+:meth:`FitModel.engine`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._frozen import freeze
+from ._numerics import rms
+from .inference._undefined import say
+from .errors import DataError, SolverError, SpecificationError
+from .solvers.simplex import SharedGram, simplex_ls
+
+__all__ = ["FitModel", "OutcomeModel", "PredictorModel", "RidgeModel", "Refit", "KINDS",
+           "V_GAP_RTOL", "unit_covariate_means", "fit_outcome_only", "model_class"]
+
+KINDS = ("outcome", "predictors", "ridge")
+V_GAP_RTOL = 1e-6  # a covariate (V) fit is certified when bound_gap <= V_GAP_RTOL * loss_v
+
+
+@dataclass(frozen=True)
+class Refit:
+    """One refit: target column ``k`` fitted from the columns ``donors`` of ``model.Z``.
+
+    ``weights`` are on ``donors``; ``gap`` is observed minus counterfactual over all periods (for the
+    target series given, which is ``Z[:, k]`` unless replaced).  ``certified``: the fit's own
+    certificate held (the simplex KKT certificate, or the V search's proven bound within
+    ``V_GAP_RTOL`` of its loss).  ``n_fits``/``n_uncertified`` count the simplex fits made (a ridge
+    refit makes several: its base fit and, with cross-validation, its folds').  ``warnings``: what a
+    single outcome-only refit could not vouch for, for the caller to say once for all its refits.
+    """
+
+    donors: np.ndarray
+    weights: np.ndarray
+    gap: np.ndarray
+    certified: bool = True
+    n_fits: int = 1
+    n_uncertified: int = 0
+    kkt_violation: float = 0.0
+    bound_gap: float = math.nan
+    warnings: tuple = ()
+    diagnostics: dict = field(default_factory=dict, repr=False)
+
+
+def _readonly(a):
+    a = np.asarray(a, dtype=float)
+    a.setflags(write=False)
+    return a
+
+
+class FitModel:
+    """The fit behind a result: its kind, its settings, and refits on other units and periods.
+
+    Attributes
+    ----------
+    kind : {"outcome", "predictors", "ridge"}
+    backend : str
+        The estimator's backend as resolved at fit time.
+    settings : ReadOnlyDict
+        The estimator's parameters (``SyntheticControl.get_params()``), copied at fit time.
+    Z : (T, J + 1) read-only array
+        The treated series, then the donors' outcomes.
+    fit_mask : (T,) read-only bool array
+        The periods the weights were fitted on.
+    simplex : bool
+        Weights are non-negative and sum to one.
+    reuses_support : bool
+        A refit that leaves out only zero-weight donors equals the fit it came from (exact fits).
+    cheap : bool
+        Refits take microseconds: batches run in-process, never worth a worker pool.
+    """
+
+    kind: str = ""
+    simplex = True
+    reuses_support = False
+    cheap = False
+    #: what a refit's certificate vouches for, in messages: "simplex" fits or "covariate" V searches
+    certificate = "simplex"
+
+    def __init__(self, panel, estimator, fit_mask, backend):
+        self.backend = backend
+        #: the class of the estimator that made the fit (``SCResult.estimator`` builds a new one);
+        #: the model keeps a copy of its settings, never the estimator itself
+        self.estimator_class = type(estimator)
+        self.settings = freeze(dict(estimator.clone().get_params()))
+        self.Z = _readonly(np.column_stack([np.asarray(panel.y_treated, dtype=float),
+                                            np.asarray(panel.X_donors, dtype=float)]))
+        m = np.array(fit_mask, dtype=bool)
+        m.setflags(write=False)
+        self.fit_mask = m
+        self.treated_units = tuple(panel.treated_units)
+        self.donors = tuple(panel.donors)
+        self.times = panel.times
+
+    # -- what the model supports -----------------------------------------------------------------
+    def supports(self, method) -> bool:
+        """Whether the registered inference ``method`` (an entry of the registry,
+        ``sc.inference.get_method(name)``) applies to this fit."""
+        return self.kind in method.supports
+
+    @property
+    def n_jobs(self):
+        """The estimator's worker count for refit loops."""
+        return self.settings.get("n_jobs", 1) or 1
+
+    def labels(self, cols):
+        """Unit labels of ``Z`` columns (column 0: every treated unit)."""
+        return [lab for c in cols for lab in (self.treated_units if c == 0 else (self.donors[c - 1],))]
+
+    # -- refits ------------------------------------------------------------------------------------
+    def engine(self, mask=None, **options):
+        """A refit engine for many refits on the periods ``mask`` (default: the fit's own)."""
+        raise NotImplementedError
+
+    def refit(self, target, donors, mask=None, y=None) -> Refit:
+        """Fit column ``target`` of ``Z`` (or the series ``y`` in its place) from the columns
+        ``donors`` on the periods ``mask``; returns a :class:`Refit`."""
+        return self.engine(mask).fit(target, np.asarray(donors, dtype=int), y=y)
+
+    def refit_arrays(self, Y, y):
+        """A function for refits of the whole donor pool on other outcome arrays: returns
+        ``refit(Yd (T', J), yt (T',)) -> counterfactual (T',)`` fitted on all ``T'`` rows, with a
+        ``stats`` dict counting fits (``n_fits``) and failed certificates (``n_uncertified``)."""
+        raise SpecificationError(f"refits on other outcome arrays are not defined for {self.description}")
+
+    def for_held_out(self, periods):
+        """The model whose refits must not see the outcome in ``periods`` (cross-fitting folds):
+        ``(model, dropped predictor names)``.  Only covariate fits read outcomes outside their
+        fitting periods (outcome lags); other kinds return themselves."""
+        return self, []
+
+    @property
+    def description(self) -> str:
+        return f"{self.kind} fits"
+
+    # -- what results show ------------------------------------------------------------------------
+    def summary_rows(self, d) -> list:
+        """The rows of ``SCResult.summary()`` this kind adds, from the diagnostics ``d``."""
+        return []
+
+    def schema_extras(self, d):
+        """The non-scalar diagnostics :meth:`SCResult.to_dict` carries for this kind (or None)."""
+        return None
+
+    @classmethod
+    def fit_panel(cls, estimator, panel, backend):
+        """Fit ``estimator`` (settings already checked) on ``panel``: the result, with this model."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "backend": self.backend, "simplex": self.simplex,
+                "settings": {k: _plain(v) for k, v in self.settings.items()}}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(backend={self.backend!r}, donors={len(self.donors)})"
+
+
+def _plain(v):
+    """Settings as JSON-able builtins (tuples -> lists, dict keys -> str)."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return str(v)
+
+
+# ------------------------------------------------------------------------------------------------
+# outcome-only
+# ------------------------------------------------------------------------------------------------
+def fit_outcome_only(y, X, mask, quiet=False):
+    """Outcome-only simplex fit on the periods in ``mask``; returns (weights, diagnostics).
+
+    What cannot be trusted as it stands (a fit that is not certified, a treated unit outside the
+    donors' range) is put in ``diagnostics["warnings"]`` and said as a SynthWarning -- unless
+    ``quiet``: refit loops (leave-one-out, in-time placebo) record it per refit and say it once."""
+    T0 = np.count_nonzero(mask)
+    prefix = bool(mask[:T0].all())  # the usual case, a prefix of the periods: slice views, no copies
+    Xf = X[:T0] if prefix else X[mask]
+    yf = y[:T0] if prefix else y[mask]
+    fit = simplex_ls(Xf, yf)
+    if not math.isfinite(float(np.add.reduce(fit.weights))):
+        raise SolverError(
+            f"the simplex least-squares solver returned non-finite weights after {fit.n_iter} "
+            f"iterations; the donor data may contain extreme values")
+    said = []
+    if not fit.converged:
+        said.append(
+            f"the outcome-only fit is not certified: its duality gap {fit.duality_gap:.3g} (a proven "
+            f"bound on SSR(w) - SSR*) is large against SSR {fit.ssr:.3g} after {fit.n_iter} "
+            f"iterations (KKT violation {fit.kkt_violation:.3g}); the weights may not be optimal. "
+            f"Check the donors for extreme values or rescale the outcome")
+    above = int(np.count_nonzero(yf > Xf.max(axis=1)))
+    below = int(np.count_nonzero(yf < Xf.min(axis=1)))
+    if above + below == T0:
+        said.append(
+            f"the treated unit lies outside the donors' range in every one of the {T0} fitting periods "
+            f"({above} above the largest donor, {below} below the smallest): no convex combination of "
+            f"donors can reproduce it. The weights are the certified optimum, but the synthetic control "
+            f"is a poor match (see pre_rmse); consider other donors or augment='ridge'")
+    diag = {
+        "solver": "active-set simplex LS",
+        "kkt_violation": fit.kkt_violation,
+        "duality_gap": fit.duality_gap,
+        "loss_w": fit.ssr / T0,  # mean squared error over the fit periods
+        # ||y - X w|| over the fit periods (augsynth's name), overflow-safe
+        "l2_imbalance": rms(yf - Xf @ fit.weights) * math.sqrt(T0),
+        "n_active_donors": int(np.count_nonzero(fit.weights)),
+        "n_iter": fit.n_iter,
+        "converged": fit.converged,
+        "certified": fit.converged,
+        "outside_hull_periods": above + below,
+    }
+    for m in said:
+        if quiet:
+            diag.setdefault("warnings", []).append(m)
+        else:
+            say(m, diag)
+    return fit.weights, diag
+
+
+class OutcomeModel(FitModel):
+    """The outcome-only simplex fit."""
+
+    kind = "outcome"
+    reuses_support = True
+    cheap = True
+    description = "outcome-only simplex fits"
+    scpi_design = "outcome-only simplex: the Cattaneo-Feng-Titiunik construction"
+
+    def engine(self, mask=None, **options):
+        return _OutcomeEngine(self, self.fit_mask if mask is None else mask)
+
+    @classmethod
+    def fit_panel(cls, estimator, panel, backend):
+        return estimator._fit_outcome(panel, estimator._fit_mask(panel), backend)
+
+    def summary_rows(self, d):
+        return [("Duality gap (SSR)", f"{d.get('duality_gap', float('nan')):.2e}")]
+
+    def refit(self, target, donors, mask=None, y=None) -> Refit:
+        """A single refit, through the single-fit path (its own centring and certificate); what it
+        cannot vouch for is in ``Refit.warnings``."""
+        mask = self.fit_mask if mask is None else np.asarray(mask, dtype=bool)
+        D = np.asarray(donors, dtype=int)
+        yy = self.Z[:, target] if y is None else np.asarray(y, dtype=float)
+        X = self.Z[:, D]
+        w, diag = fit_outcome_only(yy, X, mask, quiet=True)
+        gap = yy - X @ w
+        gap.setflags(write=False)
+        return Refit(D, w, gap, certified=bool(diag.get("certified", True)), n_uncertified=int(not diag.get("certified", True)),
+                     kkt_violation=float(diag["kkt_violation"]), warnings=tuple(diag.get("warnings", ())),
+                     diagnostics=diag)
+
+    def refit_arrays(self, Y=None, y=None):
+        stats = {"n_fits": 0, "n_uncertified": 0}
+
+        def refit(Yd, yt):
+            fit = simplex_ls(Yd, yt)
+            stats["n_fits"] += 1
+            stats["n_uncertified"] += not fit.converged
+            return Yd @ fit.weights
+        refit.stats = stats
+        return refit
+
+
+def model_class(backend):
+    """The fit model of an estimator's resolved backend: ``"ridge"`` (augment='ridge'),
+    ``"outcome-only"``, or a covariate backend (``auto``, ``malo``, ``mscmt``, ``penalized``)."""
+    return {"ridge": RidgeModel, "outcome-only": OutcomeModel}.get(backend, PredictorModel)
+
+
+class _OutcomeEngine:
+    """Many exact refits on one set of periods from one shared Gram matrix."""
+
+    def __init__(self, model, mask):
+        self.model = model
+        self.mask = np.asarray(mask, dtype=bool)
+        self._shared = SharedGram(model.Z[self.mask])
+
+    def fit(self, k, D, y=None):
+        if y is not None:  # another target series: the single-fit path
+            return self.model.refit(k, D, self.mask, y=y)
+        Z = self.model.Z
+        fit = self._shared.fit(k, D)
+        gap = Z[:, k] - Z[:, D] @ fit.weights
+        gap.setflags(write=False)
+        return Refit(D, fit.weights, gap, certified=bool(fit.converged), n_uncertified=int(not fit.converged),
+                     kkt_violation=float(fit.kkt_violation))
+
+
+# ------------------------------------------------------------------------------------------------
+# covariate (predictor) fits
+# ------------------------------------------------------------------------------------------------
+class PredictorModel(FitModel):
+    """A covariate fit: the bilevel V search (``auto``, ``malo``, ``mscmt``) or the penalized fit.
+
+    ``table``: the raw predictor values, predictors x units (every treated unit, then the donors),
+    built once at fit time; ``columns``/``origins``/``windows``: for each predictor, the data column
+    it reads, the specification entry that made it, and the periods it averages over.
+    """
+
+    kind = "predictors"
+    certificate = "covariate"
+    scpi_design = ("covariate fit: the in-sample term uses the outcome design B with the V-weighted "
+                   "weights (an approximation: the weights were also shaped by the predictors)")
+
+    def __init__(self, panel, estimator, fit_mask, backend, predictors, outcome):
+        super().__init__(panel, estimator, fit_mask, backend)
+        self.table = predictors.table()
+        self.table.flags.allows_duplicate_labels = True
+        self.names = list(predictors.names)
+        self.windows = dict(predictors.windows)
+        self.columns = dict(predictors.columns or {})
+        self.origins = dict(predictors.origins or {})
+        self.outcome = outcome
+        self.seed = self.settings.get("seed", 0)
+
+    @property
+    def description(self):
+        return f"covariate fits (backend {self.backend!r})"
+
+    def engine(self, mask=None, **options):
+        return _PredictorEngine(self, self.fit_mask if mask is None else mask)
+
+    @classmethod
+    def fit_panel(cls, estimator, panel, backend):
+        return estimator._fit_predictors(panel, estimator._fit_mask(panel), backend)
+
+    def summary_rows(self, d):
+        if "lower_bound" in d:
+            return [
+                ("Loss V (fit-window MSE)", f"{d['loss_v']:.6g}"),
+                ("Lower bound (proven)", f"{d['lower_bound']:.6g}  ({d.get('bound_method', '')})"),
+                ("Bound gap (proven)", f"{d['bound_gap']:.3g}"
+                 + ("  (certified optimum)" if d.get("bound_attained") else "")),
+                ("Loss W (predictors)", f"{d['loss_w']:.3g}"),
+                ("V agreement", f"{d.get('v_agreement', float('nan')):.3g}"),
+            ]
+        return [("Loss V (fit-window MSE)", f"{d['loss_v']:.6g}"), ("Lambda", f"{d.get('lambda')}")]
+
+    def refit(self, target, donors, mask=None, y=None):
+        if y is not None:
+            raise SpecificationError("covariate fits cannot be refitted on another outcome series: the "
+                                     "predictors would no longer describe it")
+        return super().refit(target, donors, mask)
+
+    def scaled(self, treated, donors):
+        """``(X1, X0)``: the predictors of ``treated`` (labels; their mean) and ``donors`` (labels),
+        each row divided by its standard deviation over these units (Synth's scaling)."""
+        from .predictors import Predictors
+        tv = self.table[list(treated)]
+        pr = Predictors(X1=tv.mean(axis=1), X0=self.table[list(donors)], names=self.names,
+                        windows=self.windows, treated_values=tv)
+        X1s, X0s, _ = pr.scaled()
+        return X1s.to_numpy(dtype=float), X0s.to_numpy(dtype=float)
+
+    def solve(self, treated, donors, Z1, Z0):
+        """Weights of the covariate backend with ``treated`` (labels) as the target and ``donors``
+        (labels) as the pool, the outcome fit on ``Z1``/``Z0``.  Returns ``(w, bound_gap, certified)``
+        (``bound_gap`` NaN for the penalized backend, certified by its KKT certificate)."""
+        from .solvers.vsearch import penalized_certificate, penalized_fit, solve_bilevel
+        X1, X0 = self.scaled(treated, donors)
+        if self.backend == "penalized":
+            w, lam, _ = penalized_fit(X1, X0, Z1, Z0)
+            return w, math.nan, bool(penalized_certificate(X1, X0, w, lam)[3])
+        fit = solve_bilevel(X1, X0, Z1, Z0, backend=self.backend, seed=self.seed)
+        ok = bool(fit.attained or fit.bound_gap <= V_GAP_RTOL * max(abs(fit.loss_v), 1e-300))
+        return fit.w, fit.bound_gap, ok
+
+    def without(self, labels):
+        """This model without the predictors ``labels``."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        keep = [n for n in self.names if n not in set(labels)]
+        new.table = self.table.loc[keep]
+        new.names = keep
+        new.windows = {k: v for k, v in self.windows.items() if k in keep}
+        return new
+
+    def for_held_out(self, periods):
+        held = set(periods)
+        dropped = [n for n in self.names
+                   if self.columns.get(n) == self.outcome and set(self.windows[n]) & held]
+        if not dropped:
+            return self, []
+        shown = [str(self.origins.get(n, n)) for n in dropped]
+        if len(dropped) == len(self.names):
+            raise SpecificationError(
+                "every predictor of this fit reads the outcome in a held-out block of the t-test "
+                f"({', '.join(shown)}); use fewer folds, or predictors outside the last r K fitting periods")
+        return self.without(dropped), shown
+
+    def to_dict(self):
+        out = super().to_dict()
+        out["predictors"] = list(self.names)
+        return out
+
+
+class _PredictorEngine:
+    def __init__(self, model, mask):
+        self.model = model
+        self.mask = np.asarray(mask, dtype=bool)
+
+    def fit(self, k, D, y=None):
+        m = self.model
+        if y is not None:
+            return m.refit(k, D, self.mask, y=y)
+        if 0 in D and len(m.treated_units) > 1:
+            raise SolverError("a treated group's mean cannot be a donor of a covariate refit")
+        Z = m.Z
+        w, bgap, ok = m.solve(m.labels([k]), m.labels(D), Z[self.mask, k], Z[self.mask][:, D])
+        w = np.asarray(w, dtype=float)
+        gap = Z[:, k] - Z[:, D] @ w
+        gap.setflags(write=False)
+        return Refit(D, w, gap, certified=bool(ok), n_uncertified=int(not ok),
+                     bound_gap=float(bgap) if np.isfinite(bgap) else math.nan)
+
+
+# ------------------------------------------------------------------------------------------------
+# ridge-augmented SCM
+# ------------------------------------------------------------------------------------------------
+def unit_covariate_means(panel, covariates, periods=None):
+    """Per-unit means of the covariate columns over the pre-period (or ``periods``), missing cells
+    skipped, as augsynth does.  Returns ``(Z_donors (J, k), z_treated (k,))``."""
+    if panel.source is None:
+        raise SpecificationError(
+            "covariates need the long data with the covariate columns; this panel was built from "
+            "user-level events (panel_from_events), which keeps only the outcome")
+    src = panel.source
+    missing = [c for c in covariates if c not in src.columns]
+    if missing:
+        raise DataError(f"covariate column(s) {missing} not found; columns: {list(src.columns)}")
+    pre_times = set(panel.times[: panel.T0]) if periods is None else set(periods)
+    rows = src[src[panel.time].isin(pre_times)]
+    try:
+        means = rows.groupby(panel.unit)[list(covariates)].mean(numeric_only=False)
+    except TypeError:
+        raise DataError(f"covariates {list(covariates)} must be numeric") from None
+    units = list(panel.donors) + list(panel.treated_units)
+    means = means.reindex(units)
+    _check_covered(means)
+    Zd = means.loc[list(panel.donors)].to_numpy(dtype=float)
+    zt = means.loc[list(panel.treated_units)].to_numpy(dtype=float).mean(axis=0)
+    return Zd, zt
+
+
+def _check_covered(means):
+    if means.isna().any().any():
+        c = means.columns[means.isna().any()][0]
+        u = means.index[means[c].isna()][0]
+        raise DataError(f"covariate {c!r} has no value for unit {u!r} in the pre-period")
+
+
+class RidgeModel(FitModel):
+    """Ridge-augmented SCM (augsynth's Ridge ASCM): the fitted penalty ``lam`` and, with covariates,
+    their unit means over the pre-period and their per-period values (for refits on other periods),
+    read once at fit time."""
+
+    kind = "ridge"
+    simplex = False
+    description = "ridge-augmented fits (augment='ridge')"
+    scpi_design = ("ridge-augmented fit: the localised set is {sum x = 1, ||x||_2 <= ||w_hat||_2 + rho} "
+                   "(scpi's ridge-type constraint) instead of the simplex")
+
+    def __init__(self, panel, estimator, fit_mask, backend, lam, cov_means=None):
+        super().__init__(panel, estimator, fit_mask, backend)
+        settings = self.settings
+        self.lam = float(lam)
+        self.residualize = bool(settings.get("residualize"))
+        self.fixedeff = bool(settings.get("fixedeff"))
+        #: the penalty was chosen by cross-validation (not given): refits may choose it again
+        self.lambda_from_cv = settings.get("ridge_lambda") is None
+        self._cov = None
+        self._cube = None
+        if cov_means is not None:
+            Zd, zt = cov_means
+            self._cov = _readonly(np.vstack([zt[None, :], Zd]))  # rows in Z's column order
+            self._cube = self._covariate_cube(panel, list(settings.get("covariates") or ()))
+
+    @staticmethod
+    def _covariate_cube(panel, covariates):
+        """(C, N, T) per-period covariate values of ``[each treated unit, donors]`` (NaN: missing)."""
+        src = panel.source
+        units = list(panel.treated_units) + list(panel.donors)
+        cube = np.full((len(covariates), len(units), len(panel.times)), np.nan)
+        rows = src[src[panel.unit].isin(units) & src[panel.time].isin(set(panel.times))]
+        ui = pd.Index(units).get_indexer(rows[panel.unit])
+        ti = panel.times.get_indexer(rows[panel.time])
+        for c, col in enumerate(covariates):
+            cube[c, ui, ti] = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=float)
+        cube.setflags(write=False)
+        return cube
+
+    def covariates_over(self, mask):
+        """Covariate rows (``Z``'s column order) averaged over the periods in ``mask``: the fit's
+        own means when ``mask`` is the fit's periods, else from the per-period values."""
+        if self._cov is None:
+            return None
+        if np.array_equal(mask, self.fit_mask):
+            return self._cov
+        nt = len(self.treated_units)
+        with np.errstate(invalid="ignore"):
+            sums = np.nansum(self._cube[:, :, mask], axis=2)
+            counts = np.sum(~np.isnan(self._cube[:, :, mask]), axis=2)
+            means = sums / counts  # (C, N)
+        units = list(self.treated_units) + list(self.donors)
+        if (counts == 0).any():
+            c, u = np.argwhere(counts == 0)[0]
+            raise DataError(f"covariate {self.settings['covariates'][c]!r} has no value for unit "
+                            f"{units[u]!r} in the fitting periods of a refit")
+        zt = means[:, :nt].T.mean(axis=0)
+        Zd = means[:, nt:].T
+        return np.vstack([zt[None, :], Zd])
+
+    def engine(self, mask=None, ridge_cv=False, **options):
+        return _RidgeEngine(self, self.fit_mask if mask is None else mask, ridge_cv)
+
+    @classmethod
+    def fit_panel(cls, estimator, panel, backend):
+        return estimator._fit_ridge(panel)
+
+    def summary_rows(self, d):
+        return [
+            ("Ridge lambda", f"{d['ridge_lambda']:.4g}" + ("  (CV, one-SE rule)" if d.get("lambda_path") else "")),
+            ("L2 imbalance (scaled)", f"{d['l2_imbalance']:.4g} ({d['scaled_l2_imbalance']:.3f})"),
+            ("L2 imbalance of SCM", f"{d['l2_imbalance_scm']:.4g}"),
+            ("Estimated bias (ASCM-SCM)", f"{d['estimated_bias']:+.4g}"),
+            ("Extrapolation", f"{d['extrapolation']:.4g}  (weights sum {d['weights_sum']:.3f}, "
+                              f"{d['n_negative_weights']} negative)"),
+        ]
+
+    def schema_extras(self, d):
+        from .schema import floats
+        path = d.get("lambda_path")
+        if path is not None:
+            path = {k: floats(path[k]) for k in ("lambda", "cv_error", "cv_se")}
+        w = d.get("weights_scm") or {}
+        return {"lambda_path": path, "weights_scm": {"names": [str(k) for k in w],
+                                                     "values": [float(v) for v in w.values()]}}
+
+    def refit_arrays(self, Y=None, y=None):
+        from .solvers.ridge import fit_ridge_ascm
+        stats = {"n_fits": 0, "n_uncertified": 0}
+        cov = self._cov
+        Zd = None if cov is None else cov[1:]
+        zt = None if cov is None else cov[0]
+
+        def refit(Yd, yt):
+            fit = fit_ridge_ascm(Yd, yt, len(yt), Z_donors=Zd, z_treated=zt, residualize=self.residualize,
+                                 fixedeff=self.fixedeff, lam=self.lam)
+            stats["n_fits"] += fit.n_fits
+            stats["n_uncertified"] += fit.n_uncertified
+            return fit.counterfactual
+        refit.stats = stats
+        return refit
+
+    def to_dict(self):
+        out = super().to_dict()
+        out.update(ridge_lambda=self.lam, lambda_from_cv=self.lambda_from_cv)
+        return out
+
+
+class _RidgeEngine:
+    def __init__(self, model, mask, ridge_cv):
+        self.model = model
+        self.mask = np.asarray(mask, dtype=bool)
+        self.ridge_cv = bool(ridge_cv)
+        self.cov = model.covariates_over(self.mask)
+        # fit_ridge_ascm wants the fitting periods first: order the rows that way
+        self.order = np.concatenate([np.flatnonzero(self.mask), np.flatnonzero(~self.mask)])
+        self.inverse = np.argsort(self.order)
+
+    def fit(self, k, D, y=None):
+        from .solvers.ridge import fit_ridge_ascm
+        m = self.model
+        o = self.order
+        Z = m.Z
+        yk = Z[:, k] if y is None else np.asarray(y, dtype=float)
+        cov = self.cov
+        fit = fit_ridge_ascm(Z[o][:, D], yk[o], int(self.mask.sum()),
+                             Z_donors=None if cov is None else cov[D],
+                             z_treated=None if cov is None else cov[k],
+                             lam=None if self.ridge_cv else m.lam, residualize=m.residualize,
+                             fixedeff=m.fixedeff)
+        cf = fit.counterfactual[self.inverse]
+        gap = yk - cf
+        gap.setflags(write=False)
+        # one refit (its simplex fits that failed their certificate -- the base fit's and the CV
+        # folds' -- are counted in n_uncertified)
+        return Refit(D, np.asarray(fit.w, dtype=float), gap, certified=fit.n_uncertified == 0,
+                     n_fits=1, n_uncertified=int(fit.n_uncertified))
