@@ -1,5 +1,8 @@
-"""Regenerate docs/img/prop99_covariates.png: `python docs/make_covariates_figure.py` (needs the data
-directory, $SYNTHCONTROL_DATA or ../shared/data, and ../shared/reference for Synth's recorded path)."""
+"""Regenerate docs/img/prop99_covariates.png: `python docs/make_covariates_figure.py`.
+
+The data come from the copy packaged with synthcontrol (`sc.datasets.load("prop99")`), Synth's and
+MSCMT's recorded numbers from `fixtures/reference` ($SYNTHCONTROL_REFERENCE overrides it, as in the
+tests).  This script writes the tracked figure on purpose; the docs' examples never do."""
 import json
 import os
 from pathlib import Path
@@ -8,15 +11,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
 
 import synthcontrol as sc  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("SYNTHCONTROL_DATA", HERE.parents[1] / "shared" / "data"))
-REF = HERE.parents[1] / "shared" / "reference"
+REF = Path(os.environ.get("SYNTHCONTROL_REFERENCE", HERE.parent / "fixtures" / "reference"))
 
-sm = pd.read_csv(DATA / "smoking.csv")
+sm = sc.datasets.load("prop99")
 ctrl = sorted(s for s in sm.state.unique() if s != "California")
 dp = sc.synth_dataprep(
     foo=sm, predictors=["lnincome", "retprice", "age15to24"], predictors_op="mean",
