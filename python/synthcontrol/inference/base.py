@@ -235,9 +235,14 @@ _LOADED = [False]
 
 
 def _load_builtins():
-    """Import the built-in method modules (each registers itself) once."""
+    """Import every method module of this package once (each registers itself): a new module in
+    ``synthcontrol/inference/`` is found without being listed anywhere.  Modules whose name starts
+    with ``_``, and ``base`` and ``refit`` (the machinery), are not methods."""
     if not _LOADED[0]:
         _LOADED[0] = True
         import importlib
-        for mod in ("placebo", "in_time", "loo", "conformal", "scpi", "lto", "ttest", "jackknife", "bootstrap"):
-            importlib.import_module(f"synthcontrol.inference.{mod}")
+        import pkgutil
+        from pathlib import Path
+        for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda i: i.name):
+            if not info.name.startswith("_") and info.name not in ("base", "refit"):
+                importlib.import_module(f"synthcontrol.inference.{info.name}")
