@@ -17,6 +17,13 @@ PAGES = sorted(p for p in (REPO / "docs").glob("*.md") if checker.extract_blocks
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
-def test_docs_page_examples_run(page):
+def test_docs_page_examples_run(page, monkeypatch):
+    # rpy2 (imported by the cross-language tests in this process) prepends R's and the system's
+    # library folders to LD_LIBRARY_PATH; a Python started with it can load the system's
+    # libpython instead of its own (seen here: a 3.11.7 stdlib on 3.11.2's libpython, whose RLock
+    # lacks _recursion_count, failing in joblib's worker start-up). The examples run as a reader's
+    # would: without those additions.
+    for var in ("LD_LIBRARY_PATH", "R_HOME"):
+        monkeypatch.delenv(var, raising=False)
     result = checker.run_page(page, sys.executable, timeout=900.0)
     assert result["status"] == "pass", {k: v for k, v in result.items() if k != "blocks"}
