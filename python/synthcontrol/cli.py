@@ -400,6 +400,49 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_design(args) -> int:
+    """`synthcontrol design`: choose the treated units of an experiment (SYNDES)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import synthcontrol as sc
+    from ._validate import check_count
+    out = _Output(args.out, ("design.png", "power.png", "power_curve.csv", "design.json", "summary.txt")) \
+        if args.out else None
+    df = _read_csv(args.data)
+    K = None if args.K in ("none", "None") else check_count("--K", _cli_number("--K", args.K, int), 1, shown=args.K)
+    kw = dict(K=K, mode=args.mode, solver=args.solver, arm=args.arm, seed=_cli_number("--seed", args.seed, int))
+    if args.lam is not None:
+        kw["lam"] = _cli_number("--lam", args.lam, float)
+    if args.gap_limit is not None:
+        kw["gap_limit"] = _cli_number("--gap-limit", args.gap_limit, float)
+    if args.time_limit is not None:
+        kw["time_limit"] = None if args.time_limit == "none" else _cli_number("--time-limit", args.time_limit, float)
+    if args.alpha is not None:
+        kw["alpha"] = _cli_number("--alpha", args.alpha, float)
+    if (args.costs is None) != (args.budget is None):
+        raise SpecificationError("--costs COLUMN and --budget go together")
+    if args.costs is not None:
+        kw.update(costs=args.costs, budget=_cli_number("--budget", args.budget, float))
+    T0 = None if args.T0 is None else _cli_number("--T0", args.T0, int)
+    res = sc.SyntheticDesign(**kw).fit(df, unit=args.unit, time=args.time, outcome=args.outcome, T0=T0,
+                                       post_col=args.post_col)
+    designs = res if isinstance(res, dict) else {None: res}
+    print(res.summary())
+    if out:
+        for arm, d in designs.items():
+            tag = "" if arm is None else f"_{arm}"
+            if tag:
+                out.products += (f"design{tag}.png", f"power{tag}.png", f"power_curve{tag}.csv")
+            _save(d.plot("design"), out.path(f"design{tag}.png"))
+            _save(d.plot("power"), out.path(f"power{tag}.png"))
+            d.power_curve.to_csv(out.path(f"power_curve{tag}.csv"), index=False)
+        out.path("summary.txt").write_text(res.summary() + "\n")
+        out.path("design.json").write_text(json.dumps(res.to_dict(), indent=2, default=_json_default))
+        out.commit(last=("design.json",))
+        print(f"\nwritten to {out.out}/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="synthcontrol", description="Synthetic control from the command line.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -411,6 +454,27 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data", default=None, help="use this event-log CSV instead of generating one")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
+    g = sub.add_parser("design", help="choose which units to treat in an experiment (synthetic design, SYNDES)")
+    g.add_argument("data")
+    g.add_argument("--unit", required=True)
+    g.add_argument("--time", required=True)
+    g.add_argument("--outcome", required=True)
+    g.add_argument("--post-col", default=None, help="0/1 column marking the post-treatment periods (wins over --T0)")
+    g.add_argument("--T0", default=None, help="number of pre-treatment periods (default: all: a plan)")
+    g.add_argument("--K", default="3", help="units to treat (per arm); 'none' lets two_way_global choose")
+    g.add_argument("--mode", default="two_way_global",
+                   choices=["two_way_global", "one_way_global", "per_unit", "two_way_global_annealed"])
+    g.add_argument("--lam", default=None, help="ridge weight (default: the mean pre-period variance of a unit)")
+    g.add_argument("--solver", default="auto", choices=["auto", "exact", "SCIP"])
+    g.add_argument("--gap-limit", default=None, help="SCIP: relative gap to stop at (default 0.05)")
+    g.add_argument("--time-limit", default=None, help="seconds (default 60), or 'none'")
+    g.add_argument("--costs", default=None, help="column with each unit's cost of treatment (with --budget)")
+    g.add_argument("--budget", default=None, help="total cost the treated units may not exceed")
+    g.add_argument("--arm", default=None, help="column of unit arms: an independent design per arm")
+    g.add_argument("--alpha", default=None, help="level of the permutation test's interval (default 0.1)")
+    g.add_argument("--seed", default="0", help="seed of the annealed mode")
+    g.add_argument("--out", default=None, help="folder for design.png, power.png, power_curve.csv, design.json")
+    g.set_defaults(func=cmd_design)
     f = sub.add_parser("fit", help="fit a synthetic control to a long CSV")
     f.add_argument("data")
     f.add_argument("--unit", required=True)

@@ -331,7 +331,20 @@ def synth_solve(X1, X0, Z1, Z0, rownames, colnames, zrownames, custom_v=None, ba
     return res
 
 
-_FUNCS = {"panel": panel, "fit": fit, "methods": methods, "infer": infer, "placebo": placebo, "in_time_placebo": in_time_placebo,
+def design(columns, unit, time, outcome, post_col=None, datetime_cols=None, options=None, T0=None):
+    """SyntheticDesign(**options).fit(...) -> the result, its to_dict() and its summary text."""
+    import synthcontrol as sc
+    df = _make_frame(columns, datetime_cols)
+    opts = dict(options or {})
+    for k in ("K", "seed"):
+        if k in opts and opts[k] is not None:
+            opts[k] = _int_or_same(opts[k])
+    res = sc.SyntheticDesign(**opts).fit(df, unit=unit, time=time, outcome=outcome, post_col=post_col,
+                                         T0=None if T0 is None else _int_or_same(T0))
+    return {"result": res, "data": res.to_dict(), "summary": res.summary()}
+
+
+_FUNCS = {"panel": panel, "fit": fit, "design": design, "methods": methods, "infer": infer, "placebo": placebo, "in_time_placebo": in_time_placebo,
           "leave_one_out": leave_one_out, "conformal": conformal, "scpi": scpi, "lto": lto, "ttest": ttest,
           "jackknife_plus": jackknife_plus,
           "synth_dataprep": synth_dataprep,

@@ -1,0 +1,58 @@
+"""Figures of a design: the synthetic treated and control paths, and the power curve."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_design", "plot_power"]
+
+TREATED, SYNTH, GREY = "#c0392b", "#2c3e50", "#95a5a6"
+
+
+def _ax(ax, figsize):
+    import matplotlib.pyplot as plt
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_design(dres, ax=None):
+    """The treated units' weighted path against their synthetic control over time; the post
+    window shaded, the objective and the proof status in the title."""
+    fig, ax = _ax(ax, (9, 4.5))
+    times = np.asarray(dres.times)
+    tr = dres.treated_path.to_numpy()  # y_t' a: the treated side of the contrast
+    co = dres.control_path.to_numpy()  # y_t' c: its synthetic control
+    ax.plot(times, tr, color=TREATED, linewidth=2.2, label=f"treated ({', '.join(map(str, dres.treated))})")
+    ax.plot(times, co, color=SYNTH, linewidth=2.0, linestyle="--", label="synthetic control")
+    if not dres.planning:
+        ax.axvspan(times[dres.T0], times[-1], color=GREY, alpha=0.18, label="post-treatment window")
+    ax.set_xlabel("period")
+    ax.set_ylabel("outcome")
+    status = "proven optimal" if dres.proven_optimal else f"gap {100 * dres.mip_gap:.3g}% ({dres.status})"
+    ax.set_title(f"{dres.mode} design, K = {dres.K}: objective {dres.objective:.4g}, {status}")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_power(dres, ax=None):
+    """The minimum detectable effect (absolute and % of the treated pre-period mean) against the
+    post-period horizon, from the design's power curve."""
+    fig, ax = _ax(ax, (7, 4))
+    pc = dres.power_curve
+    ax.plot(pc.horizon, pc.mde_absolute, marker="o", color=SYNTH)
+    ax.set_xlabel("post-treatment periods (horizon h)")
+    ax.set_ylabel("minimum detectable effect")
+    if pc.mde_percent.notna().any():
+        sec = ax.secondary_yaxis("right", functions=(lambda y: 100 * y / pc.attrs.get("baseline_value", np.nan),
+                                                     lambda p: p * pc.attrs.get("baseline_value", np.nan) / 100))
+        sec.set_ylabel("% of the treated pre-period mean")
+    unreliable = pc[~pc.hac_reliable] if "hac_reliable" in pc else pc.iloc[0:0]
+    if len(unreliable):
+        ax.scatter(unreliable.horizon, unreliable.mde_absolute, color=TREATED, zorder=3,
+                   label="horizon > T0/4: long-run SD less reliable")
+        ax.legend(frameon=False, fontsize=8)
+    ax.set_title(f"Power: 5% two-sided test, 80% power (long-run SD {pc.long_run_sigma.iloc[0]:.4g})")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,297 @@
+"""Synthetic experimental design (SYNDES, Doudchenko, Khosravi, Pouget-Abadie et al. 2021): choose
+which units to treat and the synthetic weights jointly, before the experiment runs."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .._validate import _py, check_choice, check_number, check_seed
+from ..errors import InfeasibleDesignError, SpecificationError
+
+__all__ = ["SyntheticDesign"]
+
+MODES = ("two_way_global", "one_way_global", "per_unit", "two_way_global_annealed")
+SOLVERS = ("auto", "exact", "SCIP")
+_PARAMS = ("K", "mode", "lam", "gap_limit", "time_limit", "solver", "costs", "budget", "arm", "run_inference",
+           "alpha", "seed", "max_sets")
+
+
+class SyntheticDesign:
+    """Choose the treated units of an experiment and their synthetic weights (SYNDES).
+
+    The experimenter has pre-period outcomes for ``N`` units and can treat ``K``.  For a treated set
+    ``S`` (``C`` the others, ``T`` pre-periods) the objectives, reported as ``objective``, are
+
+    * ``"two_way_global"``: ``(1/T)||Y_S a - Y_C c||^2 + lam (||a||^2 + ||c||^2)``, ``a`` and ``c``
+      non-negative summing to one on ``S`` and on ``C``: one weighted treated average against one
+      synthetic control (effects assumed homogeneous);
+    * ``"one_way_global"``: ``(1/T)||(1/K) Y_S 1 - Y_C c||^2 + lam (1/K + ||c||^2)``: the plain
+      average of the treated units against a synthetic control;
+    * ``"per_unit"``: ``(1/(K T)) sum_{i in S} ||Y_i - Y_C w^i||^2 + (lam/K) sum_i ||w^i||^2``: a
+      synthetic control for every treated unit;
+    * ``"two_way_global_annealed"``: the two-way objective searched by seeded simulated annealing
+      (fast on large problems; ``proven_optimal`` is False and ``bound`` is the ridge terms' floor).
+
+    Parameters
+    ----------
+    K : int or None
+        Treated units (per arm with ``arm``).  ``None`` (``two_way_global`` only): the design
+        chooses ``K`` in ``1..N-1``.
+    mode : str
+        One of the above.
+    lam : float, optional
+        The ridge weight, the variance term of the estimator's MSE.  Default: the mean over units
+        of the pre-period variance of each unit's outcome (``ddof=1``).
+    solver : {"auto", "exact", "SCIP"}
+        ``"exact"``: our best-first search over the treated sets (every set bounded from below,
+        sets solved exactly in the order of their bounds until the next bound reaches the best
+        objective: a proof of optimality); ``"SCIP"``: the mixed-integer programme (McCormick
+        linearisation) on centred, scaled data, under ``gap_limit`` and ``time_limit``; ``"auto"``:
+        the exact search when there are at most ``max_sets`` treated sets, else SCIP.
+    gap_limit, time_limit : float or None
+        Limits of the SCIP solve (relative gap, default 0.05; seconds, default 60); ``time_limit``
+        also stops the exact search (which then reports the bound it proved).
+    costs : dict, Series or column name, optional; budget : float, optional
+        Cost of treating each unit and the total budget: ``sum of costs over S <= budget``.
+    arm : column name, optional
+        A unit-level arm label: an independent design per arm (results keyed by arm).  Not
+        combinable with ``costs``/``budget``.
+    run_inference : bool
+        With post-treatment periods: the moving-block permutation test of the design's contrast.
+    alpha : float
+        Level of the permutation test's interval.
+    seed : int
+        Seed of the annealed mode.
+    max_sets : int
+        ``solver="auto"`` searches exactly up to this many treated sets (default 2,000,000).
+    """
+
+    def __init__(self, K=3, mode="two_way_global", lam=None, gap_limit=0.05, time_limit=60.0, solver="auto",
+                 costs=None, budget=None, arm=None, run_inference=True, alpha=0.1, seed=0,
+                 max_sets=2_000_000):
+        self.K = K
+        self.mode = mode
+        self.lam = lam
+        self.gap_limit = gap_limit
+        self.time_limit = time_limit
+        self.solver = solver
+        self.costs = costs
+        self.budget = budget
+        self.arm = arm
+        self.run_inference = run_inference
+        self.alpha = alpha
+        self.seed = seed
+        self.max_sets = max_sets
+
+    def get_params(self, deep=True) -> dict:
+        return {k: getattr(self, k) for k in _PARAMS}
+
+    def set_params(self, **params):
+        bad = [k for k in params if k not in _PARAMS]
+        if bad:
+            raise SpecificationError(f"unknown setting(s) {bad}; the settings are {list(_PARAMS)}")
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def clone(self):
+        import copy
+        return type(self)(**copy.deepcopy(self.get_params()))
+
+    def __repr__(self):
+        changed = {k: v for k, v in self.get_params().items() if v != SyntheticDesign().get_params()[k]}
+        return "SyntheticDesign(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+    # ------------------------------------------------------------------------------------------
+    def _check(self):
+        mode = check_choice("mode", self.mode, MODES)
+        solver = check_choice("solver", self.solver, SOLVERS)
+        if self.K is None:
+            if mode != "two_way_global":
+                raise SpecificationError(f"K=None (the design chooses K) is available for mode='two_way_global' only; "
+                                         f"mode={mode!r} needs a whole number K >= 1")
+        elif isinstance(self.K, bool) or not isinstance(self.K, (int, np.integer)) or self.K < 1:
+            raise SpecificationError(f"K must be a whole number >= 1 (or None with mode='two_way_global'), got {self.K!r}")
+        if self.lam is not None:
+            check_number("lam", self.lam, low=0)
+        check_number("gap_limit", self.gap_limit, low=0, allow_none=True)
+        check_number("time_limit", self.time_limit, low=0, low_open=True, allow_none=True)
+        check_number("alpha", self.alpha, low=0, high=1, low_open=True, high_open=True)
+        check_seed("seed", self.seed)
+        if (self.costs is None) != (self.budget is None):
+            raise SpecificationError("costs and budget go together: give both (the total cost of the treated "
+                                     "units must not exceed the budget) or neither")
+        if self.budget is not None:
+            check_number("budget", self.budget, low=0)
+        if self.arm is not None and self.budget is not None:
+            raise SpecificationError("arm and costs/budget cannot be combined: the budget is defined over all "
+                                     "units, the arms are separate designs. Run one design per arm with its own "
+                                     "budget instead")
+        return mode, solver
+
+    def fit(self, data, *, unit, time, outcome, T0=None, post_col=None):
+        """Choose the design on a long DataFrame (one row per unit and period).
+
+        The pre-period is the first ``T0`` periods, or the periods where ``post_col`` is 0 (it wins,
+        with a ``UserWarning``, when both are given and disagree).  Without post-treatment periods
+        the fit is a plan: the design and its power, no effect.  Returns a
+        :class:`~synthcontrol.design.results.DesignResult` (or, with ``arm``, a
+        :class:`~synthcontrol.design.results.ArmDesigns`)."""
+        from ..design.results import ArmDesigns
+        mode, solver = self._check()
+        if not isinstance(data, pd.DataFrame):
+            raise SpecificationError(f"fit() takes a long pandas DataFrame, got {type(data).__name__}")
+        for col, what in ((unit, "unit"), (time, "time"), (outcome, "outcome")):
+            if col not in data.columns:
+                from ..errors import DataError
+                raise DataError(f"{what} column {col!r} not found; columns: {list(data.columns)}")
+        wide, T0 = self._wide(data, unit, time, outcome, T0, post_col)
+        costs = self._costs(data, unit, wide.columns)
+        if self.arm is None:
+            return self._design(wide, T0, costs, mode, solver)
+        if self.arm not in data.columns:
+            from ..errors import DataError
+            raise DataError(f"arm column {self.arm!r} not found; columns: {list(data.columns)}")
+        arms = data.groupby(unit)[self.arm].nunique()
+        if (arms > 1).any():
+            u = arms.index[arms > 1][0]
+            raise SpecificationError(f"the arm column {self.arm!r} must be constant within a unit; unit {_py(u)!r} "
+                                     f"has {int(arms[u])} arms")
+        label = data.groupby(unit)[self.arm].first()
+        out = {}
+        for a in pd.unique(label.loc[wide.columns]):
+            cols = [u for u in wide.columns if label[u] == a]
+            if self.K is not None and len(cols) < self.K + 1:
+                raise InfeasibleDesignError(f"arm {_py(a)!r} has {len(cols)} unit(s); a design with K={self.K} "
+                                            f"treated needs at least K + 1 = {self.K + 1} (one control at least)")
+            out[_py(a)] = self._design(wide[cols], T0, None, mode, solver, arm=_py(a))
+        return ArmDesigns(out)
+
+    # ------------------------------------------------------------------------------------------
+    def _wide(self, data, unit, time, outcome, T0, post_col):
+        from ..errors import DataError
+        keys = data[[unit, time]]
+        if keys.duplicated().any():
+            u, t = (_py(v) for v in keys[keys.duplicated()].iloc[0])
+            raise DataError(f"duplicate rows for unit {u!r} at period {t!r}")
+        try:
+            wide = data.pivot(index=time, columns=unit, values=outcome).sort_index()
+        except Exception as e:  # noqa: BLE001
+            raise DataError(f"cannot build the unit x period table: {e}") from None
+        wide = wide.astype(float)
+        if wide.isna().any().any():
+            t, u = next((t, u) for u in wide.columns for t in wide.index if np.isnan(wide.at[t, u]))
+            raise DataError(f"the panel must be balanced with no missing outcome: unit {_py(u)!r} has none at "
+                            f"period {_py(t)!r}")
+        nT = len(wide)
+        T0_post = None
+        if post_col is not None:
+            if post_col not in data.columns:
+                raise DataError(f"post_col {post_col!r} not found; columns: {list(data.columns)}")
+            per = data.groupby(time)[post_col].max().reindex(wide.index)
+            if not set(pd.unique(per)) <= {0, 1, True, False}:
+                raise DataError(f"post_col {post_col!r} must be 0/1")
+            per = per.astype(int).to_numpy()
+            T0_post = int(np.argmax(per == 1)) if per.any() else nT
+            if per.any() and not per[T0_post:].all():
+                raise DataError(f"post_col {post_col!r} must mark one final block of periods (0s, then 1s)")
+        if T0 is not None:
+            if isinstance(T0, bool) or not isinstance(T0, (int, np.integer)) or not 2 <= T0 <= nT:
+                raise SpecificationError(f"T0 must be a whole number of pre-periods in 2..{nT}, got {T0!r}")
+            if T0_post is not None and T0_post != T0:
+                warnings.warn(f"T0={T0} and post_col {post_col!r} disagree (post_col gives T0={T0_post}); "
+                              f"post_col wins", UserWarning, stacklevel=3)
+        T0 = T0_post if T0_post is not None else (T0 if T0 is not None else nT)
+        if T0 < 2:
+            raise SpecificationError(f"the design needs at least 2 pre-periods, got {T0}")
+        return wide, int(T0)
+
+    def _costs(self, data, unit, units):
+        if self.costs is None:
+            return None
+        c = self.costs
+        if isinstance(c, str):
+            if c not in data.columns:
+                from ..errors import DataError
+                raise DataError(f"costs column {c!r} not found")
+            c = data.groupby(unit)[c].first()
+        c = pd.Series(c, dtype=float).reindex(units)
+        if c.isna().any():
+            raise SpecificationError(f"costs has no value for unit(s) {[_py(u) for u in c.index[c.isna()]][:5]}")
+        if (c < 0).any():
+            raise SpecificationError("costs must be >= 0")
+        return c.to_numpy()
+
+    def _design(self, wide, T0, costs, mode, solver, arm=None):
+        from ..design.results import build_result
+        from ..solvers.syndes import DesignProblem, _combos, anneal_designs, enumerate_designs
+        Y = wide.to_numpy()
+        Ypre = Y[:T0]
+        N = Y.shape[1]
+        K = self.K
+        if K is not None and K >= N:
+            raise InfeasibleDesignError(f"K={K} treated units leave no control among the {N} units; K must be "
+                                        f"at most N - 1 = {N - 1}")
+        lam = float(np.mean(Ypre.var(axis=0, ddof=1))) if self.lam is None else float(self.lam)
+        base_mode = "two_way_global" if mode == "two_way_global_annealed" else mode
+        Ks = list(range(1, N)) if K is None else [K]
+        if costs is not None:
+            cheapest = np.sort(costs)
+            Ks = [k for k in Ks if cheapest[:k].sum() <= self.budget]
+            if not Ks:
+                raise InfeasibleDesignError(
+                    f"budget {self.budget:g} is below the cost of the cheapest {K if K else 1} unit(s) "
+                    f"({cheapest[:K or 1].sum():g}): no treated set is affordable")
+        problem = DesignProblem(Ypre, base_mode, lam)
+        n_sets = sum(math.comb(N, k) for k in Ks)
+        use = solver
+        if solver == "auto":
+            use = "exact" if n_sets <= self.max_sets and mode != "two_way_global_annealed" else "SCIP"
+        if mode == "two_way_global_annealed":
+            use = "anneal"
+        if use == "exact":
+            results = []
+            for k in Ks:
+                combos = _combos(N, k)
+                if costs is not None:
+                    combos = combos[costs[combos].sum(axis=1) <= self.budget + 1e-12 * max(1.0, abs(self.budget))]
+                    if len(combos) == 0:
+                        continue
+                results.append(enumerate_designs(problem, k, combos=combos, time_limit=self.time_limit))
+            best = min(results, key=lambda r: r.best.objective)
+            bound = min(r.bound for r in results)
+            search = best
+            info = dict(method="exact best-first search" + (" over K = 1..N-1" if K is None else ""),
+                        n_sets=sum(r.n_sets for r in results), n_solved=sum(r.n_solved for r in results),
+                        n_pruned=sum(r.n_pruned for r in results), seconds=sum(r.seconds for r in results),
+                        stopped_by="complete" if all(r.stopped_by == "complete" for r in results) else "time_limit",
+                        best_set_duality_gap=best.best.gap)
+            sv = best.best
+            proven = all(r.proven_optimal for r in results) and sv.objective - bound <= 1e-9 * abs(sv.objective) + sv.gap
+            status = "optimal" if proven else info["stopped_by"]
+        elif use == "anneal":
+            if K is None:
+                raise SpecificationError("the annealed mode needs a whole number K")
+            adm = None
+            if costs is not None:
+                adm = lambda S: costs[list(S)].sum() <= self.budget  # noqa: E731
+            search = anneal_designs(problem, K, seed=self.seed, admissible=adm)
+            sv, bound, proven = search.best, search.bound, False
+            status = "heuristic"
+            info = dict(method=search.method, n_sets=search.n_sets, n_solved=search.n_solved, n_pruned=0,
+                        seconds=search.seconds, stopped_by=search.stopped_by, best_set_duality_gap=sv.gap)
+        else:
+            from ..solvers.syndes_mip import solve_design_mip
+            mres = solve_design_mip(Ypre, K, base_mode, lam, costs=costs, budget=self.budget,
+                                    gap_limit=self.gap_limit, time_limit=self.time_limit)
+            sv = problem.value(mres.treated)  # the exact weights and objective of the set SCIP chose
+            bound = min(float(mres.bound), sv.objective)
+            proven = bool(mres.proven_optimal)
+            status = mres.status if not proven else "optimal"
+            info = dict(method="SCIP mixed-integer programme (centred, scaled data)", n_sets=n_sets,
+                        n_solved=None, n_pruned=None, seconds=mres.seconds, stopped_by=mres.stopped_by,
+                        best_set_duality_gap=sv.gap, nodes=mres.nodes, scip_objective=mres.objective)
+        return build_result(self, wide, T0, mode, lam, sv, bound, proven, status, info, costs=costs, arm=arm)

@@ -1,0 +1,60 @@
+# Synthetic experimental design (SYNDES) from R: synthetic_design() builds the long columns, the
+# Python core's SyntheticDesign chooses the treated units, and the result comes back through the
+# one result schema (DesignResult.to_dict()).  Documented in man/synthetic_design.Rd.
+
+synthetic_design <- function(formula, unit, time, data, K = 3, mode = "two_way_global", lam = NULL,
+                             solver = "auto", gap_limit = 0.05, time_limit = 60, alpha = 0.1, seed = 0,
+                             costs = NULL, budget = NULL, arm = NULL, T0 = NULL) {
+  cl <- match.call()
+  spec <- .parse_formula(formula)
+  if (missing(data) || !is.data.frame(data)) {
+    .sc_stop("`data` must be a data frame in long format, one row per unit and period",
+             class = "synthcontrol_data_error")
+  }
+  env <- parent.frame()
+  unit_col <- .column_name(if (missing(unit)) NULL else substitute(unit), env, data, "unit")
+  time_col <- .column_name(if (missing(time)) NULL else substitute(time), env, data, "time")
+  prep <- .prepare_data(data, unit_col, time_col, spec$outcome, spec$treat)
+  for (col in c(costs, arm)) {
+    if (!is.character(col) || length(col) != 1L || !col %in% names(data)) {
+      .sc_stop("`costs` and `arm` name a column of `data`; got ", paste(format(col), collapse = ", "),
+               class = "synthcontrol_spec_error")
+    }
+    prep$columns[[col]] <- if (is.numeric(data[[col]])) as.double(data[[col]]) else as.character(data[[col]])
+  }
+  opts <- list(K = if (is.null(K)) NULL else as.double(K), mode = mode, solver = solver,
+               gap_limit = gap_limit, time_limit = time_limit, alpha = as.double(alpha), seed = as.double(seed))
+  if (!is.null(lam)) opts$lam <- as.double(lam)
+  if (!is.null(costs)) opts$costs <- costs
+  if (!is.null(budget)) opts$budget <- as.double(budget)
+  if (!is.null(arm)) opts$arm <- arm
+  v <- .py_call("design", columns = prep$columns, unit = unit_col, time = time_col, outcome = spec$outcome,
+                post_col = spec$treat, datetime_cols = prep$datetime_cols, options = opts,
+                T0 = if (is.null(T0)) NULL else as.double(T0), call = cl)
+  d <- reticulate::py_to_r(reticulate::py_get_item(v, "data"))
+  text <- reticulate::py_to_r(reticulate::py_get_item(v, "summary"))
+  one <- function(x) {
+    out <- list(treated = unlist(x$treated), objective = x$objective, bound = x$bound, mip_gap = x$mip_gap,
+                proven_optimal = isTRUE(x$proven_optimal), status = x$status, mode = x$mode, K = x$K,
+                lam = x$lam, pre_fit_rmse = x$pre_fit_rmse,
+                weights = data.frame(unit = unlist(x$units), treated = unlist(x$treated_weights),
+                                     control = unlist(x$control_weights), contrast = unlist(x$contrast),
+                                     stringsAsFactors = FALSE),
+                power_curve = as.data.frame(lapply(x$power_curve$data, unlist), stringsAsFactors = FALSE),
+                post_fit = x$post_fit, certificate = x$certificate)
+    if (!is.null(x$inference)) {
+      out$p_value <- x$inference$p_value
+      out$ci <- c(lower = x$inference$ci_lower, upper = x$inference$ci_upper)
+      out$level <- x$inference$level
+    }
+    out
+  }
+  res <- if (!is.null(d$arms)) lapply(d$arms, one) else one(d)
+  structure(list(design = res, arms = !is.null(d$arms), summary_text = text, call = cl),
+            class = "synthcontrol_design")
+}
+
+print.synthcontrol_design <- function(x, ...) {
+  cat(x$summary_text, "\n", sep = "")
+  invisible(x)
+}
