@@ -140,6 +140,8 @@ class DesignResult:
                                                       f"pre-period mean; 5% two-sided, 80% power)"
                          + ("" if r.get("hac_reliable", True) else
                             f"; T0 < 4h: the long-run SD is less reliable at this horizon")))
+            rows.append(("", "in-sample: from the pre-period contrast the design minimised, so optimistic "
+                             "(2.5x too small in benchmarks/design_simulation.py)"))
         if self.post_fit is not None:
             pf = self.post_fit
             rows += [("ATT (mean post contrast)", f"{pf['ate']:+.6g}  ({pf['ate_percent']:+.3g}%)"),
