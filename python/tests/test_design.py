@@ -264,3 +264,13 @@ def test_mip_enumeration_and_pruned_search_agree(mode):
             assert other == pytest.approx(plain.best.objective, rel=1e-7)
         p = DesignProblem(Y, mode, lam)
         assert p.value(mip.treated).objective == pytest.approx(plain.best.objective, rel=1e-7)
+
+
+def test_parallel_exact_search_gives_the_same_proven_design():
+    Y = _panel(30, N=14, T=16)
+    for mode in ("two_way_global", "one_way_global"):
+        one = enumerate_designs(DesignProblem(Y, mode, 0.1), 4)
+        two = enumerate_designs(DesignProblem(Y, mode, 0.1), 4, n_jobs=2)
+        assert one.proven_optimal and two.proven_optimal
+        assert two.best.treated == one.best.treated
+        assert two.best.objective == pytest.approx(one.best.objective, rel=1e-12)

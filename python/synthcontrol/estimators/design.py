@@ -16,7 +16,7 @@ __all__ = ["SyntheticDesign"]
 MODES = ("two_way_global", "one_way_global", "per_unit", "two_way_global_annealed")
 SOLVERS = ("auto", "exact", "SCIP")
 _PARAMS = ("K", "mode", "lam", "gap_limit", "time_limit", "solver", "costs", "budget", "arm", "run_inference",
-           "alpha", "seed", "max_sets")
+           "alpha", "seed", "max_sets", "n_jobs")
 
 
 class SyntheticDesign:
@@ -67,11 +67,15 @@ class SyntheticDesign:
         Seed of the annealed mode.
     max_sets : int
         ``solver="auto"`` searches exactly up to this many treated sets (default 2,000,000).
+    n_jobs : int
+        Workers for the exact search's set solves (joblib's convention; results do not depend on
+        it).  With workers the exact search runs without ``time_limit`` (every set whose bound is
+        below the incumbent is solved).
     """
 
     def __init__(self, K=3, mode="two_way_global", lam=None, gap_limit=0.05, time_limit=60.0, solver="auto",
                  costs=None, budget=None, arm=None, run_inference=True, alpha=0.1, seed=0,
-                 max_sets=2_000_000):
+                 max_sets=2_000_000, n_jobs=1):
         self.K = K
         self.mode = mode
         self.lam = lam
@@ -85,6 +89,7 @@ class SyntheticDesign:
         self.alpha = alpha
         self.seed = seed
         self.max_sets = max_sets
+        self.n_jobs = n_jobs
 
     def get_params(self, deep=True) -> dict:
         return {k: getattr(self, k) for k in _PARAMS}
@@ -260,7 +265,9 @@ class SyntheticDesign:
                     combos = combos[costs[combos].sum(axis=1) <= self.budget + 1e-12 * max(1.0, abs(self.budget))]
                     if len(combos) == 0:
                         continue
-                results.append(enumerate_designs(problem, k, combos=combos, time_limit=self.time_limit))
+                workers = 1 if self.n_jobs in (None, 1) else self.n_jobs
+                results.append(enumerate_designs(problem, k, combos=combos, n_jobs=workers,
+                                                 time_limit=self.time_limit if workers == 1 else None))
             best = min(results, key=lambda r: r.best.objective)
             bound = min(r.bound for r in results)
             search = best

@@ -511,8 +511,18 @@ def _combos(N, K, allowed=None):
     return np.array(list(itertools.combinations(units.tolist(), K)), dtype=np.int64).reshape(-1, K)
 
 
+class _SolveChunk:
+    """Picklable: the exact designs of a chunk of treated sets (a worker's share)."""
+
+    def __init__(self, problem):
+        self.problem = problem
+
+    def __call__(self, sets):
+        return [self.problem.value(S) for S in sets]
+
+
 def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time_limit=None,
-                      n_directions=8, keep_values=False, batch_above=50_000, batch_iter=200):
+                      n_directions=8, keep_values=False, batch_above=50_000, batch_iter=200, n_jobs=1):
     """Best-first search over the treated sets of size ``K`` (or the given ``combos``).
 
     Every set gets a certified lower bound; sets are solved exactly in increasing order of their
@@ -564,6 +574,34 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
             # (the batch iterates are not used as warm starts: the treated units' own
             # synthetic-control supports start the exact solves better, measured on Walmart)
     refresh_at = 16  # add the first solved sets' contrasts as directions, then re-bound
+    from ..parallel import pmap, resolve_n_jobs
+    workers = resolve_n_jobs(n_jobs)
+    if workers > 1 and best is None and time_limit is None and M >= 500:
+        for k in np.argsort(lb, kind="stable")[:32]:  # an incumbent first
+            sv = problem.value(combos[k])
+            solved[k] = True
+            lb[k] = max(lb[k], sv.objective - sv.gap)
+            if keep_values:
+                values[sv.treated] = sv
+            if best is None or sv.objective < best.objective:
+                best = sv
+    if workers > 1 and best is not None and time_limit is None:
+        # every set whose bound is below the incumbent must be solved: hand them to the workers in
+        # chunks (the proof is the same: each set is solved, or its bound reaches the best found)
+        todo = np.flatnonzero(~solved & (lb < best.objective * (1 - rtol) - best.gap))
+        if len(todo) >= 500:
+            todo = todo[np.argsort(lb[todo], kind="stable")]
+            parts = np.array_split(todo, 4 * workers)
+            outs = pmap(_SolveChunk(problem), [[tuple(combos[k]) for k in part] for part in parts],
+                        n_jobs=workers)
+            for part, svs in zip(parts, outs):
+                for k, sv in zip(part, svs):
+                    solved[k] = True
+                    lb[k] = max(lb[k], sv.objective - sv.gap)
+                    if keep_values:
+                        values[sv.treated] = sv
+                    if sv.objective < best.objective:
+                        best = sv
     order = np.argsort(lb, kind="stable")
     pos = 0
     while pos < M:
