@@ -274,3 +274,9 @@ def test_parallel_exact_search_gives_the_same_proven_design():
         assert one.proven_optimal and two.proven_optimal
         assert two.best.treated == one.best.treated
         assert two.best.objective == pytest.approx(one.best.objective, rel=1e-12)
+
+
+def test_exact_search_refuses_an_enumeration_it_cannot_finish():
+    df = _long(_panel(31, N=8, T=10))
+    with pytest.raises(sc.SpecificationError, match="would enumerate 56 treated sets"):
+        sc.SyntheticDesign(K=3, solver="exact", max_sets=50).fit(df, unit="unit", time="time", outcome="y")

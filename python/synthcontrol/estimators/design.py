@@ -257,6 +257,10 @@ class SyntheticDesign:
             use = "exact" if n_sets <= self.max_sets and mode != "two_way_global_annealed" else "SCIP"
         if mode == "two_way_global_annealed":
             use = "anneal"
+        if use == "exact" and n_sets > self.max_sets:
+            raise SpecificationError(
+                f"solver='exact' would enumerate {n_sets:,} treated sets (more than max_sets = {self.max_sets:,}); "
+                f"use solver='SCIP' (or 'auto'), mode='two_way_global_annealed', or raise max_sets if it can finish")
         if use == "exact":
             results = []
             for k in Ks:
