@@ -11,6 +11,8 @@ import pandas as pd
 from .._validate import _py, check_choice, check_number, check_seed
 from ..errors import InfeasibleDesignError, SpecificationError
 
+from .base import Settings
+
 __all__ = ["SyntheticDesign"]
 
 MODES = ("two_way_global", "one_way_global", "per_unit", "two_way_global_annealed")
@@ -19,7 +21,7 @@ _PARAMS = ("K", "mode", "lam", "gap_limit", "time_limit", "solver", "costs", "bu
            "alpha", "seed", "max_sets", "n_jobs")
 
 
-class SyntheticDesign:
+class SyntheticDesign(Settings):
     """Choose the treated units of an experiment and their synthetic weights (SYNDES).
 
     The experimenter has pre-period outcomes for ``N`` units and can treat ``K``.  For a treated set
@@ -73,6 +75,8 @@ class SyntheticDesign:
         below the incumbent is solved).
     """
 
+    _PARAMS = _PARAMS
+
     def __init__(self, K=3, mode="two_way_global", lam=None, gap_limit=0.05, time_limit=60.0, solver="auto",
                  costs=None, budget=None, arm=None, run_inference=True, alpha=0.1, seed=0,
                  max_sets=2_000_000, n_jobs=1):
@@ -90,25 +94,6 @@ class SyntheticDesign:
         self.seed = seed
         self.max_sets = max_sets
         self.n_jobs = n_jobs
-
-    def get_params(self, deep=True) -> dict:
-        return {k: getattr(self, k) for k in _PARAMS}
-
-    def set_params(self, **params):
-        bad = [k for k in params if k not in _PARAMS]
-        if bad:
-            raise SpecificationError(f"unknown setting(s) {bad}; the settings are {list(_PARAMS)}")
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
-
-    def clone(self):
-        import copy
-        return type(self)(**copy.deepcopy(self.get_params()))
-
-    def __repr__(self):
-        changed = {k: v for k, v in self.get_params().items() if v != SyntheticDesign().get_params()[k]}
-        return "SyntheticDesign(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
 
     # ------------------------------------------------------------------------------------------
     def _check(self):
@@ -262,6 +247,7 @@ class SyntheticDesign:
                 f"solver='exact' would enumerate {n_sets:,} treated sets (more than max_sets = {self.max_sets:,}); "
                 f"use solver='SCIP' (or 'auto'), mode='two_way_global_annealed', or raise max_sets if it can finish")
         if use == "exact":
+            workers = 1 if self.n_jobs in (None, 1) else self.n_jobs
             results = []
             for k in Ks:
                 combos = _combos(N, k)
@@ -269,7 +255,6 @@ class SyntheticDesign:
                     combos = combos[costs[combos].sum(axis=1) <= self.budget + 1e-12 * max(1.0, abs(self.budget))]
                     if len(combos) == 0:
                         continue
-                workers = 1 if self.n_jobs in (None, 1) else self.n_jobs
                 results.append(enumerate_designs(problem, k, combos=combos, n_jobs=workers,
                                                  time_limit=self.time_limit if workers == 1 else None))
             best = min(results, key=lambda r: r.best.objective)
@@ -280,6 +265,12 @@ class SyntheticDesign:
                         n_pruned=sum(r.n_pruned for r in results), seconds=sum(r.seconds for r in results),
                         stopped_by="complete" if all(r.stopped_by == "complete" for r in results) else "time_limit",
                         best_set_duality_gap=best.best.gap)
+            if workers > 1 and self.time_limit is not None and info["seconds"] > self.time_limit:
+                from ..errors import SynthWarning
+                info["time_limit_ignored"] = True
+                warnings.warn(f"design: with n_jobs={self.n_jobs} the exact search runs to its proof without a time "
+                              f"limit; it took {info['seconds']:.1f} s, beyond time_limit={self.time_limit:g} s "
+                              f"(certificate['time_limit_ignored'])", SynthWarning, stacklevel=3)
             sv = best.best
             proven = all(r.proven_optimal for r in results) and sv.objective - bound <= 1e-9 * abs(sv.objective) + sv.gap
             status = "optimal" if proven else info["stopped_by"]

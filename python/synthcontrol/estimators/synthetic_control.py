@@ -18,6 +18,8 @@ from ..models import (V_GAP_RTOL, OutcomeModel, PredictorModel, RidgeModel, fit_
 from ..results import SCResult
 from ..solvers.simplex import simplex_ls
 
+from .base import Settings
+
 __all__ = ["SyntheticControl", "fit_outcome_only"]
 
 _BACKENDS = ("auto", "outcome-only", "mscmt", "malo", "penalized")
@@ -84,7 +86,7 @@ def _flag_lambda_grid(fit, diag):
             f"(diagnostics['lambda_grid_extended'])", diag)
 
 
-class SyntheticControl:
+class SyntheticControl(Settings):
     """Synthetic control estimator.
 
     Following scikit-learn's contract, ``__init__`` only stores the settings;
@@ -147,6 +149,8 @@ class SyntheticControl:
         checked at fit time.
     """
 
+    _PARAMS = _PARAMS
+
     def __init__(self, covariates=None, outcome_lags=None, predictor_window=None,
                  fit_window=None, backend="auto", augment=None, ridge_lambda=None,
                  residualize=False, fixedeff=False, seed=0, n_jobs=1):
@@ -161,32 +165,6 @@ class SyntheticControl:
         self.fixedeff = fixedeff
         self.seed = seed
         self.n_jobs = n_jobs
-
-    def get_params(self, deep=True) -> dict:
-        """The settings, as scikit-learn's ``get_params`` (``deep`` is accepted and changes nothing:
-        no setting is itself an estimator)."""
-        return {k: getattr(self, k) for k in _PARAMS}
-
-    def set_params(self, **params):
-        """Change settings in place (scikit-learn's contract); returns the estimator.  A result
-        already fitted is not affected: it copied the settings at fit time."""
-        bad = [k for k in params if k not in _PARAMS]
-        if bad:
-            raise SpecificationError(f"unknown setting(s) {bad}; the settings are {list(_PARAMS)}")
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
-
-    def clone(self):
-        """A new, unfitted estimator with deep copies of these settings (``sklearn.base.clone``)."""
-        import copy
-        return type(self)(**copy.deepcopy(self.get_params()))
-
-    def __repr__(self):
-        changed = {k: v for k, v in self.get_params().items()
-                   if v != SyntheticControl().get_params()[k]}
-        inner = ", ".join(f"{k}={v!r}" for k, v in changed.items())
-        return f"SyntheticControl({inner})"
 
     def _resolve_backend(self) -> str:
         if self.backend not in _BACKENDS:

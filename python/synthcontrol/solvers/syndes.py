@@ -550,22 +550,23 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
     best = None
     solved = np.zeros(M, dtype=bool)
     stopped_by = "complete"
-    n_batch = 0
-    starts = {}
+
+    def record(k, sv):
+        """Set ``k`` solved: its bound becomes its certified value; the incumbent is updated."""
+        nonlocal best
+        solved[k] = True
+        lb[k] = max(lb[k], sv.objective - sv.gap)
+        if keep_values:
+            values[sv.treated] = sv
+        if best is None or sv.objective < best.objective:
+            best = sv
     if problem.mode != "per_unit" and M > batch_above:
         # an incumbent from the most promising sets, then certified batch bounds for the rest
         first = np.argsort(lb, kind="stable")[:32]
         for k in first:
-            sv = problem.value(combos[k])
-            solved[k] = True
-            lb[k] = max(lb[k], sv.objective - sv.gap)
-            if keep_values:
-                values[sv.treated] = sv
-            if best is None or sv.objective < best.objective:
-                best = sv
+            record(k, problem.value(combos[k]))
         todo = np.flatnonzero(~solved & (lb < best.objective * (1 - rtol)))
         if len(todo):
-            n_batch = len(todo)
             # the most promising sets first, so that a time limit leaves the weakest bounds unimproved
             todo = todo[np.argsort(lb[todo], kind="stable")]
             blb, _ = problem.batch_bounds(combos[todo], best.objective, n_iter=batch_iter,
@@ -578,13 +579,7 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
     workers = resolve_n_jobs(n_jobs)
     if workers > 1 and best is None and time_limit is None and M >= 500:
         for k in np.argsort(lb, kind="stable")[:32]:  # an incumbent first
-            sv = problem.value(combos[k])
-            solved[k] = True
-            lb[k] = max(lb[k], sv.objective - sv.gap)
-            if keep_values:
-                values[sv.treated] = sv
-            if best is None or sv.objective < best.objective:
-                best = sv
+            record(k, problem.value(combos[k]))
     if workers > 1 and best is not None and time_limit is None:
         # every set whose bound is below the incumbent must be solved: hand them to the workers in
         # chunks (the proof is the same: each set is solved, or its bound reaches the best found)
@@ -596,12 +591,7 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
                         n_jobs=workers)
             for part, svs in zip(parts, outs):
                 for k, sv in zip(part, svs):
-                    solved[k] = True
-                    lb[k] = max(lb[k], sv.objective - sv.gap)
-                    if keep_values:
-                        values[sv.treated] = sv
-                    if sv.objective < best.objective:
-                        best = sv
+                    record(k, sv)
     order = np.argsort(lb, kind="stable")
     pos = 0
     while pos < M:
@@ -614,13 +604,7 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
             stopped_by = "time_limit"
             break
-        sv = problem.value(combos[k], x0=starts.get(int(k)))
-        solved[k] = True
-        lb[k] = max(lb[k], sv.objective - sv.gap)
-        if keep_values:
-            values[sv.treated] = sv
-        if best is None or sv.objective < best.objective:
-            best = sv
+        record(k, problem.value(combos[k]))
         pos += 1
         if problem.mode != "per_unit" and int(solved.sum()) == refresh_at and refresh_at < M:
             # the solved designs' contrasts separate their sides best: tighten every bound
