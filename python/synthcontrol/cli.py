@@ -410,7 +410,8 @@ def cmd_design(args) -> int:
         if args.out else None
     df = _read_csv(args.data)
     K = None if args.K in ("none", "None") else check_count("--K", _cli_number("--K", args.K, int), 1, shown=args.K)
-    kw = dict(K=K, mode=args.mode, solver=args.solver, arm=args.arm, seed=_cli_number("--seed", args.seed, int))
+    kw = dict(K=K, mode=args.mode, solver=args.solver, arm=args.arm, seed=_cli_number("--seed", args.seed, int),
+              permutation=args.permutation)
     if args.lam is not None:
         kw["lam"] = _cli_number("--lam", args.lam, float)
     if args.gap_limit is not None:
@@ -472,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--budget", default=None, help="total cost the treated units may not exceed")
     g.add_argument("--arm", default=None, help="column of unit arms: an independent design per arm")
     g.add_argument("--alpha", default=None, help="level of the permutation test's interval (default 0.1)")
+    g.add_argument("--permutation", default="refit", choices=["refit", "fixed"],
+                   help="the test's null: weights refitted under H0 on all periods (default) or the design's fixed")
     g.add_argument("--seed", default="0", help="seed of the annealed mode")
     g.add_argument("--out", default=None, help="folder for design.png, power.png, power_curve.csv, design.json")
     g.set_defaults(func=cmd_design)

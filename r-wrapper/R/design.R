@@ -3,7 +3,8 @@
 # one result schema (DesignResult.to_dict()).  Documented in man/synthetic_design.Rd.
 
 synthetic_design <- function(formula, unit, time, data, K = 3, mode = "two_way_global", lam = NULL,
-                             solver = "auto", gap_limit = 0.05, time_limit = 60, alpha = 0.1, seed = 0,
+                             solver = "auto", gap_limit = 0.05, time_limit = 60, alpha = 0.1,
+                             permutation = "refit", seed = 0,
                              costs = NULL, budget = NULL, arm = NULL, T0 = NULL) {
   cl <- match.call()
   spec <- .parse_formula(formula)
@@ -23,7 +24,8 @@ synthetic_design <- function(formula, unit, time, data, K = 3, mode = "two_way_g
     prep$columns[[col]] <- if (is.numeric(data[[col]])) as.double(data[[col]]) else as.character(data[[col]])
   }
   opts <- list(K = if (is.null(K)) NULL else as.double(K), mode = mode, solver = solver,
-               gap_limit = gap_limit, time_limit = time_limit, alpha = as.double(alpha), seed = as.double(seed))
+               gap_limit = gap_limit, time_limit = time_limit, alpha = as.double(alpha), permutation = permutation,
+               seed = as.double(seed))
   if (!is.null(lam)) opts$lam <- as.double(lam)
   if (!is.null(costs)) opts$costs <- costs
   if (!is.null(budget)) opts$budget <- as.double(budget)

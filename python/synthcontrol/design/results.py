@@ -273,9 +273,16 @@ def build_result(design, wide, T0, mode, lam, sv, bound, proven, status, info, c
                     "rmse_post": float(np.sqrt(np.mean(g[T0:] ** 2))), "n_post": L}
         post_fit.update({k: v for k, v in pw.ar1_mde(g[:T0], L).items() if np.ndim(v) == 0})
         if design.run_inference:
-            t = pw.block_permutation_test(g, T0, alpha=design.alpha)
+            if design.permutation == "refit":
+                from .null_refit import refit_permutation_test
+                t = refit_permutation_test(Y, T0, sv.treated, "two_way_global" if mode.endswith("annealed") else mode,
+                                           lam, ate, alpha=design.alpha)
+                method = "moving-block permutation test, weights refitted under the null on all periods"
+            else:
+                t = pw.block_permutation_test(g, T0, alpha=design.alpha)
+                method = "moving-block permutation test of the design's contrast (weights fixed)"
             details = {k: v for k, v in t.items() if k not in ("estimate", "p_value", "ci_lower", "ci_upper", "alpha")}
-            inference = Inference(method="moving-block permutation test of the design's contrast",
+            inference = Inference(method=method,
                                   p_value=t["p_value"], ci_lower=t["ci_lower"], ci_upper=t["ci_upper"],
                                   alpha=design.alpha, details={"att": t["estimate"], **details},
                                   name="block_permutation")

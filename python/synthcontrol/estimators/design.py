@@ -17,8 +17,9 @@ __all__ = ["SyntheticDesign"]
 
 MODES = ("two_way_global", "one_way_global", "per_unit", "two_way_global_annealed")
 SOLVERS = ("auto", "exact", "SCIP")
+PERMUTATIONS = ("refit", "fixed")
 _PARAMS = ("K", "mode", "lam", "gap_limit", "time_limit", "solver", "costs", "budget", "arm", "run_inference",
-           "alpha", "seed", "max_sets", "n_jobs")
+           "alpha", "permutation", "seed", "max_sets", "n_jobs")
 
 
 class SyntheticDesign(Settings):
@@ -62,9 +63,15 @@ class SyntheticDesign(Settings):
         A unit-level arm label: an independent design per arm (results keyed by arm).  Not
         combinable with ``costs``/``budget``.
     run_inference : bool
-        With post-treatment periods: the moving-block permutation test of the design's contrast.
+        With post-treatment periods: the moving-block permutation test of the design's effect.
     alpha : float
         Level of the permutation test's interval.
+    permutation : {"refit", "fixed"}
+        ``"refit"`` (default): for each hypothesised effect the design's weights (same treated set)
+        are refitted on all periods under the null before the cyclic shifts (Chernozhukov,
+        Wuthrich & Zhu); the interval inverts it numerically.  ``"fixed"``: the shifts of the
+        design's own contrast, whose pre-period is fitted in sample and so too quiet: in the seed's
+        simulation it rejects 15-19% of true nulls at an attainable 4.2% (the refitted test: 9-13%).
     seed : int
         Seed of the annealed mode.
     max_sets : int
@@ -78,8 +85,8 @@ class SyntheticDesign(Settings):
     _PARAMS = _PARAMS
 
     def __init__(self, K=3, mode="two_way_global", lam=None, gap_limit=0.05, time_limit=60.0, solver="auto",
-                 costs=None, budget=None, arm=None, run_inference=True, alpha=0.1, seed=0,
-                 max_sets=2_000_000, n_jobs=1):
+                 costs=None, budget=None, arm=None, run_inference=True, alpha=0.1, permutation="refit",
+                 seed=0, max_sets=2_000_000, n_jobs=1):
         self.K = K
         self.mode = mode
         self.lam = lam
@@ -91,6 +98,7 @@ class SyntheticDesign(Settings):
         self.arm = arm
         self.run_inference = run_inference
         self.alpha = alpha
+        self.permutation = permutation
         self.seed = seed
         self.max_sets = max_sets
         self.n_jobs = n_jobs
@@ -110,6 +118,7 @@ class SyntheticDesign(Settings):
         check_number("gap_limit", self.gap_limit, low=0, allow_none=True)
         check_number("time_limit", self.time_limit, low=0, low_open=True, allow_none=True)
         check_number("alpha", self.alpha, low=0, high=1, low_open=True, high_open=True)
+        check_choice("permutation", self.permutation, PERMUTATIONS)
         check_seed("seed", self.seed)
         if (self.costs is None) != (self.budget is None):
             raise SpecificationError("costs and budget go together: give both (the total cost of the treated "

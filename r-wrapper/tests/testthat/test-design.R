@@ -18,4 +18,10 @@ test_that("synthetic_design() returns the core's design through the schema", {
   expect_equal(nrow(des$design$power_curve), 12L)
   expect_error(synthetic_design(sales ~ post, unit = unit, time = week, data = d, K = 7),
                "leave no control", class = "synthcontrol_infeasible_design_error")
+  # the test's null: refitted by default, the design's fixed contrast on request (same design)
+  fx <- synthetic_design(sales ~ post, unit = unit, time = week, data = d, K = 2, lam = 0, permutation = "fixed")
+  expect_identical(fx$design$treated, des$design$treated)
+  expect_equal(fx$design$post_fit$ate, des$design$post_fit$ate)
+  expect_error(synthetic_design(sales ~ post, unit = unit, time = week, data = d, K = 2, permutation = "nope"),
+               "permutation", class = "synthcontrol_specification_error")
 })
