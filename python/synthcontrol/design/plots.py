@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_design", "plot_power"]
+__all__ = ["plot_design", "plot_power", "plot_pareto"]
 
 TREATED, SYNTH, GREY = "#c0392b", "#2c3e50", "#95a5a6"
 
@@ -54,5 +54,32 @@ def plot_power(dres, ax=None):
                    label="horizon > T0/4: long-run SD less reliable")
         ax.legend(frameon=False, fontsize=8)
     ax.set_title(f"Power: 5% two-sided test, 80% power (long-run SD {pc.long_run_sigma.iloc[0]:.4g})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pareto(dres, ax=None):
+    """The menu on the fit-versus-power plane: pre-period RMSE (x) against the MDE at the realised
+    horizon (% of the treated pre-period mean, y), the Pareto frontier joined, designs labelled by
+    fit (D1 = best fit), the recommended design starred."""
+    fig, ax = _ax(ax, (8, 5))
+    rec = dres.recommendation
+    tab = rec.table
+    front = tab[tab.pareto].sort_values("pre_fit_rmse")
+    rest = tab[~tab.pareto]
+    ax.scatter(rest.pre_fit_rmse, rest.mde_pct, color=GREY, s=36, label="dominated", zorder=2)
+    ax.plot(front.pre_fit_rmse, front.mde_pct, color=SYNTH, marker="o", linewidth=1.5,
+            label="Pareto frontier (fit vs power)", zorder=3)
+    for _, r in tab.iterrows():
+        ax.annotate(r.design_id, (r.pre_fit_rmse, r.mde_pct), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    win = tab[tab.recommended]
+    if len(win):
+        ax.scatter(win.pre_fit_rmse, win.mde_pct, marker="*", s=320, color=TREATED, zorder=4,
+                   label=f"recommended: {win.design_id.iloc[0]} ({win.markets.iloc[0]})")
+    ax.set_xlabel("pre-period RMSE of the contrast (fit; lower is better)")
+    ax.set_ylabel(f"MDE at h = {rec.horizon} (% of treated baseline; lower is better)")
+    ax.set_title(f"{len(tab)} designs: fit vs power ({rec.status}; weights power {rec.weights['power']:.2f}, "
+                 f"fit {rec.weights['fit']:.2f})")
+    ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

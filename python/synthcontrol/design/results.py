@@ -83,9 +83,16 @@ class DesignResult:
     cost: float = None
     treated_path: pd.Series = None
     control_path: pd.Series = None
+    pool: list = None                 # top_K > 1: the ranked menu (design/menu.py), best first
+    recommendation: Any = None        # top_K > 1: the fit-versus-power recommendation
+    selection: str = "in_sample"
+    selection_key: str = None
+    holdout_periods: int = None
 
     @property
     def mip_gap(self) -> float:
+        if math.isnan(self.bound):
+            return math.nan  # no bound applies (a holdout menu: the proof was on the training periods)
         if not math.isfinite(self.bound):
             return math.inf
         return max(self.objective - self.bound, 0.0) / max(abs(self.objective), 1e-300)
@@ -104,6 +111,22 @@ class DesignResult:
                 warnings.simplefilter("ignore")  # the row's hac_reliable flag says it
                 row = power_analysis(self, horizons=[h])
         return row.iloc[0]
+
+    @property
+    def design(self) -> "DesignResult":
+        """The selected design: with a menu, its best entry by ``selection`` (``pool[0]["design"]``);
+        without one, this result."""
+        return self.pool[0]["design"] if self.pool else self
+
+    @property
+    def mde_horizon(self) -> int:
+        """The horizon of :attr:`mde`: the realised post-period length, or 12 when planning."""
+        return int(self._mde_row().horizon)
+
+    @property
+    def mde_percent(self) -> float:
+        """:attr:`mde` as a percent of the treated units' pre-period mean (the same row)."""
+        return float(self._mde_row().mde_percent)
 
     @property
     def mde(self) -> float:
@@ -125,8 +148,10 @@ class DesignResult:
             ("lambda", f"{self.lam:.6g}"),
             ("Objective", f"{self.objective:.6g}"),
             ("Proven lower bound", f"{self.bound:.6g}"),
-            ("Gap", f"{100 * self.mip_gap:.3g}%" + ("  (proven optimal)" if self.proven_optimal else
-                                                     f"  (NOT proven optimal: {self.status})")),
+            ("Gap", "not applicable: the set was chosen on held-out periods (its search proof covers the "
+                    "leading pre-periods)" if math.isnan(self.mip_gap) else
+                    f"{100 * self.mip_gap:.3g}%" + ("  (proven optimal)" if self.proven_optimal else
+                                                  f"  (NOT proven optimal: {self.status})")),
             ("Search", f"{c.get('method')}; {c.get('n_solved')} of {c.get('n_sets')} sets solved, "
                        f"{c.get('seconds', float('nan')):.2f} s"),
             ("Pre-fit RMSE (contrast)", f"{self.pre_fit_rmse:.6g}"),
@@ -150,6 +175,12 @@ class DesignResult:
             inf = self.inference
             rows.append(("Permutation test", f"p = {inf.p_value:.4g}; {inf.level} interval "
                                              f"[{inf.ci_lower:+.6g}, {inf.ci_upper:+.6g}]"))
+        if c.get("restrictions"):
+            rows.append(("Restrictions", str(c["restrictions"])))
+        if self.pool:
+            how = {"objective": "objective", "oos_rmse": f"out-of-sample RMSE on the last {self.holdout_periods} "
+                   f"pre-periods", "ic": "information criterion SSR + 2 sigma^2 df"}[self.selection_key]
+            rows.append(("Menu", f"{len(self.pool)} designs ranked by {how}; this is entry 1"))
         width = max(len(k) for k, _ in rows)
         bar = "=" * (width + 40)
         out = [bar, "Synthetic experimental design".center(len(bar)), bar]
@@ -162,8 +193,30 @@ class DesignResult:
         out.append(f"Control weights > 0.001 ({len(cw)}):")
         for u, v in cw.items():
             out.append(f"  {str(u):<{width}}  {v:.4f}")
+        if self.pool:
+            out.append("-" * len(bar))
+            out.append(self.menu_table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            rec = self.recommendation
+            if rec is not None and rec.winner is not None:
+                out.append(f"Recommended ({rec.status}; power {rec.weights['power']:.2f} / fit "
+                           f"{rec.weights['fit']:.2f}): {rec.winner['design_id']} "
+                           f"({', '.join(map(str, rec.winner['markets']))}); Pareto: {', '.join(rec.pareto_ids)}")
         out.append(bar)
         return "\n".join(out)
+
+    def menu_table(self) -> pd.DataFrame:
+        """The menu as a table, one row per entry in rank order (empty without a menu)."""
+        if not self.pool:
+            return pd.DataFrame()
+        cols = ["rank", "design_id", "markets", "objective", "pre_fit_rmse", "mde_pct", "cost", "gap",
+                "proven_optimal"]
+        extra = [k for k in ("oos_rmse", "ic", "df") if k in self.pool[0]]
+        rows = []
+        for e in self.pool:
+            r = {k: e.get(k) for k in cols + extra}
+            r["markets"] = ", ".join(map(str, e["markets"]))
+            rows.append(r)
+        return pd.DataFrame(rows)
 
     def __str__(self):
         return self.summary()
@@ -187,6 +240,9 @@ class DesignResult:
             "power_curve": frame(self.power_curve),
             "post_fit": None if self.post_fit is None else {k: scalar(v) for k, v in self.post_fit.items()},
             "inference": None if self.inference is None else self.inference.to_dict(),
+            "selection": self.selection,
+            "pool": None if not self.pool else [_entry_dict(e) for e in self.pool],
+            "recommendation": None if self.recommendation is None else self.recommendation.to_dict(),
         }
 
     def plot(self, kind="design", ax=None):
@@ -198,7 +254,24 @@ class DesignResult:
             return plot_design(self, ax=ax)
         if kind == "power":
             return plot_power(self, ax=ax)
-        raise SpecificationError(f"kind must be 'design' or 'power', got {kind!r}")
+        if kind == "pareto":
+            if not self.pool:
+                raise SpecificationError("plot(kind='pareto') needs a menu: fit with top_K >= 2")
+            from .plots import plot_pareto
+            return plot_pareto(self, ax=ax)
+        raise SpecificationError(f"kind must be 'design', 'power' or 'pareto', got {kind!r}")
+
+
+def _entry_dict(e):
+    from ..schema import frame, labels, scalar
+    d = e["design"]
+    out = {k: scalar(v) for k, v in e.items() if k not in ("design", "power_curve", "markets", "control_group")}
+    out["markets"] = labels(e["markets"])
+    out["control_group"] = labels(e["control_group"])
+    out["treated_weights"] = [float(x) for x in d.treated_weights]
+    out["control_weights"] = [float(x) for x in d.control_weights]
+    out["power_curve"] = frame(e["power_curve"])
+    return out
 
 
 class ArmDesigns(dict):

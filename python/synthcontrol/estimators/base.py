@@ -34,5 +34,13 @@ class Settings:
 
     def __repr__(self):
         default = type(self)().get_params()
-        changed = {k: v for k, v in self.get_params().items() if v != default[k]}
+
+        def same(v, d):
+            if v is d:
+                return True
+            try:
+                return bool(v == d)
+            except (TypeError, ValueError):  # arrays and frames: changed unless they are the default object
+                return False
+        changed = {k: v for k, v in self.get_params().items() if not same(v, default[k])}
         return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"

@@ -153,7 +153,7 @@ class DesignProblem:
     objectives are multiplied back by ``s^2`` (``lam`` is divided by ``s^2`` inside).
     """
 
-    def __init__(self, Y, mode, lam):
+    def __init__(self, Y, mode, lam, donor_excl=None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         Y = np.asarray(Y, dtype=float)
@@ -168,6 +168,18 @@ class DesignProblem:
         self.lam_s = self.lam / self.s2
         self._unit_cache = {}
         self.n_qp = 0
+        # donor restrictions: B[i, j] True = j may not be a donor of treated unit i.  Every lower
+        # bound below ignores them (fewer donors can only raise an objective), so they stay valid.
+        self.donor_excl = None if donor_excl is None else np.asarray(donor_excl, dtype=bool)
+
+    def controls(self, S):
+        """The units that may carry control weight when ``S`` is treated (global modes): not
+        treated, and excluded by no treated unit."""
+        ctrl = np.ones(self.N, dtype=bool)
+        ctrl[list(S)] = False
+        if self.donor_excl is not None:
+            ctrl &= ~self.donor_excl[list(S)].any(axis=0)
+        return np.flatnonzero(ctrl)
 
     # -- the three objectives -----------------------------------------------------------------
     def value(self, S, x0=None) -> SetValue:
@@ -182,21 +194,39 @@ class DesignProblem:
 
     def _two_way(self, S, x0=None):
         N, T = self.N, self.T
-        sign = -np.ones(N)
-        sign[list(S)] = 1.0
-        H = 2.0 * (self.G * np.outer(sign, sign) / T + self.lam_s * np.eye(N))
-        blocks = np.where(sign > 0, 0, 1)
         if x0 is None:
             x0 = self._start(S)
-        x, val, gap, _ = block_simplex_qp(H, np.zeros(N), blocks, 2, x0=self._feasible(x0, [list(S), None]))
+        if self.donor_excl is not None:
+            # the programme on the treated units and the allowed donors only
+            idx = np.concatenate([np.asarray(S, dtype=np.int64), self.controls(S)])
+            sign = np.where(np.arange(idx.size) < len(S), 1.0, -1.0)
+            G = self.G[np.ix_(idx, idx)]
+            x0 = np.asarray(x0, dtype=float)[idx]
+            x0 = self._feasible(x0, [list(range(len(S))), None])
+        else:
+            idx = None
+            sign = -np.ones(N)
+            sign[list(S)] = 1.0
+            G = self.G
+            x0 = self._feasible(x0, [list(S), None])
+        n = sign.size
+        H = 2.0 * (G * np.outer(sign, sign) / T + self.lam_s * np.eye(n))
+        blocks = np.where(sign > 0, 0, 1)
+        x, val, gap, _ = block_simplex_qp(H, np.zeros(n), blocks, 2, x0=x0)
         self.n_qp += 1
+        if idx is not None:
+            full = np.zeros(N)
+            full[idx] = x
+            x = full
+            sign = -np.ones(N)
+            sign[list(S)] = 1.0
         a = np.where(sign > 0, x, 0.0)
         c = np.where(sign < 0, x, 0.0)
         return SetValue(S, val * self.s2, gap * self.s2, a, c)
 
     def _one_way(self, S, x0=None):
         N, T, K = self.N, self.T, len(S)
-        C = np.setdiff1d(np.arange(N), S)
+        C = self.controls(S)
         G = self.G
         Gcc = G[np.ix_(C, C)]
         H = 2.0 * (Gcc / T + self.lam_s * np.eye(len(C)))
@@ -266,7 +296,7 @@ class DesignProblem:
     def _unit(self, i, S):
         """Unit i's fit from N - S, reusing a fit from a larger pool whose support avoids S."""
         excl = frozenset(S) - {i}
-        E = frozenset()
+        E = frozenset() if self.donor_excl is None else frozenset(np.flatnonzero(self.donor_excl[i]).tolist())
         while True:
             key = (i, E)
             hit = self._unit_cache.get(key)
@@ -504,6 +534,7 @@ class SearchResult:
     stopped_by: str
     method: str
     values: dict = field(repr=False, default_factory=dict)
+    pool: list = field(repr=False, default_factory=list)  # the top_k best sets found, best first
 
 
 def _combos(N, K, allowed=None):
@@ -522,11 +553,13 @@ class _SolveChunk:
 
 
 def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time_limit=None,
-                      n_directions=8, keep_values=False, batch_above=50_000, batch_iter=200, n_jobs=1):
+                      n_directions=8, keep_values=False, batch_above=50_000, batch_iter=200, n_jobs=1, top_k=1):
     """Best-first search over the treated sets of size ``K`` (or the given ``combos``).
 
     Every set gets a certified lower bound; sets are solved exactly in increasing order of their
-    bounds until the next bound reaches the best objective found (``rtol`` relative).  Above
+    bounds until the next bound reaches the best objective found (``rtol`` relative).  With
+    ``top_k > 1`` the search keeps the ``top_k`` best sets (``pool``, best first) and stops when the
+    next bound reaches the ``top_k``-th best objective: then they are proven the ``top_k`` best.  Above
     ``batch_above`` sets the global modes' bounds are first tightened by :meth:`batch_bounds`
     (``batch_iter`` iterations; below it exact solves of every set cost less, measured on Walmart:
     0.9 ms per two-way set).  With
@@ -550,6 +583,8 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
     best = None
     solved = np.zeros(M, dtype=bool)
     stopped_by = "complete"
+    top_k = max(1, int(top_k))
+    pool = []  # the top_k best solved, best first
 
     def record(k, sv):
         """Set ``k`` solved: its bound becomes its certified value; the incumbent is updated."""
@@ -560,16 +595,28 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
             values[sv.treated] = sv
         if best is None or sv.objective < best.objective:
             best = sv
+        if len(pool) < top_k or sv.objective < pool[-1].objective:
+            pool.append(sv)
+            pool.sort(key=lambda v: v.objective)
+            del pool[top_k:]
+
+    def cutoff():
+        """Sets whose bound reaches this need not be solved: the top_k-th best objective (less
+        its duality gap), or +inf while fewer than top_k sets are solved."""
+        if len(pool) < top_k:
+            return math.inf
+        kth = pool[-1]
+        return kth.objective * (1 - rtol) - max(v.gap for v in pool)
     if problem.mode != "per_unit" and M > batch_above:
         # an incumbent from the most promising sets, then certified batch bounds for the rest
         first = np.argsort(lb, kind="stable")[:32]
         for k in first:
             record(k, problem.value(combos[k]))
-        todo = np.flatnonzero(~solved & (lb < best.objective * (1 - rtol)))
+        todo = np.flatnonzero(~solved & (lb < cutoff()))
         if len(todo):
             # the most promising sets first, so that a time limit leaves the weakest bounds unimproved
             todo = todo[np.argsort(lb[todo], kind="stable")]
-            blb, _ = problem.batch_bounds(combos[todo], best.objective, n_iter=batch_iter,
+            blb, _ = problem.batch_bounds(combos[todo], min(cutoff(), pool[-1].objective), n_iter=batch_iter,
                                           deadline=None if time_limit is None else t0 + 0.5 * time_limit)
             lb[todo] = np.maximum(lb[todo], blb)
             # (the batch iterates are not used as warm starts: the treated units' own
@@ -583,7 +630,7 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
     if workers > 1 and best is not None and time_limit is None:
         # every set whose bound is below the incumbent must be solved: hand them to the workers in
         # chunks (the proof is the same: each set is solved, or its bound reaches the best found)
-        todo = np.flatnonzero(~solved & (lb < best.objective * (1 - rtol) - best.gap))
+        todo = np.flatnonzero(~solved & (lb < cutoff()))
         if len(todo) >= 500:
             todo = todo[np.argsort(lb[todo], kind="stable")]
             parts = np.array_split(todo, 4 * workers)
@@ -599,7 +646,7 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
         if solved[k]:
             pos += 1
             continue
-        if best is not None and lb[k] >= best.objective * (1 - rtol) - best.gap:
+        if lb[k] >= cutoff():
             break
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
             stopped_by = "time_limit"
@@ -623,14 +670,14 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
         and stopped_by == "complete"
     return SearchResult(best, bound, proven, M, n_solved, M - n_solved if stopped_by == "complete" else 0,
                         time.perf_counter() - t0, stopped_by, "best-first enumeration",
-                        values if keep_values else {})
+                        values if keep_values else {}, list(pool))
 
 
 def anneal_designs(problem: DesignProblem, K, *, seed=0, n_iter=2000, allowed=None, admissible=None,
-                   t_start=None):
+                   t_start=None, top_k=1):
     """Seeded simulated annealing over treated sets (swap one treated for one control unit), each
     set's objective exact.  Returns a :class:`SearchResult` with ``proven_optimal=False`` and the
-    ridge terms' floor as its (weak but valid) bound."""
+    ridge terms' floor as its (weak but valid) bound; ``pool``: the ``top_k`` best sets visited."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     N = problem.N
@@ -666,5 +713,7 @@ def anneal_designs(problem: DesignProblem, K, *, seed=0, n_iter=2000, allowed=No
                 best = cv
         temp *= 0.997
     floor = problem.ridge_floor(K)
+    visited = sorted((v for S, v in cache.items() if admissible is None or admissible(S)),
+                     key=lambda v: v.objective)
     return SearchResult(best, floor, False, math.comb(len(units), K), len(cache), 0, time.perf_counter() - t0,
-                        "iterations", "simulated annealing (seeded)")
+                        "iterations", "simulated annealing (seeded)", pool=visited[:max(1, int(top_k))])

@@ -235,17 +235,23 @@ def _candidate_sets(Ys, K, costs, budget, max_seeds=60):
     return sorted(sets)
 
 
-def _reference(Ys, mode, K, lam_s, costs, budget, extra=None, max_evals=0, deadline=None):
+def _reference(Ys, mode, K, lam_s, costs, budget, extra=None, max_evals=0, deadline=None, admissible=None,
+               donor_excl=None):
     """The best of the cheap candidate sets (and ``extra``, the caller's incumbent), improved by
     swap local search (at most ``max_evals`` more inner solves): ``(S, weights, objective, fit part)``
-    in scaled units."""
+    in scaled units.  ``admissible`` (restrictions): only sets it accepts are candidates; when none
+    of the cheap sets is, the first of them is returned for the objective's scale only and the
+    fourth entry of the tuple ``admissible_start`` is False."""
     best = None
     cands = _candidate_sets(Ys, K, costs, budget)
+    if admissible is not None:
+        ok = [S for S in cands if admissible(S)]
+        cands = ok or cands[:1]
     if extra is not None and extra not in cands:
         cands.append(extra)
 
     def evaluate(S):
-        w = inner_weights(Ys, mode, S, lam_s)
+        w = inner_weights(Ys, mode, S, lam_s, donor_excl)
         fit, ridge = _objective_parts(Ys, mode, S, w, lam_s)
         return (S, w, fit + ridge, fit)
 
@@ -269,6 +275,8 @@ def _reference(Ys, mode, K, lam_s, costs, budget, extra=None, max_evals=0, deadl
                 S2 = tuple(sorted((Sset - {i}) | {j}))
                 if costs is not None and costs[list(S2)].sum() > budget:
                     continue
+                if admissible is not None and not admissible(S2):
+                    continue
                 evals += 1
                 cand = evaluate(S2)
                 if cand[2] < (step or best)[2] * (1 - 1e-12):
@@ -288,7 +296,7 @@ def _augment(X, y, lam, T):
     return np.vstack((X, root * np.eye(J))), np.concatenate((y, np.zeros(J)))
 
 
-def inner_weights(Ys, mode, S, lam) -> dict:
+def inner_weights(Ys, mode, S, lam, donor_excl=None) -> dict:
     """The exact optimal weights for the treated set ``S`` (the inner convex problem), as N-vectors
     (``"treated"`` / ``"control"``) or the ``K x N`` matrix ``"W"`` (``per_unit``).
 
@@ -297,19 +305,25 @@ def inner_weights(Ys, mode, S, lam) -> dict:
     ``two_way_global`` is the distance between the convex hulls of the treated and control units,
     i.e. one simplex fit over the ``K (N - K)`` differences ``y_i - y_j`` (``i`` in S, ``j`` in C), with
     ``a_i = sum_j lambda_ij`` and ``c_j = sum_i lambda_ij`` (the ridge ``||a||^2 + ||c||^2`` as rows).
+    ``donor_excl`` (``N x N`` bool, ``B[i, j]``: ``j`` may not be a donor of a treated ``i``) leaves
+    out the excluded donors: of every treated unit in the global modes, of unit ``i`` in per_unit.
     """
     T, N = Ys.shape
     S = tuple(sorted(S))
     Sset = set(S)
     C = [j for j in range(N) if j not in Sset]
+    B = None if donor_excl is None else np.asarray(donor_excl, dtype=bool)
     K = len(S)
     if mode == "per_unit":
         W = np.zeros((K, N))
         for row, i in enumerate(S):
-            Xa, ya = _augment(Ys[:, C], Ys[:, i], lam, T)
+            Ci = C if B is None else [j for j in C if not B[i, j]]
+            Xa, ya = _augment(Ys[:, Ci], Ys[:, i], lam, T)
             fit = simplex_ls(Xa, ya)
-            W[row, C] = _renormalised(fit.weights)
+            W[row, Ci] = _renormalised(fit.weights)
         return {"W": W}
+    if B is not None:
+        C = [j for j in C if not B[list(S), j].any()]
     if mode == "one_way_global":
         a = np.zeros(N)
         a[list(S)] = 1.0 / K
@@ -465,6 +479,24 @@ class _Model:
             m.addCons(quicksum(D) == K)
         if self.fix_zero:
             m.chgVarUb(D[0], 0.0)
+        rs = getattr(self, "restrictions", None)
+        if rs is not None:
+            for i in rs.forced:
+                m.chgVarLb(D[i], 1.0)
+            for i in rs.forbidden:
+                m.chgVarUb(D[i], 0.0)
+            for i, j in rs.edges:
+                m.addCons(D[i] + D[j] <= 1)
+            if rs.strata is not None:
+                need = set(rs._strata_needing().tolist()) if rs.min_per_stratum else set()
+                for g in range(len(rs.stratum_names)):
+                    members = [D[i] for i in np.flatnonzero(rs.strata == g)]
+                    if rs.max_per_stratum is not None:
+                        m.addCons(quicksum(members) <= rs.max_per_stratum)
+                    if g in need:
+                        m.addCons(quicksum(members) >= rs.min_per_stratum)
+        for S in getattr(self, "exclude_sets", ()):
+            m.addCons(quicksum(D[i] for i in S) <= len(S) - 1)
         if self.costs is not None:
             top = float(self.costs.max()) or 1.0  # normalised: SCIP's tolerances are O(1)
             m.addCons(quicksum(float(self.costs[i] / top) * D[i] for i in range(N)) <= self.budget / top)
@@ -479,6 +511,7 @@ class _Model:
             for i in range(N):
                 m.addCons(a[i] <= D[i])  # McCormick q <= D (q = a)
                 m.addCons(c[i] <= 1 - D[i])  # McCormick q >= w - (1 - D) (w = a + c)
+            self._donor_cuts(m, c)
             blocks.append(([a[i] - c[i] for i in range(N)], 1.0 / T))
             ridge_terms += [(v, lam_s) for v in a + c]
             self.a, self.c = a, c
@@ -487,15 +520,17 @@ class _Model:
             m.addCons(quicksum(c) == 1)
             for i in range(N):
                 m.addCons(c[i] <= 1 - D[i])
+            self._donor_cuts(m, c)
             blocks.append(([(1.0 / K) * D[i] - c[i] for i in range(N)], 1.0 / T))
             ridge_terms += [(v, lam_s) for v in c]
             self.c = c
         else:
             W = {}
+            B = None if rs is None else rs.donor_excl
             for i in range(N):
                 for j in range(N):
                     if i != j:
-                        W[i, j] = m.addVar(lb=0.0, ub=1.0, name=f"w{i}_{j}")
+                        W[i, j] = m.addVar(lb=0.0, ub=0.0 if B is not None and B[i, j] else 1.0, name=f"w{i}_{j}")
             for i in range(N):
                 m.addCons(quicksum(W[i, j] for j in range(N) if j != i) == D[i])
                 for j in range(N):
@@ -551,6 +586,15 @@ class _Model:
         self.model = m
         return m
 
+    def _donor_cuts(self, m, c):
+        """Global modes: a donor excluded by a treated unit carries no control weight,
+        ``c_j <= 1 - D_i`` for every excluded pair ``(i, j)``."""
+        rs = getattr(self, "restrictions", None)
+        if rs is None or rs.donor_excl is None:
+            return
+        for i, j in zip(*np.nonzero(rs.donor_excl)):
+            m.addCons(c[int(j)] <= 1 - self.D[int(i)])
+
     def _add_start(self, m):
         """Hand SCIP the incumbent design (all variables set) as a starting solution."""
         S, weights, _ = self.start
@@ -602,7 +646,8 @@ class _Model:
 
 
 def solve_design_mip(Y, K, mode, lam=0.0, *, costs=None, budget=None, gap_limit=0.05, time_limit=60.0,
-                     node_limit=None, incumbent=None, warm_start=True, scip_params=None) -> DesignMIPResult:
+                     node_limit=None, incumbent=None, warm_start=True, scip_params=None, restrictions=None,
+                     exclude_sets=()) -> DesignMIPResult:
     """Choose the treated set and the weights of a SYNDES design with SCIP (mixed-integer programme).
 
     Parameters
@@ -630,6 +675,12 @@ def solve_design_mip(Y, K, mode, lam=0.0, *, costs=None, budget=None, gap_limit=
         takes 1-6 s and reaches the proven optimum of ``one_way_global`` and ``per_unit``.  False:
         SCIP starts from ``incumbent`` only (or from nothing).
     scip_params : optional dict of extra SCIP parameters (e.g. ``{"randomization/randomseedshift": 1}``).
+    restrictions : optional :class:`synthcontrol.design.restrictions.Restrictions`: forced and
+        forbidden units (``D_i`` fixed), conflict pairs (``D_i + D_j <= 1``), stratum quotas (``min <=
+        sum_{i in s} D_i <= max``), donor exclusions (global modes: ``c_j <= 1 - D_i``; per_unit:
+        ``w_ij = 0``).  The warm start then only visits sets the restrictions admit.
+    exclude_sets : treated sets (index tuples) the design may not be: no-good cuts
+        ``sum_{i in S} D_i <= |S| - 1``, used to build a menu of the next-best designs.
 
     The data are centred by period and scaled by ``s = max |entry|`` before SCIP sees them (the
     objectives are invariant to a common per-period shift, as every weight block sums to one);
@@ -651,7 +702,14 @@ def solve_design_mip(Y, K, mode, lam=0.0, *, costs=None, budget=None, gap_limit=
     T, N = Y.shape
     Yc, s, Ys, R = _prepare(Y)
     lam_s = lam / (s * s)
-    fix_zero = mode == "two_way_global" and K is None and costs is None
+    exclude_sets = {tuple(sorted(int(i) for i in S)) for S in exclude_sets}
+    fix_zero = mode == "two_way_global" and K is None and costs is None and restrictions is None and not exclude_sets
+    donor_excl = None if restrictions is None else restrictions.donor_excl
+
+    def admissible(S):
+        S = tuple(sorted(S))
+        return S not in exclude_sets and (restrictions is None or restrictions.admissible(S))
+    restricted = restrictions is not None or bool(exclude_sets)
 
     S0 = None
     if incumbent is not None:
@@ -659,9 +717,12 @@ def solve_design_mip(Y, K, mode, lam=0.0, *, costs=None, budget=None, gap_limit=
         if fix_zero and 0 in S0:
             S0 = tuple(j for j in range(N) if j not in set(S0))  # its mirror image (same objective)
     # the reference design: the objective's scale for SCIP and (warm_start) its starting design
+    if S0 is not None and restricted and not admissible(S0):
+        raise SpecificationError(f"incumbent treated set {S0} breaks the restrictions (or is an excluded set)")
     S_ref, w_ref, o_ref, f_ref = _reference(Ys, mode, K, lam_s, costs, budget, S0,
                                             max_evals=_LOCAL_SEARCH_EVALS if warm_start else 0,
-                                            deadline=None if time_limit is None else t0 + 0.25 * time_limit)
+                                            deadline=None if time_limit is None else t0 + 0.25 * time_limit,
+                                            admissible=admissible if restricted else None, donor_excl=donor_excl)
     if fix_zero and 0 in S_ref:
         S_ref = tuple(j for j in range(N) if j not in set(S_ref))
         w_ref = {"treated": w_ref["control"], "control": w_ref["treated"]}
@@ -670,13 +731,14 @@ def solve_design_mip(Y, K, mode, lam=0.0, *, costs=None, budget=None, gap_limit=
     f_ref = max(f_ref, 1e-4 * o_ref, floor)  # a ridge-dominated objective: residuals need no more
     M = math.sqrt(R.shape[0] / (T * f_ref))
     start = None
-    if warm_start:
+    if warm_start and (not restricted or admissible(S_ref)):
         start = (S_ref, w_ref, o_ref)
     elif S0 is not None:
-        w0 = inner_weights(Ys, mode, S0, lam_s)
+        w0 = inner_weights(Ys, mode, S0, lam_s, donor_excl)
         start = (S0, w0, _objective(Ys, mode, S0, w0, lam_s))
 
     builder = _Model(R, Ys, mode, K, lam_s, costs, budget, fix_zero, start, t0, scip_params, M, o_ref)
+    builder.restrictions, builder.exclude_sets = restrictions, sorted(exclude_sets)
     # what is left of the time limit after the preparation and the warm start goes to SCIP
     left = None if time_limit is None else max(0.05 * time_limit, time_limit - (time.perf_counter() - t0))
     res = solve_mip(builder.build, node_limit=node_limit, gap=gap_limit, time_limit=left,
@@ -684,9 +746,13 @@ def solve_design_mip(Y, K, mode, lam=0.0, *, costs=None, budget=None, gap_limit=
     unit = o_ref * s * s  # SCIP's objective and bound -> the data's units
 
     if res.stopped_by == "infeasible":
+        if restrictions is not None and K is not None:
+            raise InfeasibleDesignError(restrictions.explain(K) + " (SCIP proved the programme infeasible)")
         raise InfeasibleDesignError(
             f"no treated set satisfies the request (mode={mode!r}, K={K}, N={N}"
-            + (f", budget {budget:g}" if costs is not None else "") + "): SCIP proved the programme infeasible")
+            + (f", budget {budget:g}" if costs is not None else "")
+            + (f", {len(exclude_sets)} sets excluded" if exclude_sets else "")
+            + "): SCIP proved the programme infeasible")
     if res.solution is None:
         limit = {"time_limit": f"the time limit ({time_limit:g} s)",
                  "node_limit": f"the node limit ({node_limit} nodes)"}.get(res.stopped_by, f"'{res.stopped_by}'")
@@ -700,12 +766,16 @@ def solve_design_mip(Y, K, mode, lam=0.0, *, costs=None, budget=None, gap_limit=
     if costs is not None and costs[list(S)].sum() > budget + 1e-9 * max(abs(budget), float(costs.sum()), 1e-300):
         raise SolverError(f"SCIP's design {S} costs {costs[list(S)].sum():.12g}, above the budget "
                           f"{budget:.12g} by more than its tolerance")
+    if restricted and not admissible(S):
+        raise SolverError(f"SCIP's design {S} breaks the restrictions or repeats an excluded set")
 
     # the weights: the exact inner optimum for S, or SCIP's own if (numerically) better
-    exact = inner_weights(Ys, mode, S, lam_s)
+    exact = inner_weights(Ys, mode, S, lam_s, donor_excl)
     weights = exact
     objective = _objective(Yc, mode, S, exact, lam)
     scip_w = _scip_weights(sol, mode, S, N)
+    if scip_w is not None and donor_excl is not None:
+        scip_w = None  # SCIP's weights honour the exclusions only to its tolerance; the exact ones do
     if scip_w is not None:
         other = _objective(Yc, mode, S, scip_w, lam)
         if other < objective:
