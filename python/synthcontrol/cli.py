@@ -400,6 +400,44 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def _unit_matrix(flag, path):
+    """A unit-by-unit matrix from a CSV: the first column holds the row labels, the header the column
+    labels (as ``dma_adjacency.csv``)."""
+    import pandas as pd
+    try:
+        M = pd.read_csv(path, index_col=0)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{flag}: cannot read {path!r}: {exc}") from None
+    M.index = M.index.map(str)
+    M.columns = M.columns.map(str)
+    return M
+
+
+def _design_restrictions(args) -> dict:
+    """The restriction, menu and selection options of `synthcontrol design` as SyntheticDesign kwargs."""
+    kw = {}
+    for flag in ("to_be_treated", "not_to_be_treated"):
+        v = getattr(args, flag)
+        if v:
+            kw[flag] = [u.strip() for item in v for u in item.split(",") if u.strip()]
+    for flag in ("cluster_col", "stratum_col", "size_col", "donor_region_col", "selection"):
+        if getattr(args, flag) is not None:
+            kw[flag] = getattr(args, flag)
+    for flag, kind in (("spillover_threshold", float), ("min_size", float), ("max_size", float),
+                       ("min_per_stratum", int), ("max_per_stratum", int), ("top_K", int),
+                       ("holdout_frac", float), ("power_weight", float), ("fit_weight", float)):
+        v = getattr(args, flag)
+        if v is not None:
+            kw[flag] = _cli_number("--" + flag.replace("_", "-"), v, kind)
+    if args.adjacency is not None:
+        kw["adjacency"] = _unit_matrix("--adjacency", args.adjacency)
+    if args.donor_exclusion is not None:
+        kw["donor_exclusion"] = _unit_matrix("--donor-exclusion", args.donor_exclusion)
+    if args.exclude_bordering_donors:
+        kw["exclude_bordering_donors"] = True
+    return kw
+
+
 def cmd_design(args) -> int:
     """`synthcontrol design`: choose the treated units of an experiment (SYNDES)."""
     import matplotlib
@@ -425,10 +463,15 @@ def cmd_design(args) -> int:
     if args.costs is not None:
         kw.update(costs=args.costs, budget=_cli_number("--budget", args.budget, float))
     T0 = None if args.T0 is None else _cli_number("--T0", args.T0, int)
+    kw.update(_design_restrictions(args))
     res = sc.SyntheticDesign(**kw).fit(df, unit=args.unit, time=args.time, outcome=args.outcome, T0=T0,
                                        post_col=args.post_col)
     designs = res if isinstance(res, dict) else {None: res}
     print(res.summary())
+    if out and getattr(res, "pool", None):
+        out.products += ("menu.csv", "pareto.png")
+        res.menu_table().to_csv(out.path("menu.csv"), index=False)
+        _save(res.plot("pareto"), out.path("pareto.png"))
     if out:
         for arm, d in designs.items():
             tag = "" if arm is None else f"_{arm}"
@@ -476,7 +519,31 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--permutation", default="refit", choices=["refit", "fixed"],
                    help="the test's null: weights refitted under H0 on all periods (default) or the design's fixed")
     g.add_argument("--seed", default="0", help="seed of the annealed mode")
-    g.add_argument("--out", default=None, help="folder for design.png, power.png, power_curve.csv, design.json")
+    r = g.add_argument_group("restrictions (all compose; see docs/design.md)")
+    r.add_argument("--to-be-treated", action="append", help="units forced into the treated set (comma-separated)")
+    r.add_argument("--not-to-be-treated", action="append", help="units that may not be treated (they stay donors)")
+    r.add_argument("--cluster-col", help="column: no two treated units share a value")
+    r.add_argument("--adjacency", help="CSV unit x unit matrix (first column = row labels): conflicts above "
+                                        "--spillover-threshold are never both treated")
+    r.add_argument("--spillover-threshold", help="adjacency entries above this conflict (default 0)")
+    r.add_argument("--stratum-col", help="column of strata for the quotas")
+    r.add_argument("--min-per-stratum", help="at least this many treated in every stratum with a treatable unit")
+    r.add_argument("--max-per-stratum", help="at most this many treated in any stratum")
+    r.add_argument("--size-col", help="column of unit sizes for the size band")
+    r.add_argument("--min-size", help="smallest treatable size")
+    r.add_argument("--max-size", help="largest treatable size")
+    r.add_argument("--donor-region-col", help="column: a donor shares the treated unit's region")
+    r.add_argument("--exclude-bordering-donors", action="store_true",
+                   help="a treated unit's conflict neighbours are not its donors")
+    r.add_argument("--donor-exclusion", help="CSV unit x unit matrix: entry [i, j] > 0 forbids j as i's donor")
+    m = g.add_argument_group("the menu")
+    m.add_argument("--top-K", help="the number of best distinct designs to return (menu.csv, pareto.png)")
+    m.add_argument("--selection", choices=["in_sample", "holdout", "ic"], help="how the menu is ranked")
+    m.add_argument("--holdout-frac", help="share of the pre-period held out (selection holdout)")
+    m.add_argument("--power-weight", help="weight of power in the recommendation (default 0.51)")
+    m.add_argument("--fit-weight", help="weight of fit in the recommendation (default 0.49)")
+    g.add_argument("--out", default=None, help="folder for design.png, power.png, power_curve.csv, design.json "
+                                               "(and menu.csv, pareto.png with --top-K)")
     g.set_defaults(func=cmd_design)
     f = sub.add_parser("fit", help="fit a synthetic control to a long CSV")
     f.add_argument("data")

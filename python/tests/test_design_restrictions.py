@@ -404,3 +404,31 @@ def test_pruned_generation_equals_filtering_every_set():
         got = [tuple(map(int, s)) for s in r.sets(K)]
         want = [S for S in itertools.combinations(range(N), K) if r.admissible(S)]
         assert got == want, (trial, len(got), len(want))
+
+
+def test_cli_design_with_restrictions_and_a_menu(tmp_path, capsys):
+    import json as _json
+    from synthcontrol.cli import main
+    Y, T0, df = _panel(13)
+    df.to_csv(tmp_path / "p.csv", index=False)
+    units = [f"u{j}" for j in range(8)]
+    A = np.zeros((8, 8))
+    for j in range(7):
+        A[j, j + 1] = A[j + 1, j] = 1
+    pd.DataFrame(A, index=units, columns=units).to_csv(tmp_path / "adj.csv")
+    rc = main(["design", str(tmp_path / "p.csv"), "--unit", "unit", "--time", "time", "--outcome", "y",
+               "--post-col", "post", "--K", "2", "--top-K", "4", "--adjacency", str(tmp_path / "adj.csv"),
+               "--spillover-threshold", "0.5", "--to-be-treated", "u1", "--lam", "0.1", "--out", str(tmp_path / "o")])
+    assert rc == 0
+    out = _json.loads((tmp_path / "o" / "design.json").read_text())
+    assert len(out["pool"]) == 4
+    ok = lambda S: 1 in S and all(abs(i - j) != 1 for i, j in itertools.combinations(S, 2))  # noqa: E731
+    ref = _ranked(Y[:T0], 2, "two_way_global", 0.1, ok)
+    assert [tuple(sorted(int(u[1:]) for u in e["markets"])) for e in out["pool"]] == [S for _, S in ref[:4]]
+    menu = pd.read_csv(tmp_path / "o" / "menu.csv")
+    assert list(menu["rank"]) == [1, 2, 3, 4] and (tmp_path / "o" / "pareto.png").stat().st_size > 0
+    # an unsatisfiable request is reported, not raised
+    rc = main(["design", str(tmp_path / "p.csv"), "--unit", "unit", "--time", "time", "--outcome", "y",
+               "--post-col", "post", "--K", "2", "--to-be-treated", "u0,u1", "--cluster-col", "state"])
+    assert rc != 0
+    assert "to_be_treated and cluster_col" in capsys.readouterr().err

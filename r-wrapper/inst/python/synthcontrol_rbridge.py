@@ -336,9 +336,19 @@ def design(columns, unit, time, outcome, post_col=None, datetime_cols=None, opti
     import synthcontrol as sc
     df = _make_frame(columns, datetime_cols)
     opts = dict(options or {})
-    for k in ("K", "seed"):
+    for k in ("K", "seed", "top_K", "min_per_stratum", "max_per_stratum"):
         if k in opts and opts[k] is not None:
             opts[k] = _int_or_same(opts[k])
+    for k in ("to_be_treated", "not_to_be_treated"):
+        if k in opts and opts[k] is not None and not isinstance(opts[k], (list, tuple)):
+            opts[k] = [opts[k]]
+    for k in ("adjacency", "donor_exclusion"):
+        if k in opts and opts[k] is not None:  # list(labels = ..., values = n x n numbers, row-major)
+            import numpy as np
+            import pandas as pd
+            labs = [str(u) for u in opts[k]["labels"]]
+            vals = np.asarray(opts[k]["values"], dtype=float).reshape(len(labs), len(labs))
+            opts[k] = pd.DataFrame(vals, index=labs, columns=labs)
     res = sc.SyntheticDesign(**opts).fit(df, unit=unit, time=time, outcome=outcome, post_col=post_col,
                                          T0=None if T0 is None else _int_or_same(T0))
     return {"result": res, "data": res.to_dict(), "summary": res.summary()}
