@@ -10,6 +10,7 @@ from .errors import DataError, InfeasibleDesignError, SolverError, Specification
 from .estimators import SyntheticControl
 from .estimators.design import SyntheticDesign
 from .design.results import power_analysis
+from .design.compare import compare_methods
 from .panel import Panel, panel_from_events
 from .inference import Inference
 from .results import SCResult
@@ -27,7 +28,7 @@ def __getattr__(name):  # lazy: `sc.datasets` without importing it at package im
 
 
 __all__ = [
-    "Panel", "panel_from_events", "SyntheticControl", "SyntheticDesign", "power_analysis", "SCResult", "Inference", "datasets", "inference",
+    "Panel", "panel_from_events", "SyntheticControl", "SyntheticDesign", "power_analysis", "compare_methods", "SCResult", "Inference", "datasets", "inference",
     "SynthError", "SynthWarning", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
     "synth_dataprep", "from_synth_dataprep", "synth", "synth_tab", "SynthData", "SynthOutput",
 ]

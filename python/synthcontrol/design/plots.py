@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_design", "plot_power", "plot_pareto"]
+__all__ = ["plot_design", "plot_power", "plot_pareto", "plot_comparison"]
 
 TREATED, SYNTH, GREY = "#c0392b", "#2c3e50", "#95a5a6"
 
@@ -80,6 +80,38 @@ def plot_pareto(dres, ax=None):
     ax.set_ylabel(f"MDE at h = {rec.horizon} (% of treated baseline; lower is better)")
     ax.set_title(f"{len(tab)} designs: fit vs power ({rec.status}; weights power {rec.weights['power']:.2f}, "
                  f"fit {rec.weights['fit']:.2f})")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_comparison(cmp, ax=None):
+    """Designs of several methods on one fit-versus-power plane (shared harness), each method's
+    Pareto frontier joined; designs with no detectable effect on the grid are drawn at the top."""
+    fig, ax = _ax(ax, (8.5, 5))
+    tab = cmp.table
+    colours = {"SYNDES": TREATED, "GeoLift-style": SYNTH}
+    finite = tab.mde_pct[np.isfinite(tab.mde_pct)]
+    top = (finite.max() * 1.1) if len(finite) else 1.0
+    for m, sub in tab.groupby("method", sort=False):
+        col = colours.get(m, GREY)
+        y = sub.mde_pct.where(np.isfinite(sub.mde_pct), top)
+        ax.scatter(sub.fit_rmse, y, color=col, s=40, label=f"{m} designs", zorder=3,
+                   marker="o" if m == "SYNDES" else "s")
+        fr = sub[sub.pareto].sort_values("fit_rmse")
+        ax.plot(fr.fit_rmse, fr.mde_pct.where(np.isfinite(fr.mde_pct), top), color=col, linewidth=1.5, zorder=2,
+                marker="o" if m == "SYNDES" else "s", markersize=12, markerfacecolor="none",
+                label=f"{m} Pareto frontier ({len(fr)})")
+        for (_, r), yy in zip(sub.iterrows(), y):
+            ax.annotate(r.label, (r.fit_rmse, yy), textcoords="offset points", xytext=(4, 3), fontsize=7, color=col)
+    if (~np.isfinite(tab.mde_pct)).any():
+        ax.axhline(top, color=GREY, linestyle=":", linewidth=1)
+        ax.text(ax.get_xlim()[0], top, " no effect on the grid detected", va="bottom", fontsize=7, color=GREY)
+    st = cmp.settings
+    ax.set_xlabel("pre-period RMSE of the contrast (fit; lower is better)")
+    ax.set_ylabel(f"MDE at h = {st['horizon']} (% of treated baseline; lower is better)")
+    ax.set_title(f"SYNDES vs GeoLift-style selection, K = {st['treated_size']}: one harness "
+                 f"({100 * st['power']:.0f}% power, two-sided {100 * st['alpha']:g}% moving-block test)")
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
