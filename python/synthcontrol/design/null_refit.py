@@ -27,10 +27,18 @@ from . import power as pw
 __all__ = ["refit_contrast", "refit_pvalue", "refit_permutation_test"]
 
 
-def refit_contrast(Y, S, mode, lam):
-    """The contrast vector of treated set ``S`` with weights fitted on every row of ``Y``."""
+def refit_contrast(Y, S, mode, lam, x0=None, donor_excl=None):
+    """The contrast vector of treated set ``S`` with weights fitted on every row of ``Y``.  ``x0``
+    (global modes): the active-set method's starting weights (``a + c``, e.g. the design's own);
+    default: uniform on both sides (the exact optimum does not depend on it).  ``donor_excl``: the
+    design's donor restrictions (``B[i, j]``: ``j`` may not be a donor of treated ``i``)."""
     from ..solvers.syndes import DesignProblem
-    sv = DesignProblem(Y, mode, lam).value(S)
+    S = tuple(sorted(int(i) for i in S))
+    if x0 is None and mode != "per_unit":
+        N = np.asarray(Y).shape[1]
+        x0 = np.full(N, 1.0 / (N - len(S)))
+        x0[list(S)] = 1.0 / len(S)
+    sv = DesignProblem(Y, mode, lam, donor_excl=donor_excl).value(S, x0=x0)
     return sv.treated_weights - sv.control_weights
 
 
@@ -41,18 +49,20 @@ def _adjusted(Y, T0, S, tau0):
     return Ya
 
 
-def refit_pvalue(Y, T0, S, mode, lam, tau0=0.0):
+def refit_pvalue(Y, T0, S, mode, lam, tau0=0.0, x0=None, donor_excl=None):
     """p-value of ``H0: tau = tau0`` by the refitted moving-block permutation test (module doc)."""
     Ya = _adjusted(Y, T0, S, tau0)
-    u = Ya @ refit_contrast(Ya, S, mode, lam)
+    u = Ya @ refit_contrast(Ya, S, mode, lam, x0, donor_excl)
     return pw.block_permutation_pvalue(u, T0, 0.0)
 
 
-def refit_permutation_test(Y, T0, S, mode, lam, estimate, alpha=0.1, grid=24, rtol=1e-6):
+def refit_permutation_test(Y, T0, S, mode, lam, estimate, alpha=0.1, grid=24, rtol=1e-4, x0=None,
+                           donor_excl=None):
     """The refitted test of no effect and its interval ``{tau0 : p(tau0) > alpha}``.
 
     ``Y``: all ``T`` periods (T x N), ``T0`` pre-periods, ``S`` the treated column indices,
-    ``estimate`` the design's effect estimate (the post-period mean of its own contrast).
+    ``estimate`` the design's effect estimate (the post-period mean of its own contrast), ``x0``
+    (global modes) the design's weights ``a + c`` to start every refit from.
 
     The p-value at each ``tau0`` is exact (one refit, then the ``T`` cyclic shifts).  The accepted
     set has no closed form once the weights move with ``tau0``, so it is found numerically: from the
@@ -75,10 +85,10 @@ def refit_permutation_test(Y, T0, S, mode, lam, estimate, alpha=0.1, grid=24, rt
     def p(t):
         t = float(t)
         if t not in cache:
-            cache[t] = refit_pvalue(Y, T0, S, mode, lam, t)
+            cache[t] = refit_pvalue(Y, T0, S, mode, lam, t, x0, donor_excl)
         return cache[t]
 
-    u0 = Y @ refit_contrast(Y, S, mode, lam)
+    u0 = Y @ refit_contrast(Y, S, mode, lam, x0, donor_excl)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the impossible-rejection case is said below, once
         plain = pw.block_permutation_test(u0, T0, alpha=alpha)

@@ -103,15 +103,16 @@ def plot_comparison(cmp, ax=None):
                 marker="o" if m == "SYNDES" else "s", markersize=12, markerfacecolor="none",
                 label=f"{m} Pareto frontier ({len(fr)})")
         for (_, r), yy in zip(sub.iterrows(), y):
-            ax.annotate(r.label, (r.fit_rmse, yy), textcoords="offset points", xytext=(4, 3), fontsize=7, color=col)
+            ax.annotate(r.label, (r.fit_rmse, yy), textcoords="offset points",
+                        xytext=(4, 3) if m == "SYNDES" else (4, -9), fontsize=7, color=col)
     if (~np.isfinite(tab.mde_pct)).any():
         ax.axhline(top, color=GREY, linestyle=":", linewidth=1)
         ax.text(ax.get_xlim()[0], top, " no effect on the grid detected", va="bottom", fontsize=7, color=GREY)
     st = cmp.settings
     ax.set_xlabel("pre-period RMSE of the contrast (fit; lower is better)")
     ax.set_ylabel(f"MDE at h = {st['horizon']} (% of treated baseline; lower is better)")
-    ax.set_title(f"SYNDES vs GeoLift-style selection, K = {st['treated_size']}: one harness "
-                 f"({100 * st['power']:.0f}% power, two-sided {100 * st['alpha']:g}% moving-block test)")
+    ax.set_title(f"SYNDES vs GeoLift-style selection, K = {st['treated_size']}\none harness: "
+                 f"{100 * st['power']:.0f}% power, two-sided {100 * st['alpha']:g}% moving-block test", fontsize=11)
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

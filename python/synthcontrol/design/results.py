@@ -305,7 +305,8 @@ def power_analysis(dres, horizons=HORIZONS, alpha=POWER_ALPHA, power=POWER_TARGE
     return out
 
 
-def build_result(design, wide, T0, mode, lam, sv, bound, proven, status, info, costs=None, arm=None):
+def build_result(design, wide, T0, mode, lam, sv, bound, proven, status, info, costs=None, arm=None,
+                 donor_excl=None):
     from ..inference.base import Inference
     units, times = wide.columns, wide.index
     Y = wide.to_numpy()
@@ -349,7 +350,9 @@ def build_result(design, wide, T0, mode, lam, sv, bound, proven, status, info, c
             if design.permutation == "refit":
                 from .null_refit import refit_permutation_test
                 t = refit_permutation_test(Y, T0, sv.treated, "two_way_global" if mode.endswith("annealed") else mode,
-                                           lam, ate, alpha=design.alpha)
+                                           lam, ate, alpha=design.alpha,
+                                           x0=None if mode == "per_unit" else sv.treated_weights + sv.control_weights,
+                                           donor_excl=donor_excl)
                 method = "moving-block permutation test, weights refitted under the null on all periods"
             else:
                 t = pw.block_permutation_test(g, T0, alpha=design.alpha)

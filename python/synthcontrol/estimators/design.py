@@ -359,7 +359,7 @@ class SyntheticDesign(Settings):
                 sv = full.value(sv.treated)
                 bound, proven, status = math.nan, False, "holdout"
             results.append(build_result(self, wide, T0, mode, lam, sv, bound, proven, status, info, costs=costs,
-                                        arm=arm))
+                                        arm=arm, donor_excl=donor_excl))
             extra.append(row)
         return assemble(results, extra, selection, T_fit=T_fit, power_weight=self.power_weight,
                         fit_weight=self.fit_weight, top_K=self.top_K)
