@@ -432,3 +432,14 @@ def test_cli_design_with_restrictions_and_a_menu(tmp_path, capsys):
                "--post-col", "post", "--K", "2", "--to-be-treated", "u0,u1", "--cluster-col", "state"])
     assert rc != 0
     assert "to_be_treated and cluster_col" in capsys.readouterr().err
+
+
+def test_annealed_menu_is_distinct_and_never_claims_a_proof():
+    Y, T0, df = _panel(14)
+    d = sc.SyntheticDesign(K=2, mode="two_way_global_annealed", top_K=4, lam=0.1, run_inference=False).fit(df, **KW)
+    assert len(d.pool) == 4 and len({tuple(e["markets"]) for e in d.pool}) == 4
+    assert not any(e["proven_optimal"] for e in d.pool)
+    ex = sc.SyntheticDesign(K=2, top_K=4, lam=0.1, run_inference=False).fit(df, **KW)
+    # each annealed entry is no better than the proven entry of the same rank
+    for a, b in zip(d.pool, ex.pool):
+        assert a["objective"] >= b["objective"] * (1 - 1e-9)
