@@ -392,12 +392,20 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
 
 coef.synthcontrol <- function(object, ...) object$weights
 
-predict.synthcontrol <- function(object, newdata = NULL, ...) {
+predict.synthcontrol <- function(object, newdata = NULL, att = FALSE, ...) {
   if (!is.null(newdata)) {
     .sc_stop("predict() for a synthetic control returns the fitted counterfactual of the treated ",
              "unit; `newdata` is not supported", class = "synthcontrol_spec_error")
   }
-  object$counterfactual
+  dots <- list(...)
+  if (length(dots)) {
+    .sc_stop("predict() does not use the argument(s) ",
+             paste0("`", if (is.null(names(dots))) "(unnamed)" else names(dots), "`", collapse = ", "),
+             class = "synthcontrol_spec_error")
+  }
+  # as augsynth's predict(): the counterfactual by period, or with att = TRUE the effect
+  # (observed minus counterfactual) by period
+  if (isTRUE(att)) stats::setNames(object$trajectory$effect, names(object$counterfactual)) else object$counterfactual
 }
 
 as.data.frame.synthcontrol <- function(x, row.names = NULL, optional = FALSE, ...) {

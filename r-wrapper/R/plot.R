@@ -8,8 +8,8 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
                               engine = c("auto", "base", "ggplot2"), inference = NULL, ...) {
   type <- match.arg(type)
   engine <- match.arg(engine)
-  if (engine == "auto") engine <- if (requireNamespace("ggplot2", quietly = TRUE)) "ggplot2" else "base"
-  if (engine == "ggplot2" && !requireNamespace("ggplot2", quietly = TRUE)) {
+  if (engine == "auto") engine <- if (.has_ggplot2()) "ggplot2" else "base"
+  if (engine == "ggplot2" && !.has_ggplot2()) {
     .sc_stop("engine = \"ggplot2\" needs the ggplot2 package; install it or use engine = \"base\"",
              class = "synthcontrol_spec_error")
   }
@@ -21,9 +21,15 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
     }
   }
   if (engine == "ggplot2") {
-    p <- .gg_plot(x, type, inference)
-    print(p)
-    return(invisible(p))
+    dots <- list(...)
+    if (length(dots)) {
+      .sc_stop("plot() with ggplot2 does not use the argument(s) ",
+               paste0("`", if (is.null(names(dots))) "(unnamed)" else names(dots), "`", collapse = ", "),
+               "; add layers or a theme to the returned ggplot instead (engine = \"base\" passes ",
+               "graphical parameters to base graphics)", class = "synthcontrol_spec_error")
+    }
+    # returned, not printed: `p <- plot(fit) + theme_bw()` draws once, when printed
+    return(.gg_plot(x, type, inference))
   }
   switch(type,
     trajectory = .base_trajectory(x, ...),
@@ -31,6 +37,11 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
     weights = .base_weights(x, ...),
     placebo = .base_placebo(x, inference, ...))
   invisible(x)
+}
+
+# ggplot2 available? (the option lets the tests take the no-ggplot2 path on a machine that has it)
+.has_ggplot2 <- function() {
+  !isFALSE(getOption("synthcontrol.use_ggplot2")) && requireNamespace("ggplot2", quietly = TRUE)
 }
 
 # x positions: numbers and dates plot as themselves; text periods by position.

@@ -18,9 +18,33 @@ test_that("the default engine works whether or not ggplot2 is installed", {
   f <- tempfile(fileext = ".png")
   on.exit(unlink(f))
   grDevices::png(f)
-  plot(fit)
+  print(plot(fit))   # ggplot2 (returned, not printed) or base graphics (drawn)
   grDevices::dev.off()
   expect_gt(file.size(f), 1000)
+})
+
+test_that("with ggplot2 plot() returns the plot without drawing it, and refuses unused arguments", {
+  skip_if_not_installed("ggplot2")
+  fit <- prop99_fit()
+  before <- grDevices::dev.list()
+  p <- plot(fit, type = "gap")
+  expect_s3_class(p, "ggplot")
+  expect_identical(grDevices::dev.list(), before)   # nothing drawn yet: no double figures in knitr
+  expect_error(plot(fit, cv = TRUE), "`cv`", class = "synthcontrol_spec_error")
+  f <- tempfile(fileext = ".png")
+  on.exit(unlink(f))
+  grDevices::png(f)
+  print(p + ggplot2::theme_bw())
+  grDevices::dev.off()
+  expect_gt(file.size(f), 1000)
+})
+
+test_that("predict() follows augsynth: the counterfactual, or with att = TRUE the effect by period", {
+  fit <- prop99_fit()
+  expect_equal(unname(predict(fit)), fit$trajectory$counterfactual)
+  expect_equal(unname(predict(fit, att = TRUE)), fit$trajectory$observed - fit$trajectory$counterfactual)
+  expect_identical(names(predict(fit, att = TRUE)), names(predict(fit)))
+  expect_error(predict(fit, foo = 1), "`foo`", class = "synthcontrol_spec_error")
 })
 
 test_that("the placebo plot reuses a given placebo result", {
@@ -37,7 +61,16 @@ test_that("the placebo plot reuses a given placebo result", {
                class = "synthcontrol_spec_error")
 })
 
-test_that("engine = 'ggplot2' without ggplot2 is a clear error", {
-  skip_if(requireNamespace("ggplot2", quietly = TRUE), "ggplot2 is installed")
-  expect_error(plot(prop99_fit(), engine = "ggplot2"), "ggplot2", class = "synthcontrol_error")
+test_that("engine = 'ggplot2' without ggplot2 is a clear error, and 'auto' falls back to base", {
+  old <- options(synthcontrol.use_ggplot2 = FALSE)   # as if ggplot2 were not installed
+  on.exit(options(old))
+  fit <- prop99_fit()
+  expect_error(plot(fit, engine = "ggplot2"), "ggplot2", class = "synthcontrol_error")
+  f <- tempfile(fileext = ".png")
+  grDevices::png(f)
+  out <- plot(fit)
+  grDevices::dev.off()
+  expect_identical(out, fit)
+  expect_gt(file.size(f), 1000)
+  unlink(f)
 })
