@@ -219,3 +219,35 @@ def test_conformal_refine_and_errors(kansas):
         res.conformal(alpha=1.5)
     with pytest.raises(sc.SpecificationError, match="grid_size"):
         res.conformal(grid_size=1)
+
+
+def test_residualized_ridge_without_lambda_cross_validates_on_the_residuals_as_augsynth(kansas):
+    """augsynth 0.2.0 (R/ridge.R) with residualize = TRUE and no lambda: OLS of the centred pre-period
+    outcomes on the centred covariates, then its CV on the residuals (grid from the largest squared
+    singular value of the residualized controls, 21 values down to 1e-8 of it, leave-one-period-out,
+    the largest lambda within one SE of the minimum).  Recomputed here step by step with numpy."""
+    res = sc.SyntheticControl(augment="ridge", covariates=COVS, residualize=True).fit(
+        sc.Panel(kansas, unit="state", time="year_qtr", outcome="lngdpcapita", treat="treated"))
+    wide = kansas.pivot(index="year_qtr", columns="state", values="lngdpcapita").sort_index()
+    treated = kansas.loc[kansas.treated == 1, "state"].iloc[0]
+    T0 = int((kansas[kansas.state == treated].sort_values("year_qtr").treated == 0).sum())
+    donors = [c for c in wide.columns if c != treated]
+    X = wide.to_numpy()[:T0]
+    Xc = X[:, [wide.columns.get_loc(c) for c in donors]].T           # donors x T0
+    x1 = X[:, wide.columns.get_loc(treated)]
+    pre = kansas[kansas.year_qtr.isin(wide.index[:T0])]
+    Z = pre.groupby("state")[COVS].mean()
+    Zc, z1 = Z.loc[donors].to_numpy(), Z.loc[treated].to_numpy()
+    mx, mz = Xc.mean(axis=0), Zc.mean(axis=0)
+    Xc0, x10, Zc0, z10 = Xc - mx, x1 - mx, Zc - mz, z1 - mz
+    B = np.linalg.solve(Zc0.T @ Zc0, Zc0.T @ Xc0)
+    R = Xc0 - Zc0 @ B                                                # residualized controls
+    lam_max = np.linalg.svd(R, compute_uv=False)[0] ** 2
+    path = res.diagnostics["lambda_path"]
+    grid = np.asarray(path["lambda"])
+    np.testing.assert_allclose(grid, lam_max * (1e-8 ** (1 / 20)) ** np.arange(21), rtol=1e-9)
+    err, se = np.asarray(path["cv_error"]), np.asarray(path["cv_se"])
+    k = int(np.argmin(err))
+    assert res.diagnostics["ridge_lambda"] == pytest.approx(grid[err <= err[k] + se[k]].max(), rel=1e-12)
+    assert res.diagnostics["lambda_grid_extended"] == {"below": 0, "above": 0}
+    assert res.att == pytest.approx(-0.0619392749, abs=1e-8)

@@ -163,7 +163,7 @@ print.synthcontrol_in_time_placebo <- print.synthcontrol_placebo
 
 # Documented in man/conformal.Rd.
 conformal <- function(fit, alpha = 0.1, type = c("iid", "block"), q = 1, grid_size = 50,
-                      ns = 10000, seed = 0, grid = NULL, refine = FALSE) {
+                      ns = 10000, seed = 0, grid = NULL, refine = FALSE, stat_func = NULL) {
   cl <- match.call()
   type <- if (identical(type, c("iid", "block"))) "iid" else .choice(type, c("iid", "block"), "type")
   .check_number(alpha, "alpha", "a number in (0, 1), e.g. 0.05", function(x) x > 0 && x < 1)
@@ -178,8 +178,13 @@ conformal <- function(fit, alpha = 0.1, type = c("iid", "block"), q = 1, grid_si
              class = "synthcontrol_spec_error")
   }
   refine <- .flag(refine, "refine")
+  if (!is.null(stat_func) && !is.function(stat_func)) {
+    .sc_stop("`stat_func` must be NULL or a function of the post-period residuals returning one number ",
+             "(larger = more extreme), as augsynth's", class = "synthcontrol_spec_error")
+  }
   res <- .py_result(fit)
-  key <- paste(alpha, type, q, grid_size, ns, seed, refine, paste(grid, collapse = ","), sep = "|")
+  key <- paste(alpha, type, q, grid_size, ns, seed, refine, paste(grid, collapse = ","),
+               paste(deparse(stat_func), collapse = ""), sep = "|")
   e <- attr(fit, ".py")
   if (!is.null(e$conformal[[key]])) {
     e$conformal_last <- e$conformal[[key]]
@@ -187,7 +192,7 @@ conformal <- function(fit, alpha = 0.1, type = c("iid", "block"), q = 1, grid_si
   }
   v <- .py_call("conformal", res, alpha = as.double(alpha), kind = type, q = as.double(q),
                 grid_size = grid_size, grid = if (is.null(grid)) NULL else as.list(as.double(grid)),
-                n_perm = ns, seed = seed, refine = refine, call = cl)
+                n_perm = ns, seed = seed, refine = refine, keep_residuals = !is.null(stat_func), call = cl)
   d <- reticulate::py_to_r(v)
   det <- .scalars(d$details)
   tab <- .frame_from_py(d$tables$table)
@@ -198,7 +203,7 @@ conformal <- function(fit, alpha = 0.1, type = c("iid", "block"), q = 1, grid_si
   out <- structure(list(
     table = table,
     average_att = mean(tab$effect),
-    p_value = as.double(d$p_value),
+    p_value = if (is.null(stat_func)) as.double(d$p_value) else .stat_func_pvalue(d$joint_residuals, stat_func),
     att_lower = if (is.null(d$ci_lower)) NA_real_ else as.double(d$ci_lower),
     att_upper = if (is.null(d$ci_upper)) NA_real_ else as.double(d$ci_upper),
     counterfactual_lower = band("counterfactual_lower"),
@@ -614,4 +619,23 @@ as.data.frame.synthcontrol_ttest <- function(x, row.names = NULL, optional = FAL
   out <- x$folds
   if (!is.null(row.names)) rownames(out) <- row.names
   out
+}
+
+# The joint p-value with an R statistic (augsynth's stat_func), evaluated here on the residuals the
+# core's joint test compares: the observed post-period ones and one row per permutation.  Exact
+# permutations: the share at least as extreme; sampled ones count the observed ordering,
+# (1 + hits) / (1 + draws), as the core does.
+.stat_func_pvalue <- function(jr, stat_func) {
+  one <- function(u) {
+    v <- stat_func(as.double(u))
+    if (!is.numeric(v) || length(v) != 1L || !is.finite(v)) {
+      .sc_stop("`stat_func` must return one finite number for a vector of post-period residuals",
+               class = "synthcontrol_spec_error")
+    }
+    as.double(v)
+  }
+  s0 <- one(unlist(jr$observed))
+  stats <- vapply(jr$permuted, function(row) one(unlist(row)), numeric(1))
+  hits <- sum(stats >= s0 - jr$tol)
+  if (isTRUE(jr$exact)) hits / length(stats) else (1 + hits) / (1 + length(stats))
 }

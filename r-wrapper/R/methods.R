@@ -94,7 +94,7 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
                                  donor_pool = "donors", exclude_mspe_ratio = NULL, ...,
                                  inf_type = NULL, alpha = NULL, type = "iid", q = 1, grid_size = 50,
                                  ns = 10000, seed = 0, sims = 200, e_method = "gaussian",
-                                 max_pairs = NULL, K = 3, oracle_weights = NULL) {
+                                 max_pairs = NULL, K = 3, oracle_weights = NULL, stat_func = NULL) {
   # The defaults above are the registered methods' own; alpha = NULL takes each method's own level
   # (conformal and jackknife+ 0.1, scpi 0.05 per part, lto and ttest 0.05).
   # tests/testthat/test-registry.R compares them with the registry.
@@ -142,9 +142,18 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
                if (length(extra)) paste0("; it passes ", paste(extra, collapse = ", "), " on to ", name, "()")
                else "", class = "synthcontrol_spec_error")
     }
+    if (!is.null(stat_func) && name != "conformal") {
+      .sc_stop("`stat_func` is used by conformal inference only (inf_type = \"conformal\"), not by ", name,
+               class = "synthcontrol_spec_error")
+    }
+    if (name %in% c("conformal", "none", "placebo") && length(dots)) {
+      .sc_stop("summary(inf_type = \"", inf_type, "\") does not use the argument(s) ",
+               paste0("`", if (is.null(names(dots))) "(unnamed)" else names(dots), "`", collapse = ", "),
+               class = "synthcontrol_spec_error")
+    }
     if (name == "conformal") {
       conf <- do.call("conformal", c(list(quote(object)), lvl, list(type = type, q = q, grid_size = grid_size,
-                                                                    ns = ns, seed = seed)))
+                                                                    ns = ns, seed = seed, stat_func = stat_func)))
     } else if (name == "scpi") {
       # (do.call by name, the fit by symbol: the calls in error messages stay short)
       modern$scpi <- do.call("scpi", c(list(quote(object)), lvl, list(sims = sims, e_method = e_method,
@@ -180,6 +189,16 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
       }
       names(opts) <- py
       other <- do.call("infer", c(list(quote(object), name), opts, dots))
+    }
+  }
+  if (is.null(inf_type)) {
+    unused <- c(if (!is.null(stat_func)) "stat_func", names(list(...)))
+    if (length(list(...)) && is.null(names(list(...)))) unused <- c(unused, "(unnamed)")
+    if (length(unused)) {
+      .sc_stop("summary() without inf_type does not use the argument(s) ",
+               paste0("`", unused, "`", collapse = ", "),
+               if ("stat_func" %in% unused) "; stat_func is the statistic of conformal inference: add inf_type = \"conformal\"" else "",
+               class = "synthcontrol_spec_error")
     }
   }
   if (!is.null(inference)) {

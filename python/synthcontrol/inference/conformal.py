@@ -68,7 +68,7 @@ def _tol(ya, Yd):
     return RTOL * outcome_scale(ya, Yd)
 
 
-def _pvalue(refit, Yd, yt, h0, L, q, idx):
+def _pvalue(refit, Yd, yt, h0, L, q, idx, stat_func=None):
     """p-value of the null ``h0`` (scalar or length-L) on the last ``L`` of the rows given.
 
     ``idx``: None for one period (exact: the tested residual's rank among all of them, itself
@@ -83,9 +83,25 @@ def _pvalue(refit, Yd, yt, h0, L, q, idx):
     if L == 1:  # exact for both kinds
         return float(np.mean(np.abs(r) >= np.abs(r[-1]) - tol))
     rows, exact = idx
-    s0 = _stat(r[t0:], q)
-    hits = int(np.sum(_stat(r[rows], q) >= s0 - tol))
+    if stat_func is None:
+        s0 = _stat(r[t0:], q)
+        hits = int(np.sum(_stat(r[rows], q) >= s0 - tol))
+    else:  # the user's statistic of the L tested residuals (larger = more extreme)
+        s0 = _user_stat(stat_func, r[t0:])
+        hits = int(sum(_user_stat(stat_func, r[row]) >= s0 - tol for row in rows))
     return hits / len(rows) if exact else mc_pvalue(hits, len(rows))
+
+
+def _user_stat(stat_func, u):
+    v = stat_func(np.array(u, dtype=float))
+    try:
+        v = float(np.asarray(v, dtype=float).reshape(-1)[0]) if np.size(v) == 1 else None
+    except (TypeError, ValueError):
+        v = None
+    if v is None or not math.isfinite(v):
+        raise SpecificationError("stat_func must return one finite number for a vector of post-period "
+                                 "residuals (larger = more extreme)")
+    return v
 
 
 def _pvalue_mean(refit, Y, y, tau, T0, idx):
@@ -177,7 +193,7 @@ def _invert(pfun, grid, alpha, refine, step, center=None, iters=30):
 @register("conformal", supports=("outcome", "ridge"), title="Conformal inference (Chernozhukov, Wuthrich & Zhu 2021)",
           cli_table="all")
 def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None, n_perm=10000,
-                        seed=0, refine=False) -> Inference:
+                        seed=0, refine=False, stat_func=None, keep_residuals=False) -> Inference:
     """Conformal inference (Chernozhukov, Wuthrich & Zhu 2021), as augsynth's
         ``summary(fit, inf_type = "conformal")``: per-period intervals for the effect (by test
         inversion on a grid around each effect, plus 0), their p-values for a zero effect, the
@@ -193,7 +209,15 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
         ``alpha`` must exceed ``1 / (T0 + 1)``, the smallest p-value one period can have.  Sampled
         permutation p-values count the observed ordering: ``(1 + hits) / (n_perm + 1)``.
         Works for outcome-only and ridge-augmented fits (the ridge penalty stays at its fitted
-        value in the refits, as in augsynth).  See ``docs/augmented.md``.
+        value in the refits, as in augsynth).  ``stat_func`` (augsynth's): a function of the
+        vector of post-period residuals returning one number, larger = more extreme, used by the
+        joint test (``p_value``) instead of ``(sum |u|^q / sqrt(L))^(1/q)``; e.g.
+        ``lambda u: -u.sum()`` is the one-sided test against a negative effect.  The per-period
+        p-values and the intervals do not use it.  ``keep_residuals=True`` also returns, in
+        ``details["joint_residuals"]``, the residuals the joint test of no effect compares
+        (``observed``: the L post-period ones; ``permuted``: one row per permutation; ``exact``,
+        ``tol``), so that a statistic can be evaluated elsewhere (the R package evaluates an R
+        ``stat_func`` on them).  See ``docs/augmented.md``.
         """
     alpha = check_alpha("alpha", alpha)
     kind = check_choice("kind", kind, ("iid", "block"), what="'iid' or 'block'")
@@ -203,6 +227,8 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
     n_perm = check_count("n_perm", n_perm, 100)
     seed = check_seed("seed", seed)
     refine = check_bool("refine", refine)
+    if stat_func is not None and not callable(stat_func):
+        raise SpecificationError(f"stat_func must be a function of the post-period residuals, got {stat_func!r}")
     p = res.panel
     post = p.post
     if not post.any():
@@ -263,10 +289,14 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
         status.append(st)
 
     def joint(h):
-        return _pvalue(refit, Y, y, h, L, q, idx)
+        return _pvalue(refit, Y, y, h, L, q, idx, stat_func)
 
     joint_p = joint(0.0)
     att = float(np.mean(post_eff))
+    kept = None
+    if keep_residuals:
+        r0 = y - refit(Y, y)
+        kept = {"observed": r0[T0:].copy(), "permuted": r0[idx[0]], "exact": bool(idx[1]), "tol": _tol(y, Y)}
 
     def att_p(tau):
         return _pvalue_mean(refit, Y, y, tau, T0, idx)
@@ -285,6 +315,7 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
     exact = bool(idx[1])
     details = {
         "kind": kind, "q": q, "grid_size": grid_size, "refine": refine,
+        "stat_func": None if stat_func is None else getattr(stat_func, "__name__", "user function"),
         "joint_p_value": joint_p,
         "joint_p_mc_se": 0.0 if exact else float(np.sqrt(joint_p * (1 - joint_p) / n_perm)),
         "n_perm": len(idx[0]),
@@ -295,6 +326,7 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
         "counterfactual_upper": pd.Series(y[T0:] - lower, index=times, name="counterfactual_upper"),
         "ridge_lambda": res.diagnostics.get("ridge_lambda"),
         "att_p_value": att_p(0.0),
+        "joint_residuals": kept,
         "att_interval_status": att_status,
         "att_interval_at_grid_edge": "unbounded" in att_status,
         "n_unbounded_periods": int((~table.bounded & ~table.lower.isna()).sum()),

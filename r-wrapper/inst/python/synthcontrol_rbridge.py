@@ -220,7 +220,13 @@ def infer(res, name, kwargs=None):
         d = _frame(out)
         d["att_full"] = float(res.att)
         return d
-    return out.to_dict()
+    d = out.to_dict()
+    kept = out.details.get("joint_residuals") if hasattr(out, "details") else None
+    if kept is not None:  # the joint test's residuals, for a statistic evaluated in R (stat_func)
+        d["joint_residuals"] = {"observed": [float(v) for v in kept["observed"]],
+                                "permuted": [[float(v) for v in row] for row in kept["permuted"]],
+                                "exact": bool(kept["exact"]), "tol": float(kept["tol"])}
+    return d
 
 
 def placebo(res, **kw):

@@ -201,3 +201,23 @@ test_that("unsupported augsynth options give clear errors", {
   expect_error(conformal(fit, alpha = 2), "alpha", class = "synthcontrol_error")
   expect_error(placebo(fit), class = "synthcontrol_error")
 })
+
+test_that("summary(stat_func =) is augsynth's joint-test statistic, never ignored", {
+  fit <- kansas_ridge()
+  s <- summary(fit, inf_type = "conformal", type = "block")
+  neg <- summary(fit, inf_type = "conformal", type = "block", stat_func = function(x) -sum(x))
+  pos <- summary(fit, inf_type = "conformal", type = "block", stat_func = function(x) sum(x))
+  # the same statistic evaluated by the Python core (its own stat_func path)
+  core <- reticulate::py_to_r(reticulate::py_call(
+    synthcontrol:::.py_result(fit)$infer, "conformal", kind = "block",
+    stat_func = reticulate::py_eval("lambda u: -u.sum()")))
+  expect_equal(neg$conformal$p_value, core$p_value, tolerance = 1e-12)
+  expect_false(isTRUE(all.equal(neg$conformal$p_value, s$conformal$p_value)))
+  expect_gte(neg$conformal$p_value + pos$conformal$p_value, 1)   # one-sided, both ways: ties counted twice
+  expect_equal(neg$average_att$p_val, neg$conformal$p_value)
+  expect_error(summary(fit, stat_func = function(x) -sum(x)), "inf_type = \"conformal\"",
+               class = "synthcontrol_spec_error")
+  expect_error(summary(fit, inf_type = "conformal", stat_func = "min"), "stat_func",
+               class = "synthcontrol_spec_error")
+  expect_error(summary(fit, inf_type = "conformal", t_int = 10), "`t_int`", class = "synthcontrol_spec_error")
+})

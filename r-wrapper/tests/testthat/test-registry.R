@@ -157,7 +157,8 @@ test_that("the R wrappers' defaults are the registered methods' defaults", {
     if (is.character(v) && length(v) > 1L) v[[1L]] else v  # c("iid", "block"): the first is the default
   }
   # Python arguments an R wrapper does not offer (on purpose)
-  not_in_r <- list(scpi = c("n_jobs", "solver"))
+  # keep_residuals: the channel through which R's conformal() evaluates an R stat_func itself
+  not_in_r <- list(scpi = c("n_jobs", "solver"), conformal = "keep_residuals")
   wrappers <- list(placebo = placebo, in_time_placebo = in_time_placebo, leave_one_out = leave_one_out,
                    conformal = conformal, scpi = scpi, lto = lto, ttest = ttest,
                    jackknife_plus = jackknife_plus)
@@ -180,7 +181,8 @@ test_that("the R wrappers' defaults are the registered methods' defaults", {
   to <- list(statistic = "placebo", donor_pool = "placebo", exclude_mspe_ratio = "placebo",
              alpha = c("conformal", "scpi", "lto", "ttest"), type = "conformal", q = "conformal",
              grid_size = "conformal", ns = "conformal", seed = c("conformal", "scpi", "lto"),
-             sims = "scpi", e_method = "scpi", max_pairs = "lto", K = "ttest", oracle_weights = "ttest")
+             sims = "scpi", e_method = "scpi", max_pairs = "lto", K = "ttest", oracle_weights = "ttest",
+             stat_func = "conformal")
   f <- synthcontrol:::summary.synthcontrol
   opts <- setdiff(names(formals(f)), c("object", "inference", "...", "inf_type"))
   expect_setequal(opts, names(to))
