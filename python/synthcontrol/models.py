@@ -302,7 +302,7 @@ class OutcomeModel(FitModel):
 def model_class(backend):
     """The fit model of an estimator's resolved backend: ``"ridge"`` (augment='ridge'),
     ``"outcome-only"``, or a covariate backend (``auto``, ``malo``, ``mscmt``, ``penalized``)."""
-    return {"ridge": RidgeModel, "outcome-only": OutcomeModel}.get(backend, PredictorModel)
+    return {"ridge": RidgeModel, "outcome-only": OutcomeModel, "demeaned": DemeanedModel}.get(backend, PredictorModel)
 
 
 class _OutcomeEngine:
@@ -593,6 +593,35 @@ class RidgeModel(FitModel):
     def to_dict(self):
         out = super().to_dict()
         out.update(ridge_lambda=self.lam, lambda_from_cv=self.lambda_from_cv)
+        return out
+
+
+class DemeanedModel(RidgeModel):
+    """augsynth's ``progfunc = "none", fixedeff = TRUE``: the simplex synthetic control of the
+    unit-demeaned outcomes (every unit less its pre-period mean), the counterfactual re-levelled by
+    the treated unit's pre-period mean.  It is the ridge model's machinery with no ridge correction
+    (``lam = inf``), so every refit demeans the same way; its weights are on the simplex."""
+
+    simplex = True
+    description = "SCM on unit-demeaned outcomes (fixedeff=True)"
+    scpi_design = None
+
+    @classmethod
+    def fit_panel(cls, estimator, panel, backend):
+        return estimator._fit_ridge(panel, demeaned=True)
+
+    def summary_rows(self, d):
+        return [("Demeaned", "every unit less its pre-period mean (augsynth's fixedeff = TRUE, no ridge)"),
+                ("L2 imbalance (scaled)", f"{d['l2_imbalance']:.4g} ({d['scaled_l2_imbalance']:.3f})")]
+
+    def schema_extras(self, d):
+        return {}
+
+    def to_dict(self):
+        out = super().to_dict()
+        out.pop("ridge_lambda", None)
+        out.pop("lambda_from_cv", None)
+        out["demeaned"] = True
         return out
 
 

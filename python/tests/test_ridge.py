@@ -130,8 +130,9 @@ def test_fixedeff_removes_a_level_shift():
     (dict(augment="ridge", residualize=True), "residualize=True needs covariates"),
     (dict(augment="ridge", ridge_lambda=-1.0), "ridge_lambda"),
     (dict(augment="ridge", fit_window=(1990, 2000)), "fit_window"),
-    (dict(residualize=True), "need augment='ridge'"),
-    (dict(fixedeff=True), "need augment='ridge'"),
+    (dict(residualize=True), "needs augment='ridge'"),
+    (dict(fixedeff=True, outcome_lags=[1990]), "demeaned outcomes"),
+    (dict(fixedeff=True, backend="mscmt"), "cannot be combined"),
 ])
 def test_ridge_option_errors(kansas, kw, match):
     p = sc.Panel(kansas, unit="state", time="year_qtr", outcome="lngdpcapita", treat="treated")
@@ -145,7 +146,7 @@ def test_ridge_covariate_errors_and_inference_guard(kansas):
         sc.SyntheticControl(augment="ridge", covariates=["nosuch"]).fit(p)
     res = sc.SyntheticControl(augment="ridge", ridge_lambda=0.1).fit(p)
     with pytest.raises(sc.SpecificationError, match="augment='ridge'"):
-        res.placebo()
+        res.in_time_placebo()
     assert "ridge" in repr(res.estimator)
 
 
@@ -251,3 +252,52 @@ def test_residualized_ridge_without_lambda_cross_validates_on_the_residuals_as_a
     assert res.diagnostics["ridge_lambda"] == pytest.approx(grid[err <= err[k] + se[k]].max(), rel=1e-12)
     assert res.diagnostics["lambda_grid_extended"] == {"below": 0, "above": 0}
     assert res.att == pytest.approx(-0.0619392749, abs=1e-8)
+
+
+def test_fixedeff_without_ridge_is_the_demeaned_scm(kansas):
+    """augsynth's progfunc = "none", fixedeff = TRUE: the simplex fit of the unit-demeaned outcomes,
+    recomputed with cvxpy + Clarabel."""
+    import cvxpy as cp
+    p = sc.Panel(kansas, unit="state", time="year_qtr", outcome="lngdpcapita", treat="treated")
+    res = sc.SyntheticControl(fixedeff=True).fit(p)
+    Y, y, T0 = np.asarray(p.X_donors, float), np.asarray(p.y_treated, float), p.T0
+    Yd, yd = Y - Y[:T0].mean(axis=0), y - y[:T0].mean()
+    w = cp.Variable(Y.shape[1], nonneg=True)
+    cp.Problem(cp.Minimize(cp.sum_squares(Yd[:T0] @ w - yd[:T0])), [cp.sum(w) == 1]).solve(
+        solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    cf = y[:T0].mean() + Yd @ w.value
+    assert res.att == pytest.approx(float(np.mean((y - cf)[T0:])), abs=1e-7)
+    np.testing.assert_allclose(np.asarray(res.w), w.value, atol=1e-5)
+    assert abs(float(np.sum(res.w)) - 1) < 1e-12 and (np.asarray(res.w) >= -1e-12).all()
+    assert res.model.simplex and res.diagnostics["backend"] == "demeaned"
+    # inference refits demean the same way: the placebo of one donor equals its direct demeaned fit
+    pl = res.placebo()
+    j = 0
+    donor = p.donors[j]
+    others = [k for k in range(Y.shape[1]) if k != j]
+    wj = cp.Variable(len(others), nonneg=True)
+    Ydj = Yd[:, others]
+    cp.Problem(cp.Minimize(cp.sum_squares(Ydj[:T0] @ wj - Yd[:T0, j])), [cp.sum(wj) == 1]).solve(solver="CLARABEL")
+    gap_j = Y[:, j] - (Y[:T0, j].mean() + Ydj @ wj.value)
+    np.testing.assert_allclose(pl.details["gaps"][donor].to_numpy(), gap_j, atol=1e-5)
+    with pytest.raises(sc.SpecificationError, match="covariates"):
+        sc.SyntheticControl(fixedeff=True, covariates=["lngdp_pre"]).fit(p)
+
+
+def test_placebo_and_leave_one_out_for_ridge_fits_keep_the_fitted_lambda(kansas):
+    from synthcontrol.solvers.ridge import fit_ridge_ascm
+    p = sc.Panel(kansas, unit="state", time="year_qtr", outcome="lngdpcapita", treat="treated")
+    res = sc.SyntheticControl(augment="ridge").fit(p)
+    lam = res.diagnostics["ridge_lambda"]
+    Y, y, T0 = np.asarray(p.X_donors, float), np.asarray(p.y_treated, float), p.T0
+    pl = res.placebo()
+    j = 3
+    others = [k for k in range(Y.shape[1]) if k != j]
+    fit = fit_ridge_ascm(Y[:, others], Y[:, j], T0, lam=lam)
+    np.testing.assert_allclose(pl.details["gaps"][p.donors[j]].to_numpy(), Y[:, j] - fit.counterfactual, atol=1e-9)
+    loo = res.leave_one_out()
+    first = loo.iloc[0]
+    k = list(p.donors).index(first.dropped)
+    keep = [i for i in range(Y.shape[1]) if i != k]
+    fit = fit_ridge_ascm(Y[:, keep], y, T0, lam=lam)
+    assert first.att == pytest.approx(float(np.mean((y - fit.counterfactual)[T0:])), abs=1e-9)

@@ -4,6 +4,19 @@
 .progfuncs <- c("none", "ridge")
 .inference_methods <- c("placebo", "leave_one_out", "in_time_placebo")
 
+# augsynth()'s arguments this package does not take, each with what to use instead (an error that
+# names it, never a silently ignored argument).
+.augsynth_arguments <- c(
+  t_int = "give the first treated period as treatment_time (or a 0/1 column in the formula)",
+  min_1se = "the penalty is chosen by augsynth's default rule (the largest lambda within one standard error of the CV minimum); give lambda = to fix it",
+  lambda_min_ratio = "augsynth's default grid (21 values from the largest squared singular value down to 1e-8 of it) is used; give lambda = to fix the penalty",
+  n_lambda = "augsynth's default grid (21 values) is used; give lambda = to fix the penalty",
+  lambda_max = "augsynth's default grid (from the largest squared singular value) is used; give lambda = to fix the penalty",
+  holdout_length = "the cross-validation holds out one pre-period at a time (augsynth's default)",
+  V = "the outcome fit weights every pre-period equally; for predictor weights use covariates = (Synth-style V search)",
+  cov_agg = "covariates after | are averaged over the pre-period (augsynth's default); transform the columns before the call for another aggregate",
+  plot = "call plot() on the result")
+
 # Documented in man/synthcontrol.Rd.
 synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_time = NULL,
                          donors = NULL, fill = NULL, fit_window = NULL, inference = NULL, ...,
@@ -81,6 +94,11 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
     if (is.null(nm) || any(!nzchar(nm))) {
       .sc_stop("arguments in `...` must be named (estimator options: ",
                paste(.estimator_options, collapse = ", "), ")", class = "synthcontrol_spec_error")
+    }
+    known <- intersect(nm, names(.augsynth_arguments))
+    if (length(known)) {
+      .sc_stop(paste0("`", known, "` is not supported: ", .augsynth_arguments[known], collapse = "; "),
+               class = "synthcontrol_spec_error")
     }
     bad <- setdiff(nm, .estimator_options)
     if (length(bad)) {

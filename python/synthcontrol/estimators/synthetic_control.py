@@ -172,8 +172,22 @@ class SyntheticControl(Settings):
         has_predictors = bool(self.covariates) or bool(self.outcome_lags)
         if self.augment is not None:
             return self._resolve_augment()
-        if self.residualize or self.fixedeff:
-            raise SpecificationError("residualize=True and fixedeff=True need augment='ridge'")
+        if self.residualize:
+            raise SpecificationError("residualize=True needs augment='ridge' (it residualizes the ridge "
+                                     "model's covariates)")
+        if self.fixedeff:
+            # augsynth's progfunc = "none", fixedeff = TRUE: the simplex fit on unit-demeaned outcomes
+            if has_predictors:
+                raise SpecificationError("fixedeff=True without augment is the synthetic control of the unit-"
+                                         "demeaned outcomes; covariates/outcome_lags are not used by it: drop them "
+                                         "or use augment='ridge'")
+            if self.backend not in ("auto", "outcome-only"):
+                raise SpecificationError(f"fixedeff=True fits the outcome-only simplex on demeaned outcomes; "
+                                         f"backend={self.backend!r} cannot be combined with it")
+            if self.fit_window is not None:
+                raise SpecificationError("fit_window is not supported with fixedeff=True (the unit means are "
+                                         "over the whole pre-period, as augsynth's)")
+            return "demeaned"
         if self.backend == "outcome-only" and has_predictors:
             raise SpecificationError(
                 "backend='outcome-only' ignores predictors, but covariates/outcome_lags were given; "
@@ -215,16 +229,16 @@ class SyntheticControl(Settings):
             raise SpecificationError(f"ridge_lambda must be a number >= 0 or None, got {self.ridge_lambda!r}")
         return "ridge"
 
-    def _fit_ridge(self, panel: Panel) -> SCResult:
+    def _fit_ridge(self, panel: Panel, demeaned=False) -> SCResult:
         from ..solvers.ridge import fit_ridge_ascm
         T0 = panel.T0
         Zd = zt = None
         if self.covariates:
             Zd, zt = unit_covariate_means(panel, self.covariates)
+        lam = math.inf if demeaned else (None if self.ridge_lambda is None else float(self.ridge_lambda))
         try:
             fit = fit_ridge_ascm(panel.X_donors, panel.y_treated, T0, Z_donors=Zd, z_treated=zt,
-                                 residualize=bool(self.residualize), fixedeff=bool(self.fixedeff),
-                                 lam=None if self.ridge_lambda is None else float(self.ridge_lambda))
+                                 residualize=bool(self.residualize), fixedeff=bool(self.fixedeff), lam=lam)
         except ValueError as exc:
             raise SpecificationError(f"ridge augmentation: {exc}") from None
         y = np.asarray(panel.y_treated)
@@ -259,6 +273,16 @@ class SyntheticControl(Settings):
         from ..inference._undefined import report_uncertified
         report_uncertified(fit.n_uncertified, fit.n_fits, "ridge (the base fit and the CV folds)", diag,
                            where="diagnostics")
+        if demeaned:
+            from ..models import DemeanedModel
+            diag.update(solver="simplex LS on unit-demeaned outcomes (augsynth's progfunc = \"none\", "
+                               "fixedeff = TRUE)", augment=None, backend="demeaned")
+            for k in ("ridge_lambda", "lambda_path", "estimated_bias", "extrapolation", "l2_imbalance_scm",
+                      "weights_scm"):
+                diag.pop(k, None)
+            model = DemeanedModel(panel, self, ~panel.post, "demeaned", fit.lam)
+            return SCResult.from_weights(panel, fit.w, diag, model=model, fit_mask=~panel.post,
+                                         cf=fit.counterfactual)
         model = RidgeModel(panel, self, ~panel.post, "ridge", fit.lam,
                            cov_means=None if Zd is None else (Zd, zt))
         return SCResult.from_weights(panel, fit.w, diag, model=model, fit_mask=~panel.post,

@@ -227,6 +227,7 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
     n_perm = check_count("n_perm", n_perm, 100)
     seed = check_seed("seed", seed)
     refine = check_bool("refine", refine)
+    keep_residuals = check_bool("keep_residuals", keep_residuals)
     if stat_func is not None and not callable(stat_func):
         raise SpecificationError(f"stat_func must be a function of the post-period residuals, got {stat_func!r}")
     p = res.panel

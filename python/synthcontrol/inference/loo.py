@@ -12,7 +12,7 @@ from .base import register
 __all__ = ["leave_one_out"]
 
 
-@register("leave_one_out", supports=("outcome", "predictors"), title="Leave-one-out donors", cli_name="loo",
+@register("leave_one_out", supports=("outcome", "predictors", "ridge"), title="Leave-one-out donors", cli_name="loo",
           aliases=("loo",))
 def leave_one_out(res, threshold=1e-3) -> pd.DataFrame:
     """Drop each donor with weight > ``threshold`` in turn, refit, report the new ATT.

@@ -110,7 +110,7 @@ def _placebo_cli(args):
     return {"statistic": "rmspe_ratio", "donor_pool": getattr(args, "placebo_pool", None) or "donors"}
 
 
-@register("placebo", supports=("outcome", "predictors"), title="In-space placebo (Abadie et al. 2010)",
+@register("placebo", supports=("outcome", "predictors", "ridge"), title="In-space placebo (Abadie et al. 2010)",
           cli=_placebo_cli)
 def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_pool="donors") -> Inference:
     """In-space placebo test: every donor in turn plays the treated unit.

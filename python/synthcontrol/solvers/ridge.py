@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from .simplex import simplex_ls
@@ -36,7 +38,10 @@ __all__ = ["ridge_augment", "lambda_grid", "cv_lambda", "cv_lambda_extended", "C
 
 
 def ridge_augment(A, a, w, lam):
-    """``w + A (A'A + lam I)^-1 (a - A'w)``: the ridge correction of base weights ``w``."""
+    """``w + A (A'A + lam I)^-1 (a - A'w)``: the ridge correction of base weights ``w``
+    (``lam = inf``: no correction, ``w`` itself -- the demeaned SCM of ``fixedeff`` without ridge)."""
+    if math.isinf(lam):
+        return np.array(w, dtype=float)
     A = np.asarray(A, dtype=float)
     r = np.asarray(a, dtype=float) - A.T @ w
     return w + A @ np.linalg.solve(A.T @ A + lam * np.eye(A.shape[1]), r)

@@ -199,7 +199,7 @@ test_that("unsupported augsynth options give clear errors", {
   expect_error(summary(fit, inf_type = "jackknife"), "inf_type", class = "synthcontrol_error")
   expect_error(conformal(fit, type = "moving"), "type", class = "synthcontrol_error")
   expect_error(conformal(fit, alpha = 2), "alpha", class = "synthcontrol_error")
-  expect_error(placebo(fit), class = "synthcontrol_error")
+  expect_error(in_time_placebo(fit), class = "synthcontrol_error")   # placebo and LOO exist for ridge fits
 })
 
 test_that("summary(stat_func =) is augsynth's joint-test statistic, never ignored", {
@@ -220,4 +220,40 @@ test_that("summary(stat_func =) is augsynth's joint-test statistic, never ignore
   expect_error(summary(fit, inf_type = "conformal", stat_func = "min"), "stat_func",
                class = "synthcontrol_spec_error")
   expect_error(summary(fit, inf_type = "conformal", t_int = 10), "`t_int`", class = "synthcontrol_spec_error")
+})
+
+test_that("progfunc = 'none', fixedeff = TRUE is augsynth's demeaned SCM; ridge fits have placebo and LOO", {
+  skip_if_no_python_core()
+  k <- kansas()
+  fe <- synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k, progfunc = "none",
+                     fixedeff = TRUE)
+  # recomputed in R: demean every state by its pre-period mean, simplex least squares (quadprog)
+  skip_if_not_installed("quadprog")
+  w <- reshape(k[, c("state", "year_qtr", "lngdpcapita")], idvar = "year_qtr", timevar = "state",
+               direction = "wide")
+  w <- w[order(w$year_qtr), ]
+  Y <- as.matrix(w[, -1]); colnames(Y) <- sub("lngdpcapita.", "", colnames(Y))
+  pre <- w$year_qtr < 2012.25
+  Yd <- sweep(Y, 2, colMeans(Y[pre, , drop = FALSE]))
+  X <- Yd[pre, colnames(Y) != "Kansas"]; y <- Yd[pre, "Kansas"]
+  J <- ncol(X)
+  sol <- quadprog::solve.QP(crossprod(X) + 1e-10 * diag(J), crossprod(X, y), cbind(rep(1, J), diag(J)),
+                            c(1, rep(0, J)), meq = 1)$solution
+  cf <- mean(Y[pre, "Kansas"]) + Yd[, colnames(Y) != "Kansas"] %*% sol
+  expect_near(fe$att, mean((Y[, "Kansas"] - cf)[!pre]), 1e-6)
+  expect_true(is.numeric(placebo(fe)$p_value))
+  r <- kansas_ridge()
+  expect_true(is.numeric(placebo(r)$p_value))
+  expect_s3_class(leave_one_out(r), "data.frame")
+})
+
+test_that("augsynth arguments this package does not take are refused by name, with what to use", {
+  skip_if_no_python_core()
+  k <- kansas()
+  for (a in c("t_int", "min_1se", "lambda_min_ratio", "n_lambda", "lambda_max", "holdout_length", "V", "cov_agg")) {
+    args <- list(lngdpcapita ~ treated, unit = quote(state), time = quote(year_qtr), data = k, progfunc = "ridge")
+    args[[a]] <- 1
+    expect_error(do.call(synthcontrol, args), paste0("`", a, "` is not supported"),
+                 class = "synthcontrol_spec_error")
+  }
 })
