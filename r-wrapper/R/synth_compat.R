@@ -411,6 +411,17 @@ print.synthcontrol_synth <- function(x, digits = 6, ...) {
   w <- w[order(-w)]
   cat("  weights > 0.001: ", paste0(names(w), " ", formatC(w, digits = 3, format = "f"), collapse = ", "),
       "\n", sep = "")
+  v <- x$solution.v[1L, ]
+  if (isTRUE(x$bound.attained) && is.null(x$custom.v)) {
+    cat("  Note: this V reaches the smallest loss any V can (the bound above is proven), so Synth's optimiser,\n",
+        "  which stops at a local optimum, can report a higher loss.v with a different V and W.\n", sep = "")
+    if (length(v) && max(v) >= 0.99) {
+      cat("  Almost all of V (", formatC(max(v), digits = 3, format = "f"), ") is on '", names(v)[which.max(v)],
+          "': the certified optimum matches that one predictor.\n", sep = "")
+    }
+    cat("  For Synth-like weights pass Synth's V as custom.v = (or a V with a floor on every entry);\n",
+        "  see ?synth, Details.\n", sep = "")
+  }
   cat("More: x$solution.w, x$solution.v, synth.tab(), path.plot(), gaps.plot()\n")
   invisible(x)
 }

@@ -140,6 +140,7 @@ test_that("the canonical panels ship as data sets", {
   expect_identical(dim(basque), c(774L, 17L))
   expect_identical(dim(kansas), c(5250L, 32L))
   expect_identical(dim(germany), c(748L, 11L))
+  expect_identical(synthcontrol::prop99, synthcontrol::smoking)   # the name the literature uses: data(prop99)
   skip_if_no_python_core()
   fit <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = smoking,
                       treated = "California", treatment_time = 1989)

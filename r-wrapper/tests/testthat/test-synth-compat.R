@@ -414,3 +414,17 @@ test_that("synthcontrol() fits ADH 2010's predictors through covariates / outcom
   expect_s3_class(e, "synthcontrol_error")
   expect_match(conditionMessage(e), "backend", fixed = TRUE)
 })
+
+test_that("print(synth()) says when the certified optimum is below what Synth's optimiser can stop at", {
+  skip_if_no_python_core()
+  b <- basque_run()
+  out <- capture.output(print(b$synth.out))
+  if (isTRUE(b$synth.out$bound.attained)) {
+    expect_true(any(grepl("smallest loss any V can", out)))
+    expect_true(any(grepl("custom.v", out)))
+  } else {
+    expect_false(any(grepl("smallest loss any V can", out)))
+  }
+  cv <- synth(data.prep.obj = b$dataprep.out, custom.v = rep(1, nrow(b$dataprep.out$X1)))
+  expect_false(any(grepl("smallest loss any V can", capture.output(print(cv)))))
+})

@@ -1,0 +1,28 @@
+# Standard model methods (tidy / glance / augment via generics, and stats' methods).
+
+test_that("broom-style and stats methods return plain data and refuse what they do not use", {
+  skip_if_no_python_core()
+  fit <- synthcontrol(cigsale ~ 1, unit = state, time = year, data = smoking,
+                      treated = "California", treatment_time = 1989)
+  skip_if_not_installed("generics")
+  td <- generics::tidy(fit)
+  expect_identical(td$term, names(fit$weights))
+  expect_equal(td$estimate, unname(fit$weights))
+  te <- generics::tidy(fit, component = "effects")
+  expect_equal(te$estimate, fit$trajectory$effect)
+  gl <- generics::glance(fit)
+  expect_identical(nrow(gl), 1L)
+  expect_equal(gl$att, fit$att)
+  au <- generics::augment(fit)
+  expect_equal(au$.fitted + au$.resid, au$observed)
+  expect_equal(unname(fitted(fit)), fit$trajectory$counterfactual)
+  expect_equal(unname(residuals(fit)), fit$trajectory$effect)
+  expect_identical(nobs(fit), as.integer(fit$n_pre))
+  ci <- confint(fit, level = 0.9)
+  expect_identical(dim(ci), c(1L, 2L))
+  expect_true(ci[1, 1] <= fit$att && fit$att <= ci[1, 2])
+  expect_equal(unname(ci[1, ]), c(conformal(fit, alpha = 0.1)$att_lower, conformal(fit, alpha = 0.1)$att_upper))
+  expect_error(vcov(fit), "inference method", class = "synthcontrol_spec_error")
+  expect_error(generics::tidy(fit, conf.int = TRUE), "`conf.int`", class = "synthcontrol_spec_error")
+  expect_error(confint(fit, parm = "w"), "ATT only", class = "synthcontrol_spec_error")
+})
