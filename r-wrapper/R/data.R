@@ -71,22 +71,46 @@
 
 # The terms after `|`: plain column names joined by `+`.
 .formula_covariates <- function(expr) {
-  if (is.name(expr)) return(as.character(expr))
-  if (is.call(expr) && identical(expr[[1L]], as.name("+")) && length(expr) == 3L) {
-    return(unique(c(.formula_covariates(expr[[2L]]), .formula_covariates(expr[[3L]]))))
+  # the terms after `|`, joined by +: a column name, or an expression of columns evaluated in the
+  # data as augsynth's model frame does (`log(revstatecapita)`); returned as the terms' text with
+  # the expressions to evaluate in attr(, "exprs") (named by that text)
+  terms <- list()
+  walk <- function(e) {
+    if (is.call(e) && identical(e[[1L]], as.name("+")) && length(e) == 3L) {
+      walk(e[[2L]])
+      walk(e[[3L]])
+    } else if (is.call(e) && identical(e[[1L]], as.name("(")) && length(e) == 2L) {
+      walk(e[[2L]])
+    } else if (is.name(e) || is.call(e)) {
+      terms[[paste(deparse(e), collapse = " ")]] <<- e
+    } else {
+      .sc_stop("covariate `", paste(deparse(e), collapse = " "), "` after `|` is neither a column name nor ",
+               "an expression of columns", class = "synthcontrol_formula_error")
+    }
   }
-  if (is.call(expr) && identical(expr[[1L]], as.name("(")) && length(expr) == 2L) {
-    return(.formula_covariates(expr[[2L]]))
+  walk(expr)
+  out <- names(terms)
+  exprs <- terms[vapply(terms, is.call, logical(1))]
+  if (length(exprs)) attr(out, "exprs") <- exprs
+  out
+}
+
+# The expression covariates of the formula, evaluated in `data` (then the calling environment),
+# as numeric columns named by their text; a term that is not numeric per row is an error naming it.
+.eval_formula_covariates <- function(data, exprs, env) {
+  for (nm in names(exprs)) {
+    v <- tryCatch(eval(exprs[[nm]], data, env), error = function(e) {
+      .sc_stop("covariate `", nm, "` after `|` could not be evaluated in the data: ", conditionMessage(e),
+               class = "synthcontrol_formula_error")
+    })
+    if (!is.numeric(v) || length(v) != nrow(data)) {
+      .sc_stop("covariate `", nm, "` after `|` must give one number per row of the data (", nrow(data),
+               "); it gave ", length(v), " value(s) of class '", class(v)[1L], "'",
+               class = "synthcontrol_formula_error")
+    }
+    data[[nm]] <- as.double(v)
   }
-  term <- paste(deparse(expr), collapse = " ")
-  hint <- if (is.call(expr) && is.name(expr[[1L]]) && length(expr) == 2L && is.name(expr[[2L]])) {
-    v <- as.character(expr[[2L]])
-    f <- as.character(expr[[1L]])
-    paste0(", e.g. data$", f, "_", v, " <- ", f, "(data$", v, "), and write `| ", f, "_", v, "`")
-  } else ", then name it after `|`"
-  .sc_stop("covariate `", term, "` in the formula is not a column name: only plain column names ",
-           "may follow `|` (joined by +). Create the column first", hint,
-           class = "synthcontrol_formula_error")
+  data
 }
 
 .check_columns <- function(data, cols) {

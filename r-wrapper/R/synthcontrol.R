@@ -134,6 +134,10 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
              class = "synthcontrol_spec_error")
   }
   backend <- .choice(backend, c("auto", "outcome-only", "malo", "mscmt", "penalized"), "backend")
+  if (!is.null(attr(covariates, "exprs"))) {   # `| log(x)`: evaluated here, on a copy of the data
+    data <- .eval_formula_covariates(data, attr(covariates, "exprs"), env)
+    covariates <- as.character(covariates)
+  }
   cov_cols <- .covariate_columns(covariates)
   if (length(cov_cols)) .check_columns(data, as.list(stats::setNames(cov_cols, rep("covariate", length(cov_cols)))))
   if (!is.null(predictor_window) && !length(predictor_window)) {

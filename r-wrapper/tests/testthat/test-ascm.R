@@ -179,11 +179,12 @@ test_that("unsupported augsynth options give clear errors", {
   expect_error(synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k,
                             progfunc = "ridge", scm = FALSE),
                "scm = FALSE", class = "synthcontrol_error")
-  err <- tryCatch(synthcontrol(lngdpcapita ~ treated | log(revstatecapita), unit = state, time = year_qtr,
+  err <- tryCatch(synthcontrol(lngdpcapita ~ treated | log(nosuchcolumn), unit = state, time = year_qtr,
                                data = k, progfunc = "ridge"), error = function(e) e)
-  expect_s3_class(err, "synthcontrol_error")
-  expect_match(conditionMessage(err), "Create the column first", fixed = TRUE)
-  expect_match(conditionMessage(err), "log(revstatecapita)", fixed = TRUE)
+  expect_s3_class(err, "synthcontrol_formula_error")
+  expect_match(conditionMessage(err), "log(nosuchcolumn)", fixed = TRUE)
+  expect_error(synthcontrol(lngdpcapita ~ treated | mean(lwage), unit = state, time = year_qtr, data = k,
+                            progfunc = "ridge"), "one number per row", class = "synthcontrol_formula_error")
   expect_error(synthcontrol(lngdpcapita ~ treated | lwage, unit = state, time = year_qtr, data = k),
                "progfunc = \"ridge\"", class = "synthcontrol_error")
   expect_error(synthcontrol(lngdpcapita ~ treated | lwage, unit = state, time = year_qtr, data = k,
@@ -256,4 +257,16 @@ test_that("augsynth arguments this package does not take are refused by name, wi
     expect_error(do.call(synthcontrol, args), paste0("`", a, "` is not supported"),
                  class = "synthcontrol_spec_error")
   }
+})
+
+test_that("augsynth's formula with transformations after | runs unchanged and gives its number", {
+  skip_if_no_python_core()
+  k <- kansas()
+  before <- k
+  # augsynth's vignette call, verbatim apart from the function name (reference: augsynth 0.2.0)
+  fit <- synthcontrol(lngdpcapita ~ treated | lngdpcapita + log(revstatecapita) + log(revlocalcapita) +
+                        log(avgwklywagecapita) + estabscapita + emplvlcapita,
+                      unit = state, time = year_qtr, data = k, progfunc = "ridge")
+  expect_near(fit$att, -0.06093688375570927, 1e-6)
+  expect_identical(k, before)   # the user's data frame is not changed
 })
