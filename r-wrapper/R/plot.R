@@ -1,14 +1,19 @@
 # plot(fit, type = ...): ggplot2 when installed (and engine = "auto"), base graphics otherwise.
 
 utils::globalVariables(c("period", "value", "series", "effect", "donor", "weight", "unit", "gap",
-                         "lower", "upper"))
+                         "lower", "upper", "lambda", "cv_error", "cv_se"))
 
 # Documented in man/plot.synthcontrol.Rd.
 plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "placebo"),
-                              engine = c("auto", "base", "ggplot2"), inference = NULL, ...) {
+                              engine = c("auto", "base", "ggplot2"), inference = NULL, cv = FALSE, ...) {
   type <- match.arg(type)
   engine <- match.arg(engine)
+  cv <- .flag(cv, "cv")
   if (engine == "auto") engine <- if (.has_ggplot2()) "ggplot2" else "base"
+  if (cv && is.null(x$lambda_path)) {
+    .sc_stop("plot(cv = TRUE) draws the cross-validation curve of a ridge fit's lambda; this fit has none ",
+             "(progfunc = \"ridge\" with lambda = NULL has one)", class = "synthcontrol_spec_error")
+  }
   if (engine == "ggplot2" && !.has_ggplot2()) {
     .sc_stop("engine = \"ggplot2\" needs the ggplot2 package; install it or use engine = \"base\"",
              class = "synthcontrol_spec_error")
@@ -29,7 +34,12 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
                "graphical parameters to base graphics)", class = "synthcontrol_spec_error")
     }
     # returned, not printed: `p <- plot(fit) + theme_bw()` draws once, when printed
+    if (cv) return(.gg_cv(x))
     return(.gg_plot(x, type, inference))
+  }
+  if (cv) {
+    .base_cv(x, ...)
+    return(invisible(x))
   }
   switch(type,
     trajectory = .base_trajectory(x, ...),
@@ -190,4 +200,30 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
     gg$geom_hline(yintercept = 0) + vline +
     gg$scale_colour_manual(values = stats::setNames(c("black", "grey75"), c(x$treated_label, "placebo"))) +
     gg$labs(x = x$time, y = paste("gap in", x$outcome), colour = NULL) + gg$theme_minimal()
+}
+
+# The ridge penalty's cross-validation curve: CV error (+- one SE) against lambda (log scale), the
+# chosen lambda marked (augsynth's plot(fit, cv = TRUE)).
+.cv_title <- function(x) paste0("Ridge lambda by CV: ", formatC(x$lambda, digits = 4, format = "g"),
+                                " (one-SE rule)")
+
+.gg_cv <- function(x) {
+  gg <- asNamespace("ggplot2")
+  lp <- x$lambda_path
+  gg$ggplot(lp, gg$aes(x = lambda, y = cv_error)) +
+    gg$geom_errorbar(gg$aes(ymin = cv_error - cv_se, ymax = cv_error + cv_se), width = 0.05, colour = "grey50") +
+    gg$geom_point() + gg$geom_line() + gg$scale_x_log10() +
+    gg$geom_vline(xintercept = x$lambda, linetype = 2, colour = "firebrick") +
+    gg$labs(x = "lambda (log scale)", y = "CV error (mean squared, held-out pre-period)", title = .cv_title(x)) +
+    gg$theme_minimal()
+}
+
+.base_cv <- function(x, ...) {
+  lp <- x$lambda_path
+  lo <- lp$cv_error - lp$cv_se
+  hi <- lp$cv_error + lp$cv_se
+  graphics::plot(lp$lambda, lp$cv_error, log = "x", type = "b", pch = 19, ylim = range(lo, hi),
+                 xlab = "lambda (log scale)", ylab = "CV error", main = .cv_title(x), ...)
+  graphics::segments(lp$lambda, lo, lp$lambda, hi, col = "grey50")
+  graphics::abline(v = x$lambda, lty = 2, col = "firebrick")
 }

@@ -270,3 +270,25 @@ test_that("augsynth's formula with transformations after | runs unchanged and gi
   expect_near(fit$att, -0.06093688375570927, 1e-6)
   expect_identical(k, before)   # the user's data frame is not changed
 })
+
+test_that("plot(cv = TRUE) draws a ridge fit's cross-validation curve (both engines)", {
+  fit <- kansas_ridge()
+  p <- plot(fit, cv = TRUE)
+  if (requireNamespace("ggplot2", quietly = TRUE)) {
+    expect_s3_class(p, "ggplot")
+    expect_equal(p$data$cv_error, fit$lambda_path$cv_error)
+    expect_match(p$labels$title, "by CV")
+  }
+  f <- tempfile(fileext = ".png")
+  grDevices::png(f)
+  out <- plot(fit, cv = TRUE, engine = "base")
+  grDevices::dev.off()
+  expect_identical(out, fit)
+  expect_gt(file.size(f), 1000)
+  unlink(f)
+  plain <- synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = kansas())
+  expect_error(plot(plain, cv = TRUE), "cross-validation curve", class = "synthcontrol_spec_error")
+  fixed <- synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = kansas(),
+                        progfunc = "ridge", lambda = 0.1)
+  expect_error(plot(fixed, cv = TRUE), "has none", class = "synthcontrol_spec_error")
+})

@@ -30,7 +30,8 @@ test_that("with ggplot2 plot() returns the plot without drawing it, and refuses 
   p <- plot(fit, type = "gap")
   expect_s3_class(p, "ggplot")
   expect_identical(grDevices::dev.list(), before)   # nothing drawn yet: no double figures in knitr
-  expect_error(plot(fit, cv = TRUE), "`cv`", class = "synthcontrol_spec_error")
+  expect_error(plot(fit, foo = TRUE), "`foo`", class = "synthcontrol_spec_error")
+  expect_error(plot(fit, cv = TRUE), "has none", class = "synthcontrol_spec_error")   # not a ridge fit
   f <- tempfile(fileext = ".png")
   on.exit(unlink(f))
   grDevices::png(f)
