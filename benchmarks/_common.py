@@ -219,3 +219,12 @@ def print_rows(title, rows, ours, cols, width=70):
               + " ".join(f"{fn(r):>{w}}" for _, w, fn in cols))
         if r.note:
             print(f"    {'':<8}{r.note}")
+
+
+def write_outputs(md, df, markdown_path=None, csv_path=None):
+    """A replication script's optional products: its markdown table and its per-replication rows."""
+    if markdown_path:
+        with open(markdown_path, "w") as fh:
+            fh.write(md + "\n")
+    if csv_path:
+        df.to_csv(csv_path, index=False)

@@ -42,7 +42,7 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import pin_blas  # noqa: E402
+from _common import pin_blas, write_outputs  # noqa: E402
 
 pin_blas()
 
@@ -170,11 +170,7 @@ def main(argv=None):
     md = markdown(s, args, n_proven, n_fits, secs)
     print(md)
     print(f"\nwall time {secs:.1f} s; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(md + "\n")
-    if args.csv:
-        df.to_csv(args.csv, index=False)
+    write_outputs(md, df, args.markdown, args.csv)
     return s
 
 

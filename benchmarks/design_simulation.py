@@ -61,7 +61,7 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import pin_blas  # noqa: E402
+from _common import pin_blas, write_outputs  # noqa: E402
 
 pin_blas()
 
@@ -247,11 +247,7 @@ def main(argv=None):
     print(md)
     print(f"\nwall time {secs:.1f} s (pilot {t_pilot:.1f} s); load average {os.getloadavg()[0]:.2f} on "
           f"{os.cpu_count()} cores")
-    if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(md + "\n")
-    if args.csv:
-        df.to_csv(args.csv, index=False)
+    write_outputs(md, df, args.markdown, args.csv)
     return s
 
 

@@ -103,6 +103,9 @@ def refit_permutation_test(Y, T0, S, mode, lam, estimate, alpha=0.1, grid=24, rt
     def done(lo, hi):
         flags["components"] = [(float(lo), float(hi))]
         out.update(ci_lower=float(lo), ci_upper=float(hi), refits=len(cache) + 1)
+        for note in flags["notes"]:
+            if not note.startswith("refitted permutation test: with T"):  # that one was already said
+                warnings.warn(f"refitted permutation test: {note}", SynthWarning, stacklevel=4)
         return out
 
     if 1.0 / T > alpha:
