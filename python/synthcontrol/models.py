@@ -556,9 +556,14 @@ class RidgeModel(FitModel):
         return estimator._fit_ridge(panel)
 
     def summary_rows(self, d):
-        return [
+        rows = [
             ("Ridge lambda", f"{d['ridge_lambda']:.4g}" + ("  (CV, one-SE rule)" if d.get("lambda_path") else "")),
             ("L2 imbalance (scaled)", f"{d['l2_imbalance']:.4g} ({d['scaled_l2_imbalance']:.3f})"),
+        ]
+        if "covariate_l2_imbalance" in d:
+            rows.append(("Covariate L2 imbalance (scaled)",
+                         f"{d['covariate_l2_imbalance']:.4g} ({d['scaled_covariate_l2_imbalance']:.3f})"))
+        return rows + [
             ("L2 imbalance of SCM", f"{d['l2_imbalance_scm']:.4g}"),
             ("Estimated bias (ASCM-SCM)", f"{d['estimated_bias']:+.4g}"),
             ("Extrapolation", f"{d['extrapolation']:.4g}  (weights sum {d['weights_sum']:.3f}, "

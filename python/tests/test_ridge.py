@@ -70,9 +70,20 @@ def test_kansas_ladder_matches_augsynth(kansas, name, kw):
         assert np.allclose(path["lambda"], ref["lambdas_cv"], rtol=1e-10)
         assert np.allclose(path["cv_error"], ref["lambda_errors_cv"], rtol=1e-6)
         assert np.allclose(path["cv_se"], ref["lambda_errors_se_cv"], rtol=1e-6)
-    if not kw.get("residualize"):
-        w = res.weights
-        assert max(abs(w[s] - v) for s, v in ref["weights"].items()) < 1e-6
+    # (residualized: augsynth's weights include the correction that balances the covariates exactly)
+    w = res.weights
+    assert max(abs(w[s] - v) for s, v in ref["weights"].items()) < 1e-6
+    if "covariates" in kw:
+        # augsynth prints these two (3 decimals, and a percentage to one decimal): cov_ridge
+        # "Covariate L2 Imbalance: 0.005 / Percent improvement from uniform weights: 97.7%",
+        # cov_ridge_resid "0.000 / 100%"
+        printed = ref["summary_conformal_default"]["printed"]
+        imb = d["covariate_l2_imbalance"]
+        assert f"Covariate L2 Imbalance: {imb:.3f}" in printed
+        pct = round(100 * (1 - d["scaled_covariate_l2_imbalance"]), 1)
+        assert f"Percent improvement from uniform weights: {pct:g}%" in printed.split("Covariate")[1]
+    else:
+        assert "covariate_l2_imbalance" not in d
     # augmentation leaves the simplex and reduces the pre-period imbalance of the SCM fit
     assert d["l2_imbalance"] < d["l2_imbalance_scm"]
     assert d["extrapolation"] > 0 and np.isfinite(d["estimated_bias"])

@@ -26,6 +26,10 @@
     "L2 Imbalance" = paste0(.fmt(x$l2_imbalance, digits), "  (SCM alone ", .fmt(x$l2_imbalance_scm, digits), ")"),
     "Percent improvement from uniform weights" = paste0(formatC(100 * (1 - x$scaled_l2_imbalance),
                                                                 digits = 1, format = "f"), "%"),
+    if (!is.null(x$covariate_l2_imbalance)) c(
+      "Covariate L2 Imbalance" = .fmt(x$covariate_l2_imbalance, digits),
+      "Covariate improvement from uniform weights" =
+        paste0(formatC(100 * (1 - x$scaled_covariate_l2_imbalance), digits = 1, format = "f"), "%")),
     "Avg Estimated Bias" = .fmt(x$estimated_bias, digits),
     "Extrapolation (RMS weight change)" = .fmt(x$extrapolation, digits),
     "Weights: sum / negative" = paste0(.fmt(x$diagnostics$weights_sum, digits), " / ",
@@ -92,12 +96,36 @@ print.synthcontrol <- function(x, digits = 4, ...) {
 
 summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ratio",
                                  donor_pool = "donors", exclude_mspe_ratio = NULL, ...,
-                                 inf_type = NULL, alpha = NULL, type = "iid", q = 1, grid_size = 50,
-                                 ns = 10000, seed = 0, sims = 200, e_method = "gaussian",
+                                 inf = TRUE, inf_type = NULL, alpha = NULL, type = "iid", q = 1,
+                                 grid_size = 50, ns = 10000, seed = 0, sims = 200, e_method = "gaussian",
                                  max_pairs = NULL, K = 3, oracle_weights = NULL, stat_func = NULL) {
-  # The defaults above are the registered methods' own; alpha = NULL takes each method's own level
-  # (conformal and jackknife+ 0.1, scpi 0.05 per part, lto and ttest 0.05).
-  # tests/testthat/test-registry.R compares them with the registry.
+  # The defaults above are the registered methods' own (tests/testthat/test-registry.R compares
+  # them with the registry), except the level: alpha = NULL is augsynth's summary level, 0.05, for
+  # conformal and jackknife+ (whose own default is 0.1), and each other method's own (scpi 0.05
+  # per part, lto and ttest 0.05).
+  # As augsynth's summary(), conformal inference runs unless told otherwise: inf = FALSE or
+  # inf_type = "none" skip it; summary(fit, inference = "placebo") runs the placebo test alone.
+  if (!identical(inf, TRUE)) {
+    if (!identical(inf, FALSE)) .sc_stop("`inf` must be TRUE or FALSE", class = "synthcontrol_spec_error")
+    if (!is.null(inf_type) && !identical(inf_type, "none")) {
+      .sc_stop("inf = FALSE conflicts with inf_type = \"", inf_type, "\"; give one of them",
+               class = "synthcontrol_spec_error")
+    }
+    inf_type <- "none"
+  }
+  defaulted <- is.null(inf_type) && is.null(inference)
+  note <- NULL
+  if (defaulted) {
+    inf_type <- "conformal"
+    kind <- tryCatch(reticulate::py_to_r(.py_result(object)$model$kind), error = function(e) NA_character_)
+    if (identical(kind, "predictors")) {
+      # augsynth's default does not apply to a Synth-style (V-weighted covariates) fit: say what does
+      inf_type <- "none"
+      note <- paste0("none by default (conformal inference, augsynth's default, is for outcome-only and ",
+                     "ridge fits); for this fit: summary(fit, inference = \"placebo\"), ",
+                     "summary(fit, inf_type = \"scpi\") or see inference_methods()")
+    }
+  }
   lvl <- if (is.null(alpha)) list() else list(alpha = alpha)
   inf <- NULL
   conf <- NULL
@@ -151,9 +179,24 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
                paste0("`", if (is.null(names(dots))) "(unnamed)" else names(dots), "`", collapse = ", "),
                class = "synthcontrol_spec_error")
     }
+    if (is.null(alpha) && name %in% c("conformal", "jackknife_plus")) lvl <- list(alpha = 0.05)
     if (name == "conformal") {
-      conf <- do.call("conformal", c(list(quote(object)), lvl, list(type = type, q = q, grid_size = grid_size,
-                                                                    ns = ns, seed = seed, stat_func = stat_func)))
+      conf <- tryCatch(
+        do.call("conformal", c(list(quote(object)), lvl, list(type = type, q = q, grid_size = grid_size,
+                                                             ns = ns, seed = seed, stat_func = stat_func))),
+        synthcontrol_error = function(e) {
+          if (!defaulted) stop(e)
+          # the default inference cannot run on this fit: say so, and summarise without it
+          warning(structure(class = c("synthcontrol_inference_skipped", "synthcontrol_warning", "warning",
+                                      "condition"),
+                            list(message = paste0("summary(): the default conformal inference is not available ",
+                                                  "for this fit (", conditionMessage(e), "); the summary has no ",
+                                                  "intervals. Pass inf_type = \"none\" to skip it quietly, or ",
+                                                  "choose another method (inference_methods())"),
+                                 call = NULL)))
+          note <<- paste0("none: the default conformal inference could not run (", conditionMessage(e), ")")
+          NULL
+        })
     } else if (name == "scpi") {
       # (do.call by name, the fit by symbol: the calls in error messages stay short)
       modern$scpi <- do.call("scpi", c(list(quote(object)), lvl, list(sims = sims, e_method = e_method,
@@ -191,11 +234,11 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
       other <- do.call("infer", c(list(quote(object), name), opts, dots))
     }
   }
-  if (is.null(inf_type)) {
+  if (is.null(inf_type)) {  # summary(fit, inference = "placebo")
     unused <- c(if (!is.null(stat_func)) "stat_func", names(list(...)))
     if (length(list(...)) && is.null(names(list(...)))) unused <- c(unused, "(unnamed)")
     if (length(unused)) {
-      .sc_stop("summary() without inf_type does not use the argument(s) ",
+      .sc_stop("summary(inference = \"placebo\") does not use the argument(s) ",
                paste0("`", unused, "`", collapse = ", "),
                if ("stat_func" %in% unused) "; stat_func is the statistic of conformal inference: add inf_type = \"conformal\"" else "",
                class = "synthcontrol_spec_error")
@@ -224,7 +267,9 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     n_post = object$n_post,
     n_donors = length(object$weights),
     n_active = sum(abs(object$weights) > 1e-3),
-    att = object$att,
+    att = .att_frame(object, conf, if (is.null(modern$scpi)) modern$jackknife_plus else modern$scpi),
+    average_att = .average_att(object, conf, if (is.null(modern$scpi)) modern$jackknife_plus else modern$scpi,
+                               modern$ttest),
     pre_rmse = object$pre_rmse,
     pre_mean = mean(tr$observed[!tr$post]),
     post_mean = mean(tr$observed[tr$post]),
@@ -235,7 +280,8 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     placebo = inf,
     progfunc = if (is.null(object$progfunc)) "none" else object$progfunc,
     ridge = if (.is_ridge(object)) object[c("lambda", "lambda_path", "l2_imbalance", "scaled_l2_imbalance",
-                                            "l2_imbalance_scm", "estimated_bias", "extrapolation")] else NULL,
+                                            "l2_imbalance_scm", "estimated_bias", "extrapolation",
+                                            "covariate_l2_imbalance", "scaled_covariate_l2_imbalance")] else NULL,
     conformal = conf,
     scpi = modern$scpi,
     lto = modern$lto,
@@ -243,39 +289,49 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     jackknife_plus = modern$jackknife_plus,
     inf_type = if (is.list(method)) method$name else NULL,
     inference = other,
-    att_table = .att_table(conf, if (is.null(modern$scpi)) modern$jackknife_plus else modern$scpi),
-    average_att = .average_att(conf, if (is.null(modern$scpi)) modern$jackknife_plus else modern$scpi,
-                               modern$ttest)
+    inference_note = note
   )
   rownames(out$effects) <- NULL
   class(out) <- "summary.synthcontrol"
   out
 }
 
-# augsynth's att_table (per period: Time, Estimate, lower_bound, upper_bound[, p_val]); `sc` is an
-# scpi() or jackknife_plus() result (the same table columns).
-.att_table <- function(conf, sc) {
-  if (!is.null(conf)) return(conf$table)
-  if (!is.null(sc)) {
-    t <- sc$table
-    return(data.frame(Time = t$period, Estimate = t$effect, lower_bound = t$effect_lower,
-                      upper_bound = t$effect_upper, stringsAsFactors = FALSE))
+# augsynth's summary()$att: one row per period (pre and post) with Time, Estimate (the gap),
+# lower_bound, upper_bound and p_val, the last three NA where no inference gives them (the
+# pre-period, and every period without per-period inference).  `sc` is an scpi() or
+# jackknife_plus() result (intervals, no p-values).
+.att_frame <- function(fit, conf, sc) {
+  tr <- fit$trajectory
+  out <- data.frame(Time = tr$period, Estimate = tr$effect, lower_bound = NA_real_, upper_bound = NA_real_,
+                    p_val = NA_real_, stringsAsFactors = FALSE)
+  fill <- function(tab, lo, hi, p) {
+    at <- match(as.character(tab$Time), as.character(out$Time))
+    out$lower_bound[at] <<- lo
+    out$upper_bound[at] <<- hi
+    if (!is.null(p)) out$p_val[at] <<- p
   }
-  NULL
+  if (!is.null(conf)) {
+    fill(conf$table, conf$table$lower_bound, conf$table$upper_bound, conf$table$p_val)
+  } else if (!is.null(sc)) {
+    t <- sc$table
+    fill(data.frame(Time = t$period), t$effect_lower, t$effect_upper, NULL)
+  }
+  out
 }
 
-# augsynth's average_att (one row: Value, Estimate, p_val, lower_bound, upper_bound).
-.average_att <- function(conf, sc, tt) {
-  row <- function(value, est, p, lo, hi) {
-    data.frame(Value = value, Estimate = est, p_val = p, lower_bound = lo, upper_bound = hi,
+# augsynth's summary()$average_att: one row (Value, Estimate, Std.Error, p_val, lower_bound,
+# upper_bound); the estimate is the mean post-period gap, or the t-test's debiased ATT.
+.average_att <- function(fit, conf, sc, tt) {
+  row <- function(value, est, p = NA_real_, lo = NA_real_, hi = NA_real_, se = NA_real_) {
+    data.frame(Value = value, Estimate = est, Std.Error = se, p_val = p, lower_bound = lo, upper_bound = hi,
                stringsAsFactors = FALSE)
   }
   if (!is.null(conf)) return(row("Average Post-Treatment Effect", conf$average_att, conf$p_value,
                                  conf$att_lower, conf$att_upper))
   if (!is.null(sc)) return(row("Average Post-Treatment Effect", sc$att, NA_real_, sc$att_lower, sc$att_upper))
   if (!is.null(tt)) return(row("Average Post-Treatment Effect (debiased)", tt$att, tt$p_value,
-                               tt$ci_lower, tt$ci_upper))
-  NULL
+                               tt$ci_lower, tt$ci_upper, tt$se))
+  row("Average Post-Treatment Effect", fit$att)
 }
 
 print.summary.synthcontrol <- function(x, digits = 4, ...) {
@@ -288,7 +344,7 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
     "Donors (active)" = paste0(x$n_donors, " (", x$n_active, ")"),
     "Backend" = if (!is.null(d$backend)) d$backend else "",
     "Treated pre / post mean" = paste(.fmt(x$pre_mean, digits), "/", .fmt(x$post_mean, digits)),
-    "ATT (mean post gap)" = .fmt(x$att, digits),
+    "ATT (mean post gap)" = .fmt(mean(x$effects$effect), digits),
     "Pre-period RMSE" = .fmt(x$pre_rmse, digits),
     "Post/pre RMSPE ratio" = if (!is.null(d$rmspe_ratio)) .fmt(d$rmspe_ratio, 3) else "NA"
   )
@@ -306,6 +362,7 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
       "ATT interval (constant effect)" = paste0(format(100 * (1 - cf$alpha)), "%: [",
                                                 .fmt(cf$att_lower, digits), ", ", .fmt(cf$att_upper, digits), "]"))
   }
+  if (!is.null(x$inference_note)) rows <- c(rows, "Inference" = x$inference_note)
   if (!is.null(x$scpi)) rows <- c(rows, .scpi_lines(x$scpi, digits))
   if (!is.null(x$lto)) rows <- c(rows, .lto_lines(x$lto, digits))
   if (!is.null(x$ttest)) rows <- c(rows, .ttest_lines(x$ttest, digits))

@@ -268,6 +268,10 @@ class SyntheticControl(Settings):
             "n_active_donors": int(np.count_nonzero(np.abs(fit.w) > 1e-12)),
             "backend": "outcome-only + ridge",
         }
+        if fit.covariate_l2_imbalance is not None:
+            u = fit.covariate_l2_imbalance_uniform
+            diag["covariate_l2_imbalance"] = fit.covariate_l2_imbalance
+            diag["scaled_covariate_l2_imbalance"] = fit.covariate_l2_imbalance / u if u > 0 else math.nan
         if fit.lambda_grid_info is not None:
             _flag_lambda_grid(fit, diag)
         from ..inference._undefined import report_uncertified

@@ -205,11 +205,16 @@ class RidgeFit:
     n_fits: int = 1
     n_uncertified: int = 0
     min_1se: bool = True  # the CV rule (the one-SE choice, or the minimum)
+    # with covariates: augsynth's covariate L2 imbalance of ``w`` and of equal weights, on the
+    # covariates as matched (centred; scaled to the outcomes' spread unless residualized)
+    covariate_l2_imbalance: float | None = None
+    covariate_l2_imbalance_uniform: float | None = None
 
 
 def _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff):
     """The centred matching problem ``(A, a)`` and what rebuilds a counterfactual from weights:
-    ``(A, a, Yc (J, T), base (T,))`` with counterfactual ``base + Yc' w``."""
+    ``(A, a, Yc (J, T), base (T,), Zc, zc)`` with counterfactual ``base + Yc' w``; ``Zc (J, k)``
+    and ``zc (k,)`` are the covariates as matched (``None`` without covariates)."""
     Y = np.asarray(Y_donors, dtype=float).T  # J x T
     y = np.asarray(y_treated, dtype=float)
     if fixedeff:
@@ -223,7 +228,7 @@ def _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedef
     yc = y - mu
     base = mu + m_1
     if Z_donors is None:
-        return Yc[:, :T0], yc[:T0], Yc, base
+        return Yc[:, :T0], yc[:T0], Yc, base, None, None
     Z = np.asarray(Z_donors, dtype=float)
     z = np.asarray(z_treated, dtype=float)
     zmu = Z.mean(axis=0)
@@ -232,21 +237,22 @@ def _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedef
         B = np.linalg.lstsq(Zc, Yc, rcond=None)[0]  # k x T: outcomes on centred covariates
         Yc = Yc - Zc @ B
         yc = yc - zc @ B
-        return Yc[:, :T0], yc[:T0], Yc, base + zc @ B
+        return Yc[:, :T0], yc[:T0], Yc, base + zc @ B, Zc, zc
     sdz = Zc.std(axis=0, ddof=1)
     if not np.all(sdz > 0):
         raise ValueError("a covariate is constant across the donors; it cannot be scaled")
     sdx = Yc[:, :T0].std(ddof=1)
-    A = np.hstack((Yc[:, :T0], sdx * Zc / sdz))
-    a = np.concatenate((yc[:T0], sdx * zc / sdz))
-    return A, a, Yc, base
+    Zs, zs = sdx * Zc / sdz, sdx * zc / sdz
+    A = np.hstack((Yc[:, :T0], Zs))
+    a = np.concatenate((yc[:T0], zs))
+    return A, a, Yc, base, Zs, zs
 
 
 def matching_problem(Y_donors, y_treated, T0, *, Z_donors=None, z_treated=None, residualize=False,
                      fixedeff=False):
     """``(A, a)``: the donors x columns matrix and the treated row that the base simplex fit and the
     ridge correction of :func:`fit_ridge_ascm` work on (for independent checks)."""
-    A, a, _, _ = _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff)
+    A, a, *_ = _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff)
     return A, a
 
 
@@ -263,7 +269,7 @@ def fit_ridge_ascm(Y_donors, y_treated, T0, *, Z_donors=None, z_treated=None, re
     Nothing is said here: ``RidgeFit.n_uncertified`` counts the simplex fits (the base fit and the CV
     folds') that failed their certificate, for the caller to report once.
     """
-    A, a, Yc, base = _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff)
+    A, a, Yc, base, Zc, zc = _matching(Y_donors, y_treated, T0, Z_donors, z_treated, residualize, fixedeff)
     scm = simplex_ls(A.T, a)
     w_scm = scm.weights
     n_fits, n_bad = 1, int(not scm.converged)
@@ -275,5 +281,16 @@ def fit_ridge_ascm(Y_donors, y_treated, T0, *, Z_donors=None, z_treated=None, re
         n_fits += folds.n_fits
         n_bad += folds.n_uncertified
     w = ridge_augment(A, a, w_scm, lam)
-    return RidgeFit(w, w_scm, float(lam), lambdas, errors, se, base + Yc.T @ w, base + Yc.T @ w_scm, info,
-                    n_fits=n_fits, n_uncertified=n_bad, min_1se=bool(min_1se))
+    cf, cf_scm = base + Yc.T @ w, base + Yc.T @ w_scm
+    imb = imb_uniform = None
+    if Zc is not None:
+        if residualize:
+            # the weights on the original outcomes (augsynth's): the residualized fit's weights plus
+            # the smallest correction that balances the covariates exactly; the counterfactual is the
+            # same (base + Yc' w above adds the covariates' fitted part back)
+            w = w + np.linalg.lstsq(Zc.T, zc - Zc.T @ w, rcond=None)[0]
+        imb = float(np.linalg.norm(Zc.T @ w - zc))
+        imb_uniform = float(np.linalg.norm(Zc.mean(axis=0) - zc))
+    return RidgeFit(w, w_scm, float(lam), lambdas, errors, se, cf, cf_scm, info,
+                    n_fits=n_fits, n_uncertified=n_bad, min_1se=bool(min_1se),
+                    covariate_l2_imbalance=imb, covariate_l2_imbalance_uniform=imb_uniform)

@@ -50,3 +50,10 @@ has_py_object <- function(x) {
   if (is.list(x)) return(any(vapply(x, has_py_object, logical(1))))
   FALSE
 }
+
+# The post-treatment rows of summary()$att (augsynth's shape: every period, bounds NA before).
+att_post <- function(s) {
+  out <- s$att[as.character(s$att$Time) %in% as.character(s$effects$period), , drop = FALSE]
+  rownames(out) <- NULL
+  out
+}

@@ -110,8 +110,12 @@ test_that("conformal inference (block) matches augsynth's summary", {
   s <- summary(fit, inf_type = "conformal", type = "block", alpha = 0.05)
   expect_s3_class(s, "summary.synthcontrol")
   expect_equal(s$conformal$p_value, 0.2, tolerance = 1e-12)
-  tab <- s$att_table
-  expect_identical(names(tab), c("Time", "Estimate", "lower_bound", "upper_bound", "p_val"))
+  # augsynth's shape: every period, the pre-period without bounds or p-values
+  expect_identical(names(s$att), c("Time", "Estimate", "lower_bound", "upper_bound", "p_val"))
+  expect_identical(nrow(s$att), 105L)
+  expect_true(all(is.na(s$att$lower_bound[1:89])) && all(is.na(s$att$p_val[1:89])))
+  expect_equal(s$att$Estimate, fit$trajectory$effect)
+  tab <- att_post(s)
   expect_identical(nrow(tab), 16L)
   ref <- reference_json("kansas_augsynth_ridge.json")$summary_conformal_block$att_per_period
   last16 <- function(v) {
@@ -216,8 +220,12 @@ test_that("summary(stat_func =) is augsynth's joint-test statistic, never ignore
   expect_false(isTRUE(all.equal(neg$conformal$p_value, s$conformal$p_value)))
   expect_gte(neg$conformal$p_value + pos$conformal$p_value, 1)   # one-sided, both ways: ties counted twice
   expect_equal(neg$average_att$p_val, neg$conformal$p_value)
-  expect_error(summary(fit, stat_func = function(x) -sum(x)), "inf_type = \"conformal\"",
-               class = "synthcontrol_spec_error")
+  # summary() runs conformal inference by default (augsynth's), so stat_func alone is used ...
+  dflt <- summary(fit, type = "block", stat_func = function(x) -sum(x))
+  expect_equal(dflt$conformal$p_value, neg$conformal$p_value, tolerance = 1e-12)
+  # ... and refused where no conformal inference runs
+  expect_error(summary(fit, inference = "placebo", stat_func = function(x) -sum(x)),
+               "inf_type = \"conformal\"", class = "synthcontrol_spec_error")
   expect_error(summary(fit, inf_type = "conformal", stat_func = "min"), "stat_func",
                class = "synthcontrol_spec_error")
   expect_error(summary(fit, inf_type = "conformal", t_int = 10), "`t_int`", class = "synthcontrol_spec_error")

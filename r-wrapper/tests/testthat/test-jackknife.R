@@ -126,7 +126,7 @@ test_that("alpha too small for 19 fitting periods gives -Inf / Inf bounds that s
   expect_true(any(grepl("-Inf +Inf", out)))
   s <- summary(fit, inf_type = "jackknife+", alpha = 0.02)
   expect_identical(s$average_att$lower_bound, -Inf)
-  expect_identical(s$att_table$upper_bound, rep(Inf, 12L))
+  expect_identical(att_post(s)$upper_bound, rep(Inf, 12L))
   out <- capture.output(print(s))
   expect_true(any(grepl("unbounded at this alpha", out, fixed = TRUE)))
   # the smallest alpha with finite bounds, 1/20: the extreme order statistics 1 and 19
@@ -141,9 +141,10 @@ test_that("summary(fit, inf_type = \"jackknife+\") prints the table and the ATT 
   s <- summary(fit, inf_type = "jackknife+", alpha = 0.1)
   j <- jackknife_plus(fit, alpha = 0.1)
   expect_identical(s$jackknife_plus, j)
-  expect_identical(nrow(s$att_table), 12L)
-  expect_identical(names(s$att_table), c("Time", "Estimate", "lower_bound", "upper_bound"))
-  expect_identical(s$att_table$lower_bound, j$table$effect_lower)
+  expect_identical(nrow(att_post(s)), 12L)
+  expect_identical(names(s$att), c("Time", "Estimate", "lower_bound", "upper_bound", "p_val"))
+  expect_identical(att_post(s)$lower_bound, j$table$effect_lower)
+  expect_true(all(is.na(s$att$p_val)))
   expect_identical(s$average_att$Estimate, j$att)
   expect_identical(s$average_att$lower_bound, j$att_lower)
   expect_identical(s$average_att$upper_bound, j$att_upper)
@@ -154,14 +155,13 @@ test_that("summary(fit, inf_type = \"jackknife+\") prints the table and the ATT 
   expect_true(any(grepl("Coverage nominal / guaranteed +90% / >= 80%", out)))
   expect_true(any(grepl("CF Lower", out, fixed = TRUE)))
   expect_true(any(grepl("Upper Bound", out, fixed = TRUE)))
-  # summary() runs each method at its own registered level (jackknife+: alpha = 0.1) unless
-  # alpha is given (augsynth's summary() uses 0.05); "jackknife_plus" and the positional shortcut
-  # are the same
+  # summary() runs jackknife+ at augsynth's summary level (alpha = 0.05; jackknife_plus()'s own
+  # default is 0.1) unless alpha is given; "jackknife_plus" and the positional shortcut are the same
   s5 <- summary(fit, inf_type = "jackknife+")
-  expect_identical(s5$jackknife_plus$alpha, 0.1)
+  expect_identical(s5$jackknife_plus$alpha, 0.05)
   expect_identical(summary(fit, inf_type = "jackknife_plus")$jackknife_plus, s5$jackknife_plus)
   expect_identical(summary(fit, "jackknife+")$jackknife_plus, s5$jackknife_plus)
-  expect_output(print(s5), "90%")
+  expect_output(print(s5), "95%")
   s95 <- summary(fit, inf_type = "jackknife+", alpha = 0.05)
   expect_identical(s95$jackknife_plus$alpha, 0.05)
   expect_output(print(s95), "95%")

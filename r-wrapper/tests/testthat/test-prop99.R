@@ -124,13 +124,20 @@ test_that("print and summary are readable", {
   fit <- prop99_fit()
   expect_output(print(fit), "ATT")
   expect_output(print(fit), "Utah")
-  s <- summary(fit)
+  # the default conformal inference (augsynth's, at its 95% level) cannot run on 19 pre-periods:
+  # said, and the summary comes without intervals
+  expect_warning(s <- summary(fit), "alpha=0.05 cannot be attained", class = "synthcontrol_inference_skipped")
+  expect_null(s$conformal)
+  expect_output(print(s), "Inference +none: the default conformal inference could not run")
+  expect_true(all(is.na(s$att$lower_bound)))
+  s <- summary(fit, inf = FALSE)
   expect_s3_class(s, "summary.synthcontrol")
+  expect_null(s$inference_note)
   expect_output(print(s), "ATT")
   expect_output(print(s), "Pre-period RMSE")
   expect_output(print(s), "kkt_violation")
   expect_equal(names(s$weights), names(gold_weights))  # sorted by weight, > 0.001
-  expect_output(print(summary(fit)), "Donor weights > 0.001 \\(6\\)")
+  expect_output(print(summary(fit, inf_type = "none")), "Donor weights > 0.001 \\(6\\)")
   sp <- summary(fit, inference = "placebo", donor_pool = "all")
   expect_equal(sp$placebo$p_value, 3 / 39, tolerance = 1e-12)
   expect_output(print(sp), "Placebo p-value +0.0769")

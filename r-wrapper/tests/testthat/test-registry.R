@@ -184,10 +184,12 @@ test_that("the R wrappers' defaults are the registered methods' defaults", {
              sims = "scpi", e_method = "scpi", max_pairs = "lto", K = "ttest", oracle_weights = "ttest",
              stat_func = "conformal")
   f <- synthcontrol:::summary.synthcontrol
-  opts <- setdiff(names(formals(f)), c("object", "inference", "...", "inf_type"))
+  opts <- setdiff(names(formals(f)), c("object", "inference", "...", "inf_type", "inf"))
   expect_setequal(opts, names(to))
-  # summary()'s alpha = NULL: each method at its own registered level
+  # summary()'s alpha = NULL: augsynth's summary level (0.05) for conformal and jackknife+, each
+  # other method's own registered level
   expect_null(formals(f)$alpha)
+  expect_true(formals(f)$inf)
   opts <- setdiff(opts, "alpha")
   for (a in opts) {
     for (name in to[[a]]) {

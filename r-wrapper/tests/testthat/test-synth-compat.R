@@ -390,7 +390,8 @@ test_that("synthcontrol() fits ADH 2010's predictors through covariates / outcom
   expect_equal(sum(coef(fit)), 1, tolerance = 1e-10)
   expect_false(has_py_object(unclass(fit)[setdiff(names(fit), "call")]))
   expect_output(print(fit), "lower bound")
-  s <- capture.output(print(summary(fit)))
+  s <- capture.output(print(summary(fit)))   # no default inference for a Synth-style fit: said
+  expect_true(any(grepl("Inference +none by default \\(conformal inference", s)))
   expect_true(any(grepl("Lower bound (proven)", s, fixed = TRUE)))
   expect_true(any(grepl("Predictor weights V", s, fixed = TRUE)))
 
