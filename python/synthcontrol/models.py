@@ -302,7 +302,8 @@ class OutcomeModel(FitModel):
 def model_class(backend):
     """The fit model of an estimator's resolved backend: ``"ridge"`` (augment='ridge'),
     ``"outcome-only"``, or a covariate backend (``auto``, ``malo``, ``mscmt``, ``penalized``)."""
-    return {"ridge": RidgeModel, "outcome-only": OutcomeModel, "demeaned": DemeanedModel}.get(backend, PredictorModel)
+    return {"ridge": RidgeModel, "outcome-only": OutcomeModel, "demeaned": DemeanedModel,
+            "augsynth-scm": DemeanedModel}.get(backend, PredictorModel)
 
 
 class _OutcomeEngine:
@@ -602,22 +603,34 @@ class RidgeModel(FitModel):
 
 
 class DemeanedModel(RidgeModel):
-    """augsynth's ``progfunc = "none", fixedeff = TRUE``: the simplex synthetic control of the
-    unit-demeaned outcomes (every unit less its pre-period mean), the counterfactual re-levelled by
-    the treated unit's pre-period mean.  It is the ridge model's machinery with no ridge correction
-    (``lam = inf``), so every refit demeans the same way; its weights are on the simplex."""
+    """augsynth's ``progfunc = "none"`` fits that are not plain outcome matching: with
+    ``fixedeff = TRUE`` the simplex synthetic control of the unit-demeaned outcomes (every unit less
+    its pre-period mean, the counterfactual re-levelled by the treated unit's pre-period mean), and
+    with covariates after ``|`` the simplex fit of outcomes and covariates (stacked, or
+    residualized).  It is the ridge model's machinery with no ridge correction (``lam = inf``;
+    ``augment="ridge", ridge_lambda=math.inf`` from Python), so every refit treats the data the same
+    way; its weights are on the simplex (residualized: plus the covariate-balancing correction)."""
 
-    simplex = True
-    description = "SCM on unit-demeaned outcomes (fixedeff=True)"
+    description = "augsynth-style SCM (progfunc = \"none\": fixedeff=True or covariates)"
     scpi_design = None
+
+    @property
+    def simplex(self):
+        return not self.residualize  # residualized: the weights carry the covariate correction
 
     @classmethod
     def fit_panel(cls, estimator, panel, backend):
-        return estimator._fit_ridge(panel, demeaned=True)
+        return estimator._fit_ridge(panel, demeaned=bool(estimator.fixedeff))
 
     def summary_rows(self, d):
-        return [("Demeaned", "every unit less its pre-period mean (augsynth's fixedeff = TRUE, no ridge)"),
-                ("L2 imbalance (scaled)", f"{d['l2_imbalance']:.4g} ({d['scaled_l2_imbalance']:.3f})")]
+        rows = []
+        if d.get("fixedeff"):
+            rows.append(("Demeaned", "every unit less its pre-period mean (augsynth's fixedeff = TRUE, no ridge)"))
+        rows.append(("L2 imbalance (scaled)", f"{d['l2_imbalance']:.4g} ({d['scaled_l2_imbalance']:.3f})"))
+        if "covariate_l2_imbalance" in d:
+            rows.append(("Covariate L2 imbalance (scaled)",
+                         f"{d['covariate_l2_imbalance']:.4g} ({d['scaled_covariate_l2_imbalance']:.3f})"))
+        return rows
 
     def schema_extras(self, d):
         return {}

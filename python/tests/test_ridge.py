@@ -156,9 +156,15 @@ def test_ridge_covariate_errors_and_inference_guard(kansas):
     with pytest.raises(sc.DataError, match="nosuch"):
         sc.SyntheticControl(augment="ridge", covariates=["nosuch"]).fit(p)
     res = sc.SyntheticControl(augment="ridge", ridge_lambda=0.1).fit(p)
-    with pytest.raises(sc.SpecificationError, match="augment='ridge'"):
-        res.in_time_placebo()
     assert "ridge" in repr(res.estimator)
+    # in-time placebo of a ridge fit: the refit is the same ridge fit (same lambda) on the periods
+    # before the fake date -- an independent fit on the truncated panel gives the same fake ATT
+    it = res.in_time_placebo(fake_time=2008.0)
+    k = kansas[kansas.year_qtr < 2012.25].copy()
+    k["treated"] = ((k.state == "Kansas") & (k.year_qtr >= 2008.0)).astype(int)
+    again = sc.SyntheticControl(augment="ridge", ridge_lambda=0.1).fit(
+        sc.Panel(k, unit="state", time="year_qtr", outcome="lngdpcapita", treat="treated"))
+    assert it.details["att"] == pytest.approx(again.att, abs=1e-10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,3 +318,33 @@ def test_placebo_and_leave_one_out_for_ridge_fits_keep_the_fitted_lambda(kansas)
     keep = [i for i in range(Y.shape[1]) if i != k]
     fit = fit_ridge_ascm(Y[:, keep], y, T0, lam=lam)
     assert first.att == pytest.approx(float(np.mean((y - fit.counterfactual)[T0:])), abs=1e-9)
+
+
+@pytest.mark.parametrize("residualize,att_all,l2,cov_l2", [(True, -0.1443, 0.3720, 0.0), (False, -0.3345, 0.659, None)])
+def test_augsynth_scm_with_covariates_matches_augsynths_basque_test(residualize, att_all, l2, cov_l2):
+    """augsynth's progfunc = "None" with covariates after `|` (stacked, or residualized): the simplex
+    fit with no ridge correction, ``augment="ridge", ridge_lambda=inf``.  Expected numbers: augsynth's
+    own test file (tests/testthat/test_general.R, "SCM after residualizing covariates gives the right
+    answer" and its non-residualized twin) on Synth's basque without Spain, region 17 treated from
+    1975: the mean of summary()$att$Estimate over every period, the L2 imbalance and (residualized)
+    the covariate imbalance, each to augsynth's stated tolerance 1e-3."""
+    import math
+    b = pd.read_csv(need_file(data_dir() / "basque.csv"))
+    b = b[b.regionno != 1].copy()
+    b["trt"] = ((b.year >= 1975) & (b.regionno == 17)).astype(int)
+    before = b.copy()
+    res = sc.SyntheticControl(augment="ridge", ridge_lambda=math.inf, covariates=["invest", "popdens"],
+                              residualize=residualize).fit(
+        sc.Panel(b, unit="regionno", time="year", outcome="gdpcap", treat="trt"))
+    pd.testing.assert_frame_equal(b, before)
+    gaps = np.asarray(res.gap, dtype=float)
+    assert len(gaps) == b.year.nunique()
+    assert np.mean(gaps) == pytest.approx(att_all, abs=1e-3)
+    d = res.diagnostics
+    assert d["l2_imbalance"] == pytest.approx(l2, abs=1e-3)
+    assert d["backend"] == "augsynth-scm" and d["augment"] is None and "ridge_lambda" not in d
+    if cov_l2 is not None:
+        assert d["covariate_l2_imbalance"] == pytest.approx(cov_l2, abs=1e-3)
+    w = res.weights
+    if not residualize:  # simplex weights
+        assert w.min() >= -1e-12 and w.sum() == pytest.approx(1.0, abs=1e-9)

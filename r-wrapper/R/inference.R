@@ -121,6 +121,10 @@ in_time_placebo <- function(fit, fake_time = NULL) {
     }
     out$table <- data.frame(fake_time = out$fake_time, att = out$att, pre_rmse = out$pre_rmse,
                             post_rmse = out$post_rmse, rmspe_ratio = .num(out$rmspe_ratio))
+    if (!is.null(det$predictors_dropped) && nzchar(det$predictors_dropped)) {
+      out$predictors_dropped <- as.character(det$predictors_dropped)
+      out$table$predictors_dropped <- out$predictors_dropped
+    }
   }
   out$details <- det
   structure(out, class = c("synthcontrol_in_time_placebo", "synthcontrol_inference"))

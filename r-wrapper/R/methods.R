@@ -36,6 +36,20 @@
                                        format(x$diagnostics$n_negative_weights)))
 }
 
+# augsynth's imbalance lines for a progfunc = "none" fit with covariates after `|` (and fixedeff).
+.scm_cov_lines <- function(x, digits = 4) {
+  d <- x$diagnostics
+  if (is.null(x$covariate_l2_imbalance) && !isTRUE(d$fixedeff)) return(character())
+  c("Fit" = d$solver,
+    "L2 Imbalance" = .fmt(d$l2_imbalance, digits),
+    "Percent improvement from uniform weights" = paste0(formatC(100 * (1 - d$scaled_l2_imbalance),
+                                                                digits = 1, format = "f"), "%"),
+    if (!is.null(x$covariate_l2_imbalance)) c(
+      "Covariate L2 Imbalance" = .fmt(x$covariate_l2_imbalance, digits),
+      "Covariate improvement from uniform weights" =
+        paste0(formatC(100 * (1 - x$scaled_covariate_l2_imbalance), digits = 1, format = "f"), "%")))
+}
+
 .period_label <- function(x) if (length(x)) as.character(x) else "?"
 
 .cat_call <- function(call) {
@@ -60,6 +74,9 @@ print.synthcontrol <- function(x, digits = 4, ...) {
   }
   if (.is_ridge(x)) {
     r <- .ridge_lines(x, digits)
+    cat(sprintf("  %s: %s", names(r), r), sep = "\n")
+  } else if (length(.scm_cov_lines(x, digits))) {
+    r <- .scm_cov_lines(x, digits)
     cat(sprintf("  %s: %s", names(r), r), sep = "\n")
   }
   w <- .active_weights(x$weights)
@@ -289,7 +306,9 @@ summary.synthcontrol <- function(object, inference = NULL, statistic = "rmspe_ra
     jackknife_plus = modern$jackknife_plus,
     inf_type = if (is.list(method)) method$name else NULL,
     inference = other,
-    inference_note = note
+    inference_note = note,
+    covariate_l2_imbalance = object$covariate_l2_imbalance,
+    scaled_covariate_l2_imbalance = object$scaled_covariate_l2_imbalance
   )
   rownames(out$effects) <- NULL
   class(out) <- "summary.synthcontrol"
@@ -352,6 +371,9 @@ print.summary.synthcontrol <- function(x, digits = 4, ...) {
     r <- x$ridge
     r$diagnostics <- d
     rows <- c(rows, .ridge_lines(r, digits))
+  } else {
+    rows <- c(rows, .scm_cov_lines(list(diagnostics = d, covariate_l2_imbalance = x$covariate_l2_imbalance,
+                                        scaled_covariate_l2_imbalance = x$scaled_covariate_l2_imbalance), digits))
   }
   if (!is.null(x$conformal)) {
     cf <- x$conformal

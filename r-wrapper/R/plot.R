@@ -5,10 +5,41 @@ utils::globalVariables(c("period", "value", "series", "effect", "donor", "weight
 
 # Documented in man/plot.synthcontrol.Rd.
 plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "placebo"),
-                              engine = c("auto", "base", "ggplot2"), inference = NULL, cv = FALSE, ...) {
+                              engine = c("auto", "base", "ggplot2"), inference = NULL, cv = FALSE,
+                              inf_type = NULL, mspe_cut = 20, plot_type = NULL, ...) {
+  type_given <- !missing(type)
   type <- match.arg(type)
   engine <- match.arg(engine)
   cv <- .flag(cv, "cv")
+  if (!is.null(plot_type)) {   # augsynth's names for the plot types
+    if (type_given) .sc_stop("give the plot either as type = or as plot_type = (augsynth's name), not both",
+                             class = "synthcontrol_spec_error")
+    map <- c("estimate" = "gap", "estimate only" = "gap", "outcomes" = "trajectory", "placebo" = "placebo")
+    if (!is.character(plot_type) || length(plot_type) != 1L || !plot_type %in% names(map)) {
+      .sc_stop("`plot_type` must be one of ", paste0("\"", names(map), "\"", collapse = ", "),
+               " (augsynth's \"outcomes raw average\" is not available: the donors' raw average is not kept ",
+               "with the fit); got ", paste(format(plot_type), collapse = ", "), class = "synthcontrol_spec_error")
+    }
+    type <- map[[plot_type]]
+    if (plot_type == "estimate only") inf_type <- "none"
+    if (plot_type == "estimate" && is.null(inf_type)) inf_type <- "conformal"
+    type_given <- TRUE
+  }
+  band <- NULL
+  if (!is.null(inf_type)) {
+    if (!type_given) type <- "gap"
+    if (type != "gap") {
+      .sc_stop("`inf_type` draws intervals on the gap plot (type = \"gap\"); type = \"", type,
+               "\" has none", class = "synthcontrol_spec_error")
+    }
+    band <- .band_for(x, inf_type)
+  } else if (type == "gap") {
+    band <- .conformal_band(x)   # the last conformal() run on this fit, if any
+  }
+  if (!is.numeric(mspe_cut) || length(mspe_cut) != 1L || is.na(mspe_cut) || mspe_cut <= 0) {
+    .sc_stop("`mspe_cut` must be one positive number (Inf shows every placebo); got ",
+             paste(format(mspe_cut), collapse = ", "), class = "synthcontrol_spec_error")
+  }
   if (engine == "auto") engine <- if (.has_ggplot2()) "ggplot2" else "base"
   if (cv && is.null(x$lambda_path)) {
     .sc_stop("plot(cv = TRUE) draws the cross-validation curve of a ridge fit's lambda; this fit has none ",
@@ -18,12 +49,15 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
     .sc_stop("engine = \"ggplot2\" needs the ggplot2 package; install it or use engine = \"base\"",
              class = "synthcontrol_spec_error")
   }
+  shown <- NULL
   if (type == "placebo") {
     if (is.null(inference)) inference <- x$inference$placebo
     if (is.null(inference)) inference <- placebo(x)
     if (!inherits(inference, "synthcontrol_inference") || is.null(inference$gaps)) {
       .sc_stop("`inference` must be the result of placebo(fit)", class = "synthcontrol_spec_error")
     }
+    shown <- .placebo_shown(inference, mspe_cut)
+    attr(shown, "cut") <- mspe_cut
   }
   if (engine == "ggplot2") {
     dots <- list(...)
@@ -33,9 +67,9 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
                "; add layers or a theme to the returned ggplot instead (engine = \"base\" passes ",
                "graphical parameters to base graphics)", class = "synthcontrol_spec_error")
     }
-    # returned, not printed: `p <- plot(fit) + theme_bw()` draws once, when printed
+    # returned, not printed: `p <- plot(fit) + theme_bw(); print(p)` draws once, when printed
     if (cv) return(.gg_cv(x))
-    return(.gg_plot(x, type, inference))
+    return(.gg_plot(x, type, inference, band, shown))
   }
   if (cv) {
     .base_cv(x, ...)
@@ -43,10 +77,62 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
   }
   switch(type,
     trajectory = .base_trajectory(x, ...),
-    gap = .base_gap(x, ...),
+    gap = .base_gap(x, band, ...),
     weights = .base_weights(x, ...),
-    placebo = .base_placebo(x, inference, ...))
+    placebo = .base_placebo(x, inference, shown, ...))
   invisible(x)
+}
+
+# The per-period effect intervals of one inference method, for the gap plot: a data frame
+# (i, period, lower, upper, label) or NULL for inf_type = "none".  augsynth's names are accepted.
+.band_for <- function(x, inf_type) {
+  if (!is.character(inf_type) || length(inf_type) != 1L || is.na(inf_type)) {
+    .sc_stop("`inf_type` must be one method name, e.g. \"conformal\"", class = "synthcontrol_spec_error")
+  }
+  name <- switch(tolower(inf_type), "none" = "none", "conformal" = "conformal", "jackknife+" = ,
+                 "jackknife_plus" = "jackknife_plus", "scpi" = "scpi", NA_character_)
+  if (is.na(name)) {
+    .sc_stop("plot(inf_type =) draws per-period effect intervals of \"conformal\", \"jackknife+\" or \"scpi\" ",
+             "(or \"none\"); got \"", inf_type, "\"",
+             if (tolower(inf_type) %in% c("jackknife", "permutation", "permutation_rstat"))
+               " (augsynth's; for permutation inference use type = \"placebo\")" else "",
+             class = "synthcontrol_spec_error")
+  }
+  if (name == "none") return(NULL)
+  tr <- x$trajectory
+  if (name == "conformal") {
+    r <- conformal(x, alpha = 0.05)
+    t <- r$table
+    per <- t$Time; lo <- t$lower_bound; hi <- t$upper_bound
+    label <- "conformal 95%"
+  } else {
+    r <- if (name == "scpi") scpi(x) else jackknife_plus(x, alpha = 0.05)
+    t <- r$table
+    per <- t$period; lo <- t$effect_lower; hi <- t$effect_upper
+    label <- paste(if (name == "scpi") "SCPI" else "jackknife+", .level(r$alpha))
+  }
+  i <- match(as.character(per), as.character(tr$period))
+  data.frame(i = i, period = tr$period[i], lower = lo, upper = hi, label = label, stringsAsFactors = FALSE)
+}
+
+# Which placebo columns to draw: the treated (first) always; a placebo whose pre-period MSPE is
+# more than `mspe_cut` times the treated's is left out (ADH 2010's figures: 20, 5, 2).
+.placebo_shown <- function(inf, mspe_cut) {
+  G <- inf$gaps
+  pre <- !inf$post
+  if (length(pre) != nrow(G) || !any(pre)) return(rep(TRUE, ncol(G)))
+  mspe <- colMeans(G[pre, , drop = FALSE]^2)
+  keep <- mspe <= mspe_cut * mspe[1L]
+  keep[!is.finite(mspe)] <- FALSE
+  keep[1L] <- TRUE
+  keep
+}
+
+.placebo_caption <- function(inf, shown, mspe_cut) {
+  n_out <- sum(!shown)
+  if (!n_out) return(NULL)
+  paste0(n_out, " placebo", if (n_out > 1L) "s" else "", " with pre-period MSPE > ", format(mspe_cut),
+         "x the treated's not shown (mspe_cut = Inf: all)")
 }
 
 # ggplot2 available? (the option lets the tests take the no-ggplot2 path on a machine that has it)
@@ -99,18 +185,22 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
   i <- match(as.character(cf$table$Time), as.character(tr$period))
   if (anyNA(i)) return(NULL)
   data.frame(i = i, period = tr$period[i], lower = cf$table$lower_bound, upper = cf$table$upper_bound,
-             alpha = cf$alpha)
+             label = paste0("conformal ", format(100 * (1 - cf$alpha)), "%"), stringsAsFactors = FALSE)
 }
 
-.base_gap <- function(x, main = NULL, ylim = NULL, ...) {
+.gap_title <- function(x, band) {
+  paste0("Gap: ", x$treated_label, " (ATT ", .fmt(x$att), ")",
+         if (!is.null(band)) paste0(", ", band$label[1L], " intervals") else "")
+}
+
+.base_gap <- function(x, band = NULL, main = NULL, ylim = NULL, ...) {
   tr <- x$trajectory
   xs <- .xpos(tr$period)
-  band <- .conformal_band(x)
   if (is.null(ylim)) ylim <- range(c(tr$effect, band$lower, band$upper), finite = TRUE)
   plot(xs, tr$effect, type = "l", lwd = 2, xlab = x$time, ylim = ylim,
        xaxt = .xaxt(tr$period),
        ylab = paste("gap in", x$outcome, "(observed - synthetic)"),
-       main = if (is.null(main)) paste0("Gap: ", x$treated_label, " (ATT ", .fmt(x$att), ")") else main, ...)
+       main = if (is.null(main)) .gap_title(x, band) else main, ...)
   .text_axis(tr$period)
   if (!is.null(band)) {
     bx <- as.numeric(xs[band$i])
@@ -134,19 +224,21 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
                                                      "> ", threshold) else main, ...)
 }
 
-.base_placebo <- function(x, inf, main = NULL, ...) {
+.base_placebo <- function(x, inf, shown = NULL, main = NULL, ...) {
   G <- inf$gaps
+  if (is.null(shown)) shown <- rep(TRUE, ncol(G))
   periods <- inf$periods
   xs <- .xpos(periods)
   treated_col <- 1L
-  yl <- range(G, finite = TRUE)
+  yl <- range(G[, shown, drop = FALSE], finite = TRUE)
   plot(xs, G[, treated_col], type = "n", ylim = yl, xlab = x$time,
        xaxt = .xaxt(periods),
        ylab = paste("gap in", x$outcome),
+       sub = .placebo_caption(inf, shown, attr(shown, "cut")),
        main = if (is.null(main)) paste0("In-space placebos (p = ", .fmt(inf$p_value), ")") else main, ...)
   .text_axis(periods)
   grey <- grDevices::adjustcolor("grey55", alpha.f = 0.6)
-  for (j in seq_len(ncol(G))[-treated_col]) graphics::lines(xs, G[, j], col = grey)
+  for (j in which(shown)[-1L]) graphics::lines(xs, G[, j], col = grey)
   graphics::lines(xs, G[, treated_col], lwd = 2, col = "black")
   graphics::abline(h = 0, col = "grey40")
   .treat_line(x, xs)
@@ -154,7 +246,7 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
                    col = c("black", grey), bty = "n")
 }
 
-.gg_plot <- function(x, type, inf) {
+.gg_plot <- function(x, type, inf, band = NULL, shown = NULL) {
   gg <- asNamespace("ggplot2")
   # ggplot2 >= 3.4 calls a line's width `linewidth`, older versions `size`
   lw_name <- if (utils::packageVersion("ggplot2") >= "3.4.0") "linewidth" else "size"
@@ -172,25 +264,30 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
                 data.frame(period = tr$period, value = tr$counterfactual,
                            series = paste("synthetic", x$treated_label)))
     return(gg$ggplot(df, gg$aes(x = period, y = value, linetype = series, group = series)) +
-             line(0.9) + vline + gg$labs(x = x$time, y = x$outcome, linetype = NULL) +
+             line(0.9) + vline + gg$labs(x = x$time, y = x$outcome, linetype = NULL,
+                                         title = paste0(x$treated_label, ": observed vs synthetic")) +
              gg$theme_minimal())
   }
   if (type == "gap") {
-    band <- .conformal_band(x)
     ribbon <- if (is.null(band) || .is_text_period(tr$period)) NULL else
       gg$geom_ribbon(data = band, mapping = gg$aes(x = period, ymin = lower, ymax = upper),
                      inherit.aes = FALSE, fill = "steelblue", alpha = 0.3)
     return(gg$ggplot(tr, gg$aes(x = period, y = effect, group = 1)) + ribbon + gg$geom_hline(yintercept = 0) +
              line(0.9) + vline +
-             gg$labs(x = x$time, y = paste("gap in", x$outcome)) + gg$theme_minimal())
+             gg$labs(x = x$time, y = paste("gap in", x$outcome), title = .gap_title(x, band)) +
+             gg$theme_minimal())
   }
   if (type == "weights") {
     w <- x$weights[abs(x$weights) > 1e-3]
     df <- data.frame(donor = factor(names(w), levels = names(w)[order(w)]), weight = unname(w))
     return(gg$ggplot(df, gg$aes(x = weight, y = donor)) + gg$geom_col(fill = "steelblue") +
-             gg$labs(x = "donor weight", y = NULL) + gg$theme_minimal())
+             gg$labs(x = "donor weight", y = NULL,
+                     title = paste0("Donor weights ", if (any(w < 0)) "|w| " else "", "> 0.001")) +
+             gg$theme_minimal())
   }
   G <- inf$gaps
+  cap <- .placebo_caption(inf, shown, attr(shown, "cut"))
+  if (!is.null(shown)) G <- G[, shown, drop = FALSE]
   df <- data.frame(period = rep(inf$periods, ncol(G)), gap = as.vector(G),
                    unit = rep(colnames(G), each = nrow(G)),
                    series = rep(c(x$treated_label, rep("placebo", ncol(G) - 1L)), each = nrow(G)))
@@ -199,7 +296,9 @@ plot.synthcontrol <- function(x, type = c("trajectory", "gap", "weights", "place
     line(1, data = df[df$series != "placebo", ]) +
     gg$geom_hline(yintercept = 0) + vline +
     gg$scale_colour_manual(values = stats::setNames(c("black", "grey75"), c(x$treated_label, "placebo"))) +
-    gg$labs(x = x$time, y = paste("gap in", x$outcome), colour = NULL) + gg$theme_minimal()
+    gg$labs(x = x$time, y = paste("gap in", x$outcome), colour = NULL,
+            title = paste0("In-space placebos (p = ", .fmt(inf$p_value), ")"), caption = cap) +
+    gg$theme_minimal()
 }
 
 # The ridge penalty's cross-validation curve: CV error (+- one SE) against lambda (log scale), the

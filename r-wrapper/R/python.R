@@ -138,18 +138,40 @@
 .default_source <- function() {
   opt <- getOption("synthcontrol.source", Sys.getenv("SYNTHCONTROL_SOURCE", ""))
   if (nzchar(opt)) return(opt)
+  bundled <- .bundled_core()
+  if (nzchar(bundled)) return(bundled)
   if (nzchar(.source_checkout) && file.exists(file.path(.source_checkout, "pyproject.toml"))) {
     return(.source_checkout)
   }
-  "synthcontrol"
+  ""
+}
+
+# The Python core shipped inside this R package (inst/core, put there by tools/bundle-core.sh
+# before R CMD build), or "".
+.bundled_core <- function() {
+  dir <- system.file("core", package = "synthcontrol")
+  if (nzchar(dir) && file.exists(file.path(dir, "pyproject.toml"))) dir else ""
 }
 
 # Documented in man/install_synthcontrol.Rd.
 install_synthcontrol <- function(path = NULL, envname = "r-synthcontrol", python = NULL,
-                                 editable = FALSE, extra_packages = NULL, ...) {
+                                 editable = FALSE, extra_packages = NULL, pip_options = character(), ...) {
   source <- if (is.null(path)) .default_source() else path
+  if (!nzchar(source)) {
+    .sc_stop("install_synthcontrol(): no Python core to install -- this R package was built without ",
+             "one (tools/bundle-core.sh puts it in inst/core before R CMD build) and was not installed ",
+             "from a synthcontrol checkout. Give `path`: a checkout (the folder with pyproject.toml), ",
+             "a wheel or an sdist of synthcontrol", class = "synthcontrol_install_error")
+  }
   is_local <- file.exists(source)
   if (is_local) source <- normalizePath(source)
+  if (!is_local && grepl("[/\\\\]", source) && !grepl("://| @ ", source)) {  # a path, not a URL requirement
+    .sc_stop("install_synthcontrol(): `path` ", source, " does not exist", class = "synthcontrol_install_error")
+  }
+  if (is_local && dir.exists(source) && !file.exists(file.path(source, "pyproject.toml"))) {
+    .sc_stop("install_synthcontrol(): ", source, " has no pyproject.toml; give the folder of a ",
+             "synthcontrol checkout (or a wheel / sdist file)", class = "synthcontrol_install_error")
+  }
   pkgs <- c(if (is_local && isTRUE(editable)) c("-e", source) else source, extra_packages)
   if (reticulate::py_available(initialize = FALSE)) {
     message("Note: this R session is already bound to ", reticulate::py_config()$python,
@@ -159,9 +181,11 @@ install_synthcontrol <- function(path = NULL, envname = "r-synthcontrol", python
     message("Creating the virtualenv '", envname, "' ...")
     reticulate::virtualenv_create(envname, python = python, ...)
   }
-  message("Installing ", if (is_local) paste0("the Python core from ", source) else
-    paste0("'", source, "' from PyPI"), " into '", envname, "' ...")
-  reticulate::virtualenv_install(envname, packages = pkgs, ignore_installed = is_local)
+  what <- if (identical(source, .bundled_core())) paste0("the Python core shipped with this R package (", source, ")")
+          else if (is_local) paste0("the Python core from ", source) else paste0("'", source, "' from PyPI")
+  message("Installing ", what, " into '", envname, "' ...")
+  reticulate::virtualenv_install(envname, packages = pkgs, ignore_installed = is_local,
+                                 pip_options = pip_options)
   options(synthcontrol.envname = envname)
   message("Done. Restart R; library(synthcontrol) then uses the virtualenv '", envname,
           "' unless RETICULATE_PYTHON points elsewhere.")
@@ -186,6 +210,13 @@ synthcontrol_sitrep <- function() {
   } else {
     cat("\n", .python_missing_message(st$python, st$problem), "\n", sep = "")
   }
-  cat("  install source default :", .default_source(), "\n")
+  src <- .default_source()
+  cat("  install source default :", if (nzchar(src)) src else "(none: give install_synthcontrol(path =))", "\n")
   invisible(st)
+}
+
+# Documented in man/synthcontrol_sitrep.Rd: TRUE when the Python core can be used (examples and
+# scripts test it before calling Python; never raises).
+synthcontrol_available <- function() {
+  isTRUE(.state$available) || isTRUE(tryCatch(.python_status()$ok, error = function(e) FALSE))
 }

@@ -44,12 +44,6 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
       .sc_stop("give the covariates either after `|` in the formula or with `covariates =`, not both",
                class = "synthcontrol_spec_error")
     }
-    if (progfunc != "ridge") {
-      .sc_stop("covariates after `|` in the formula are used by progfunc = \"ridge\" (augsynth's ",
-               "augmented SCM, each covariate averaged over the pre-period); for a Synth-style fit ",
-               "with predictor weights V give them with `covariates =` instead",
-               class = "synthcontrol_spec_error")
-    }
     covariates <- spec$covariates
   }
   if (missing(data)) .sc_stop("`data` is required: a data frame in long format, one row per unit ",
@@ -125,6 +119,21 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
     opts$ridge_lambda <- as.double(lambda)
   } else if (!is.null(opts$ridge_lambda) && is.numeric(opts$ridge_lambda)) {
     opts$ridge_lambda <- as.double(opts$ridge_lambda)
+  }
+  if (!is.null(spec$covariates) && progfunc == "none") {
+    # augsynth's progfunc = "none" with covariates after `|`: the simplex fit of the outcomes and
+    # the covariates (stacked, or residualized) -- the ridge machinery with no ridge correction
+    if (!is.null(opts$augment) || !is.null(opts$ridge_lambda) || !is.null(lambda)) {
+      .sc_stop("progfunc = \"none\" has no ridge penalty: drop `lambda` (or use progfunc = \"ridge\")",
+               class = "synthcontrol_spec_error")
+    }
+    opts$augment <- "ridge"
+    opts$ridge_lambda <- Inf
+  }
+  if (residualize && is.null(spec$covariates)) {
+    .sc_stop("residualize = TRUE regresses the covariates out of the outcomes: give them after `|` in the ",
+             "formula, e.g. ", spec$outcome, " ~ ", if (is.null(spec$treat)) "1" else spec$treat,
+             " | x1 + x2", class = "synthcontrol_spec_error")
   }
   if (residualize) opts$residualize <- TRUE
   if (fixedeff) opts$fixedeff <- TRUE
@@ -338,8 +347,9 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
     l2_imbalance = dnum("l2_imbalance"),
     scaled_l2_imbalance = dnum("scaled_l2_imbalance"),
     l2_imbalance_scm = dnum("l2_imbalance_scm"),
-    covariate_l2_imbalance = dnum("covariate_l2_imbalance"),
-    scaled_covariate_l2_imbalance = dnum("scaled_covariate_l2_imbalance"),
+    covariate_l2_imbalance = if (is.null(diag$covariate_l2_imbalance)) NULL else as.double(diag$covariate_l2_imbalance),
+    scaled_covariate_l2_imbalance = if (is.null(diag$scaled_covariate_l2_imbalance)) NULL
+                                    else as.double(diag$scaled_covariate_l2_imbalance),
     estimated_bias = dnum("estimated_bias"),
     extrapolation = dnum("extrapolation"),
     weights_scm = weights_scm,

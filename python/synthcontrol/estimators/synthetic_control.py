@@ -187,7 +187,7 @@ class SyntheticControl(Settings):
             if self.fit_window is not None:
                 raise SpecificationError("fit_window is not supported with fixedeff=True (the unit means are "
                                          "over the whole pre-period, as augsynth's)")
-            return "demeaned"
+            return "demeaned"  # (augment="ridge", ridge_lambda=inf takes covariates too)
         if self.backend == "outcome-only" and has_predictors:
             raise SpecificationError(
                 "backend='outcome-only' ignores predictors, but covariates/outcome_lags were given; "
@@ -277,14 +277,21 @@ class SyntheticControl(Settings):
         from ..inference._undefined import report_uncertified
         report_uncertified(fit.n_uncertified, fit.n_fits, "ridge (the base fit and the CV folds)", diag,
                            where="diagnostics")
-        if demeaned:
+        if demeaned or fit.lam == math.inf:
+            # no ridge correction (lambda = inf): augsynth's progfunc = "none" -- the simplex fit of
+            # the (unit-demeaned with fixedeff) outcomes, with covariates stacked or residualized
             from ..models import DemeanedModel
-            diag.update(solver="simplex LS on unit-demeaned outcomes (augsynth's progfunc = \"none\", "
-                               "fixedeff = TRUE)", augment=None, backend="demeaned")
+            what = "unit-demeaned outcomes" if self.fixedeff else "outcomes"
+            if Zd is not None:
+                what += " and covariates (residualized)" if self.residualize else " and covariates (stacked)"
+            diag.update(solver=f"simplex LS on {what} (augsynth's progfunc = \"none\""
+                               + (", fixedeff = TRUE)" if self.fixedeff else ")"),
+                        augment=None, backend="demeaned" if self.fixedeff else "augsynth-scm")
             for k in ("ridge_lambda", "lambda_path", "estimated_bias", "extrapolation", "l2_imbalance_scm",
                       "weights_scm"):
                 diag.pop(k, None)
-            model = DemeanedModel(panel, self, ~panel.post, "demeaned", fit.lam)
+            model = DemeanedModel(panel, self, ~panel.post, diag["backend"], fit.lam,
+                                  cov_means=None if Zd is None else (Zd, zt))
             return SCResult.from_weights(panel, fit.w, diag, model=model, fit_mask=~panel.post,
                                          cf=fit.counterfactual)
         model = RidgeModel(panel, self, ~panel.post, "ridge", fit.lam,

@@ -13,6 +13,34 @@ from ._undefined import RTOL, fit_scale, report_refits, say
 __all__ = ["in_time_placebo"]
 
 
+def _model_before(res, k):
+    """The fit's model for a fake treatment at index ``k``, and the predictors it leaves out: a
+    covariate fit keeps only the predictors measured wholly before the fake date (a predictor
+    averaged over later periods would let the fake post-period shape the weights); other kinds
+    (their refits read only the periods they fit on) are used as they are."""
+    m = res.model
+    if m.kind != "predictors":
+        return m, []
+    later = set(res.panel.times[k:])
+    late = [n for n in m.names if set(m.windows[n]) & later]
+    if not late:
+        return m, []
+    shown = [str(m.origins.get(n, n)) for n in late]
+    if len(late) == len(m.names):
+        raise SpecificationError(
+            f"fake_time {_py(res.panel.times[k])!r}: every predictor of this fit is measured (partly) on or after "
+            f"it ({', '.join(shown)}), so none is left to fit on; choose a later fake_time, or predictors "
+            f"with earlier windows")
+    return m.without(late), shown
+
+
+def _model_before_or_none(res, k):
+    try:
+        return _model_before(res, k)
+    except SpecificationError:
+        return ()
+
+
 def _one(res, k):
     """Fake treatment at pre-period index k (2 <= k < T0): fit on [0, k), 'post' = [k, T0)."""
     p = res.panel
@@ -21,7 +49,8 @@ def _one(res, k):
     if mask.sum() < 2:
         raise SpecificationError(
             f"fake_time {_py(p.times[k])!r} leaves {int(mask.sum())} period(s) of the fit window to fit on; need at least 2")
-    r = res.model.refit(0, np.arange(1, len(p.donors) + 1), mask)
+    model, dropped = _model_before(res, k)
+    r = model.refit(0, np.arange(1, len(p.donors) + 1), mask)
     w, diag = r.weights, r.diagnostics
     gap = np.asarray(r.gap)
     pre, fake_post = gap[:k], gap[k:T0]
@@ -34,12 +63,13 @@ def _one(res, k):
     return w, gap, {
         "fake_time": p.times[k], "att": float(fake_post.mean()), "pre_rmse": pre_rmse,
         "post_rmse": post_rmse, "rmspe_ratio": np.nan if exact else post_rmse / pre_rmse,
-        "ratio_defined": not exact, "kkt_violation": diag["kkt_violation"],
-        "certified": bool(diag.get("certified", True)),
+        "ratio_defined": not exact, "kkt_violation": diag.get("kkt_violation", np.nan),
+        "certified": bool(diag.get("certified", r.certified)),
+        "predictors_dropped": "; ".join(dropped),
     }, diag
 
 
-@register("in_time_placebo", supports=("outcome",), title="In-time placebo (backdated treatment)",
+@register("in_time_placebo", supports=("outcome", "predictors", "ridge"), title="In-time placebo (backdated treatment)",
           aliases=("in_time",), cli_table="all")
 def in_time_placebo(res, fake_time=None) -> Inference:
     """Backdate the treatment to ``fake_time`` (or every feasible pre-period) and refit.
@@ -54,20 +84,38 @@ def in_time_placebo(res, fake_time=None) -> Inference:
     (None).  ``rmspe_ratio`` is NaN where the earlier periods are fitted
     exactly (more donors than periods), since the ratio then has no meaning.
 
-    The weights are fitted on the estimator's fit window cut at the fake date.
+    The weights are fitted on the estimator's fit window cut at the fake date.  A covariate
+    (V-weighted) fit keeps only the predictors measured wholly before the fake date (column
+    ``predictors_dropped`` names the others, and it is said); a ridge fit keeps its penalty and
+    averages its covariates over the periods before the fake date.
     """
     p = res.panel
     times = p.times
     T0 = p.T0
     if fake_time is None:
         first = int(np.flatnonzero(res.fit_mask)[1]) + 1  # two fitted periods before the fake date
-        fits = [_one(res, k) for k in range(max(2, first), T0)]
+        ks = list(range(max(2, first), T0))
+        no_predictors = []
+        if res.model.kind == "predictors":  # dates before every predictor's window have none to fit on
+            no_predictors = [k for k in ks if len(_model_before_or_none(res, k)) == 0]
+            ks = [k for k in ks if k not in set(no_predictors)]
+        fits = [_one(res, k) for k in ks]
         if not fits:
             raise SpecificationError(
                 "no feasible fake treatment time: every earlier date leaves fewer than 2 periods of "
-                "the fit window to fit on")
+                "the fit window to fit on" + (", or no predictor measured wholly before it" if no_predictors else ""))
         table = pd.DataFrame([f[2] for f in fits])
         details = {"table": table}
+        if no_predictors:
+            say(f"in-time placebo: {len(no_predictors)} earlier fake date(s) (up to "
+                f"{_py(times[no_predictors[-1]])!r}) are skipped: every predictor is measured on or after them",
+                details)
+        n_drop = int((table.predictors_dropped != "").sum())
+        if n_drop:
+            say(f"in-time placebo: at {n_drop} of {len(table)} fake dates predictors measured on or after the "
+                f"date are left out of the refit (column 'predictors_dropped')", details)
+        elif res.model.kind != "predictors":
+            table = table.drop(columns="predictors_dropped")
         report_refits([f[3] for f in fits], [_py(f[2]["fake_time"]) for f in fits], "in-time placebo", details)
         n_undef = int((~table.ratio_defined).sum())
         if n_undef:
@@ -88,6 +136,9 @@ def in_time_placebo(res, fake_time=None) -> Inference:
             f"fake_time {fake_time!r} leaves {k} period(s) to fit on; need at least 2")
     w, gap, d, diag = _one(res, k)
     report_refits([diag], [_py(fake_time)], "in-time placebo", d)
+    if d["predictors_dropped"]:
+        say(f"in-time placebo: predictors measured on or after fake_time {_py(fake_time)!r} are left out of the "
+            f"refit: {d['predictors_dropped']}", d)
     if not d["ratio_defined"]:
         say(f"in-time placebo: the {k} periods before fake_time {_py(fake_time)!r} are fitted exactly "
             f"(pre-RMSPE {d['pre_rmse']:.3g} <= {RTOL:g} x the outcome scale), so the post/pre RMSPE ratio is "

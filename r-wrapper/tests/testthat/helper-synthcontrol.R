@@ -57,3 +57,21 @@ att_post <- function(s) {
   rownames(out) <- NULL
   out
 }
+
+# |object - expected| <= tol elementwise (an absolute tolerance, NA where expected is NA)
+expect_near <- function(object, expected, tol) {
+  expect_identical(length(object), length(expected))
+  expect_identical(is.na(object), is.na(expected))
+  ok <- !is.na(expected)
+  expect_lte(max(c(0, abs(object[ok] - expected[ok]))), tol)
+}
+
+reference_json <- function(name) {
+  skip_if_not_installed("jsonlite")
+  data_dir <- Sys.getenv("SYNTHCONTROL_DATA")
+  dir <- Sys.getenv("SYNTHCONTROL_REFERENCE",
+                    if (nzchar(data_dir)) file.path(dirname(data_dir), "reference") else "")
+  path <- file.path(dir, name)
+  if (!file.exists(path)) skip(paste("no", name, "in", dir))
+  jsonlite::fromJSON(path, simplifyVector = FALSE)
+}

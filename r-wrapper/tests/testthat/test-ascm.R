@@ -24,24 +24,6 @@ kansas_ridge <- function() {
   .ascm$ridge
 }
 
-# |object - expected| <= tol elementwise (an absolute tolerance, NA where expected is NA)
-expect_near <- function(object, expected, tol) {
-  expect_identical(length(object), length(expected))
-  expect_identical(is.na(object), is.na(expected))
-  ok <- !is.na(expected)
-  expect_lte(max(c(0, abs(object[ok] - expected[ok]))), tol)
-}
-
-reference_json <- function(name) {
-  skip_if_not_installed("jsonlite")
-  data_dir <- Sys.getenv("SYNTHCONTROL_DATA")
-  dir <- Sys.getenv("SYNTHCONTROL_REFERENCE",
-                    if (nzchar(data_dir)) file.path(dirname(data_dir), "reference") else "")
-  path <- file.path(dir, name)
-  if (!file.exists(path)) skip(paste("no", name, "in", dir))
-  jsonlite::fromJSON(path, simplifyVector = FALSE)
-}
-
 test_that("progfunc = \"ridge\" matches augsynth on Kansas", {
   fit <- kansas_ridge()
   expect_s3_class(fit, "synthcontrol")
@@ -189,8 +171,14 @@ test_that("unsupported augsynth options give clear errors", {
   expect_match(conditionMessage(err), "log(nosuchcolumn)", fixed = TRUE)
   expect_error(synthcontrol(lngdpcapita ~ treated | mean(lwage), unit = state, time = year_qtr, data = k,
                             progfunc = "ridge"), "one number per row", class = "synthcontrol_formula_error")
-  expect_error(synthcontrol(lngdpcapita ~ treated | lwage, unit = state, time = year_qtr, data = k),
-               "progfunc = \"ridge\"", class = "synthcontrol_error")
+  # progfunc = "none" with covariates after | is augsynth's SCM on outcomes and covariates (fitted in
+  # test-augsynth-vignette.R); a ridge penalty there, or residualize without covariates, is refused
+  expect_error(synthcontrol(lngdpcapita ~ treated | lwage, unit = state, time = year_qtr, data = k,
+                            lambda = 0.1),
+               "progfunc = \"none\" has no ridge penalty", class = "synthcontrol_spec_error")
+  expect_error(synthcontrol(lngdpcapita ~ treated, unit = state, time = year_qtr, data = k,
+                            progfunc = "ridge", residualize = TRUE),
+               "residualize = TRUE regresses the covariates out", class = "synthcontrol_spec_error")
   expect_error(synthcontrol(lngdpcapita ~ treated | lwage, unit = state, time = year_qtr, data = k,
                             progfunc = "ridge", covariates = "lwage"),
                "not both", class = "synthcontrol_error")
@@ -204,7 +192,12 @@ test_that("unsupported augsynth options give clear errors", {
   expect_error(summary(fit, inf_type = "jackknife"), "inf_type", class = "synthcontrol_error")
   expect_error(conformal(fit, type = "moving"), "type", class = "synthcontrol_error")
   expect_error(conformal(fit, alpha = 2), "alpha", class = "synthcontrol_error")
-  expect_error(in_time_placebo(fit), class = "synthcontrol_error")   # placebo and LOO exist for ridge fits
+  # in-time placebo of a ridge fit: the refit keeps the penalty, fitted on the periods before the
+  # fake date (the effect before the real treatment should be small next to the real ATT)
+  it <- in_time_placebo(fit, fake_time = 2008)
+  expect_s3_class(it, "synthcontrol_in_time_placebo")
+  expect_lt(abs(it$att), abs(fit$att))
+  expect_identical(length(it$weights), 49L)
 })
 
 test_that("summary(stat_func =) is augsynth's joint-test statistic, never ignored", {
