@@ -11,6 +11,8 @@
 }
 
 .sc_stop <- function(..., class = character(), call = NULL) {
+  # one name for a bad specification, whichever side found it (the core: ..._specification_error)
+  if ("synthcontrol_spec_error" %in% class) class <- c(class, "synthcontrol_specification_error")
   stop(.sc_condition(paste0(...), class = class, call = call))
 }
 
@@ -107,7 +109,7 @@
     for (w in said) {  # the core's SynthWarnings become R warnings, with a class to catch them by
       warning(structure(class = c(paste0("synthcontrol_", .snake(as.character(w$type))),
                                   "synthcontrol_warning", "warning", "condition"),
-                        list(message = as.character(w$message), call = call)))
+                        list(message = .r_speak(as.character(w$message)), call = call)))
     }
     return(reticulate::py_get_item(out, "value"))
   }
@@ -115,7 +117,10 @@
   type <- as.character(info$type)
   msg <- as.character(info$message)
   if (identical(info$kind, "synth")) {
-    stop(.sc_condition(msg, class = c(paste0("synthcontrol_", .snake(type)), "synthcontrol_py_error"),
+    cls <- paste0("synthcontrol_", .snake(type))
+    # one name for a bad specification, whichever side found it (R: synthcontrol_spec_error)
+    if (identical(cls, "synthcontrol_specification_error")) cls <- c(cls, "synthcontrol_spec_error")
+    stop(.sc_condition(.r_speak(msg), class = c(cls, "synthcontrol_py_error"),
                        call = call, python_type = type))
   }
   if (identical(info$kind, "missing")) {
@@ -132,6 +137,25 @@
 }
 
 .snake <- function(x) tolower(gsub("([a-z0-9])([A-Z])", "\\1_\\2", x))
+
+# The core's messages in R's words: its option names and Python literals as an R user writes
+# them (augment='ridge' -> progfunc = "ridge", ridge_lambda -> lambda, residualize=True ->
+# residualize = TRUE, name='x' -> name = "x", None -> NULL).
+.r_speak <- function(msg) {
+  subs <- list(
+    c("augment *= *['\"]ridge['\"]", "progfunc = \"ridge\""),
+    c("without augment\\b", "with progfunc = \"none\""),
+    c("augment *= *None", "progfunc = \"none\""),
+    c("\\bridge_lambda\\b", "lambda"),
+    c("\\b([A-Za-z_][A-Za-z0-9_.]*) *= *True\\b", "\\1 = TRUE"),
+    c("\\b([A-Za-z_][A-Za-z0-9_.]*) *= *False\\b", "\\1 = FALSE"),
+    c("\\b([A-Za-z_][A-Za-z0-9_.]*) *= *None\\b", "\\1 = NULL"),
+    c("\\b([A-Za-z_][A-Za-z0-9_.]*)='([^' ]*)'", "\\1 = \"\\2\""),
+    c("\\b([A-Za-z_][A-Za-z0-9_.]*)=([0-9.eE+-]+)\\b", "\\1 = \\2"),
+    c("\\bNone\\b", "NULL"), c("\\bTrue\\b", "TRUE"), c("\\bFalse\\b", "FALSE"))
+  for (s in subs) msg <- gsub(s[[1L]], s[[2L]], msg, perl = TRUE)
+  msg
+}
 
 # ---- install / sitrep --------------------------------------------------------------------------
 

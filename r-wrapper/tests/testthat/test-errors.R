@@ -176,3 +176,25 @@ test_that("inconsistent treatment specifications are R errors", {
   expect_error(synthcontrol(y ~ d, unit = unit, time = year, data = df),
                "column 'y' (outcome) must be numeric", fixed = TRUE, class = "synthcontrol_data_error")
 })
+
+test_that("the core's messages speak R, and a bad specification has one class name on both sides", {
+  skip_if_no_python_core()
+  data("kansas", package = "synthcontrol", envir = environment())
+  # found by the Python core: its option names and literals come back in R's words
+  e <- tryCatch(synthcontrol(lngdpcapita ~ treated, fips, year_qtr, kansas, progfunc = "ridge",
+                             outcome_lags = 2000), error = function(e) e)
+  expect_s3_class(e, "synthcontrol_specification_error")
+  expect_s3_class(e, "synthcontrol_spec_error")
+  expect_match(conditionMessage(e), "progfunc = \"ridge\"", fixed = TRUE)
+  expect_false(grepl("augment=|=True|=None|ridge_lambda", conditionMessage(e)))
+  # found in R: the same two class names
+  e <- tryCatch(synthcontrol(lngdpcapita ~ treated, fips, year_qtr, kansas, progfunc = "lasso"),
+                error = function(e) e)
+  expect_s3_class(e, "synthcontrol_spec_error")
+  expect_s3_class(e, "synthcontrol_specification_error")
+  # the translation itself
+  f <- synthcontrol:::.r_speak
+  expect_identical(f("residualize=True needs augment='ridge'"), "residualize = TRUE needs progfunc = \"ridge\"")
+  expect_identical(f("ridge_lambda must be >= 0 or None"), "lambda must be >= 0 or NULL")
+  expect_identical(f("augsynth's rule and the treated's mean"), "augsynth's rule and the treated's mean")
+})

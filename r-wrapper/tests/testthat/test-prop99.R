@@ -126,7 +126,7 @@ test_that("print and summary are readable", {
   expect_output(print(fit), "Utah")
   # the default conformal inference (augsynth's, at its 95% level) cannot run on 19 pre-periods:
   # said, and the summary comes without intervals
-  expect_warning(s <- summary(fit), "alpha=0.05 cannot be attained", class = "synthcontrol_inference_skipped")
+  expect_warning(s <- summary(fit), "alpha = 0.05 cannot be attained", class = "synthcontrol_inference_skipped")
   expect_null(s$conformal)
   expect_output(print(s), "Inference +none: the default conformal inference could not run")
   expect_true(all(is.na(s$att$lower_bound)))
