@@ -153,6 +153,13 @@ class FitModel:
         ``stats`` dict counting fits (``n_fits``) and failed certificates (``n_uncertified``)."""
         raise SpecificationError(f"refits on other outcome arrays are not defined for {self.description}")
 
+    def before_fake_date(self, later, label):
+        """The model for an in-time placebo whose fake treatment starts ``later[0]`` (``later``: the
+        periods from the fake date on; ``label``: that date, for messages): ``(model, names of the
+        predictors left out)``.  Only covariate fits read data outside their fitting periods
+        (predictor windows); other kinds return themselves."""
+        return self, []
+
     def for_held_out(self, periods):
         """The model whose refits must not see the outcome in ``periods`` (cross-fitting folds):
         ``(model, dropped predictor names)``.  Only covariate fits read outcomes outside their
@@ -413,6 +420,19 @@ class PredictorModel(FitModel):
         new.names = keep
         new.windows = {k: v for k, v in self.windows.items() if k in keep}
         return new
+
+    def before_fake_date(self, later, label):
+        later = set(later)
+        late = [n for n in self.names if set(self.windows[n]) & later]
+        if not late:
+            return self, []
+        shown = [str(self.origins.get(n, n)) for n in late]
+        if len(late) == len(self.names):
+            raise SpecificationError(
+                f"fake_time {label!r}: every predictor of this fit is measured (partly) on or after it "
+                f"({', '.join(shown)}), so none is left to fit on; choose a later fake_time, or predictors "
+                f"with earlier windows")
+        return self.without(late), shown
 
     def for_held_out(self, periods):
         held = set(periods)

@@ -348,3 +348,40 @@ def test_augsynth_scm_with_covariates_matches_augsynths_basque_test(residualize,
     w = res.weights
     if not residualize:  # simplex weights
         assert w.min() >= -1e-12 and w.sum() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_estimated_bias_with_covariates_differs_from_augsynths_print_for_a_known_reason(kansas):
+    """Our estimated bias is the difference the ridge correction makes (ASCM - SCM, mean over the
+    post-period): 0.0291 on Kansas with the six covariates.  augsynth prints "Avg Estimated Bias:
+    0.027" there: its ridge_mhat multiplies the coefficients fitted on the *scaled* covariate columns
+    by the *unscaled* (centred) covariates.  This test recomputes augsynth's expression from its
+    source (R/ridge.R: X_cent <- cbind(X_cent, Z_cent) after the fit used sdx * Z_c / sdz) and finds
+    its printed 0.027, so the difference is that one step, not our fit."""
+    from synthcontrol.models import unit_covariate_means
+    p = sc.Panel(kansas, unit="state", time="year_qtr", outcome="lngdpcapita", treat="treated")
+    res = sc.SyntheticControl(augment="ridge", covariates=COVS).fit(p)
+    d = res.diagnostics
+    printed = _ref("cov_ridge")["summary_conformal_default"]["printed"]
+    assert "Avg Estimated Bias: 0.027" in printed
+    T0, lam = p.T0, d["ridge_lambda"]
+    Y = np.asarray(p.X_donors, float).T
+    y = np.asarray(p.y_treated, float)
+    mu = Y.mean(axis=0)
+    Yc, yc = Y - mu, y - mu
+    Zd, zt = unit_covariate_means(p, COVS)
+    Zc, zc = Zd - Zd.mean(axis=0), zt - Zd.mean(axis=0)
+    sdz, sdx = Zc.std(axis=0, ddof=1), Yc[:, :T0].std(ddof=1)
+    Xc = np.hstack([Yc[:, :T0], sdx * Zc / sdz])
+    B = np.linalg.solve(Xc.T @ Xc + lam * np.eye(Xc.shape[1]), Xc.T @ Yc[:, T0:])
+    w_scm = np.array([d["weights_scm"][str(u)] for u in p.donors])
+
+    def bias(Xd, x1):
+        return float(np.mean(x1 @ B - w_scm @ (Xd @ B)))
+    ours = bias(Xc, np.concatenate([yc[:T0], sdx * zc / sdz]))
+    theirs = bias(np.hstack([Yc[:, :T0], Zc]), np.concatenate([yc[:T0], zc]))
+    assert d["estimated_bias"] == pytest.approx(ours, abs=1e-12)
+    assert round(theirs, 3) == 0.027 and round(ours, 3) == 0.029
+    # without covariates the two expressions coincide: augsynth prints 0.011, as we report
+    r0 = sc.SyntheticControl(augment="ridge").fit(p)
+    assert "Avg Estimated Bias: 0.011" in _ref("ridge")["summary_conformal_default"]["printed"]
+    assert round(r0.diagnostics["estimated_bias"], 3) == 0.011

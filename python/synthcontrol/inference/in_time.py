@@ -14,24 +14,9 @@ __all__ = ["in_time_placebo"]
 
 
 def _model_before(res, k):
-    """The fit's model for a fake treatment at index ``k``, and the predictors it leaves out: a
-    covariate fit keeps only the predictors measured wholly before the fake date (a predictor
-    averaged over later periods would let the fake post-period shape the weights); other kinds
-    (their refits read only the periods they fit on) are used as they are."""
-    m = res.model
-    if m.kind != "predictors":
-        return m, []
-    later = set(res.panel.times[k:])
-    late = [n for n in m.names if set(m.windows[n]) & later]
-    if not late:
-        return m, []
-    shown = [str(m.origins.get(n, n)) for n in late]
-    if len(late) == len(m.names):
-        raise SpecificationError(
-            f"fake_time {_py(res.panel.times[k])!r}: every predictor of this fit is measured (partly) on or after "
-            f"it ({', '.join(shown)}), so none is left to fit on; choose a later fake_time, or predictors "
-            f"with earlier windows")
-    return m.without(late), shown
+    """The fit's model for a fake treatment at index ``k`` and the predictors it leaves out (the
+    model decides: a covariate fit keeps only the predictors measured wholly before the date)."""
+    return res.model.before_fake_date(res.panel.times[k:], _py(res.panel.times[k]))
 
 
 def _model_before_or_none(res, k):
@@ -95,10 +80,9 @@ def in_time_placebo(res, fake_time=None) -> Inference:
     if fake_time is None:
         first = int(np.flatnonzero(res.fit_mask)[1]) + 1  # two fitted periods before the fake date
         ks = list(range(max(2, first), T0))
-        no_predictors = []
-        if res.model.kind == "predictors":  # dates before every predictor's window have none to fit on
-            no_predictors = [k for k in ks if len(_model_before_or_none(res, k)) == 0]
-            ks = [k for k in ks if k not in set(no_predictors)]
+        # dates before every predictor's window (covariate fits) leave nothing to fit on: skipped
+        no_predictors = [k for k in ks if len(_model_before_or_none(res, k)) == 0]
+        ks = [k for k in ks if k not in set(no_predictors)]
         fits = [_one(res, k) for k in ks]
         if not fits:
             raise SpecificationError(
@@ -114,7 +98,7 @@ def in_time_placebo(res, fake_time=None) -> Inference:
         if n_drop:
             say(f"in-time placebo: at {n_drop} of {len(table)} fake dates predictors measured on or after the "
                 f"date are left out of the refit (column 'predictors_dropped')", details)
-        elif res.model.kind != "predictors":
+        else:
             table = table.drop(columns="predictors_dropped")
         report_refits([f[3] for f in fits], [_py(f[2]["fake_time"]) for f in fits], "in-time placebo", details)
         n_undef = int((~table.ratio_defined).sum())
