@@ -22,6 +22,12 @@ def status():
         import synthcontrol as sc
     except Exception as e:  # noqa: BLE001 -- reported to R
         return {"ok": False, "type": type(e).__name__, "message": str(e)}
+    if getattr(sc, "__file__", None) is None:
+        # a folder named synthcontrol on the search path (e.g. the installed R package, seen from
+        # R CMD check's working directory) imports as an empty namespace package: not the core
+        return {"ok": False, "type": "ModuleNotFoundError",
+                "message": "'synthcontrol' found only as a folder without the Python core "
+                           f"({', '.join(map(str, getattr(sc, '__path__', [])))})"}
     return {"ok": True, "version": str(getattr(sc, "__version__", "unknown")),
             "file": str(getattr(sc, "__file__", ""))}
 
