@@ -40,6 +40,22 @@ def _fmt_list(items, limit=5):
     return shown
 
 
+# pandas >= 3 (or copy-on-write switched on): a shallow copy of a frame is already a snapshot --
+# a later edit of either frame copies the data it changes
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(pd.options.mode.copy_on_write is True)
+
+
+def _has_missing(col: pd.Series) -> bool:
+    """Whether a column has a missing value (float columns: a NaN test on the array)."""
+    dt = col.dtype
+    if isinstance(dt, np.dtype):  # numpy dtypes (nullable extension dtypes take the general path)
+        if dt.kind == "f":
+            return bool(np.isnan(col.to_numpy()).any())
+        if dt.kind in "iub":
+            return False
+    return bool(col.isna().any())
+
+
 def _require_columns(df, cols, what="data"):
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
@@ -49,7 +65,7 @@ def _require_columns(df, cols, what="data"):
             f"column(s) {_fmt_list(missing)} not found in {what}; "
             f"available columns: {_fmt_list(df.columns, limit=20)}"
         )
-    for c in dict.fromkeys(cols):
+    for c in (() if df.columns.is_unique else dict.fromkeys(cols)):
         n = int((df.columns == c).sum())
         if n > 1:
             raise DataError(f"column {c!r} appears {n} times in {what}; column names must be unique")
@@ -233,6 +249,20 @@ def _normalize_time(s: pd.Series, column, time_order=None) -> tuple[pd.Series, l
         f"which have no common order; make the column all numbers, all dates, or pass time_order=[...]")
 
 
+def _sorted_labels(s: pd.Series):
+    """``(the distinct labels, sorted when they can be; each row's position, -1 where missing)``
+    by one hash pass (pd.factorize) and a sort of the distinct labels only."""
+    codes, uniq = pd.factorize(s)
+    uniq = pd.Index(uniq)
+    try:
+        order = uniq.argsort()
+    except TypeError:  # labels of types without a common order keep their first-seen order
+        return uniq, codes
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    return uniq[order], np.where(codes < 0, -1, rank[np.maximum(codes, 0)])
+
+
 def _sorted_periods(s: pd.Series, column) -> pd.Index:
     try:
         return pd.Index(pd.unique(s)).sort_values()
@@ -381,34 +411,30 @@ class Panel:
             raise SpecificationError(
                 "give the treatment either as a 0/1 column (treat=...) or as "
                 "treated=... with treatment_time=..., not both")
-        cols = [unit, time, outcome] + ([treat] if treat is not None else [])
-        df = data.loc[:, cols].copy()  # never touch the caller's frame
-
-        y = _numeric_outcome(df, outcome)
+        # columns are read, never written: the caller's frame is untouched (and copied below for
+        # covariates); the cells are built from integer codes, not from a copied frame
+        y = _numeric_outcome(data, outcome)
+        ucol = data[unit]
+        units, ui = _sorted_labels(ucol)  # ui < 0: a missing unit
         for c in (unit, time):
-            if df[c].isna().any():
-                i = df.index[df[c].isna()][0]
+            missing = (ui < 0) if c == unit else (data[c].isna().to_numpy() if _has_missing(data[c]) else None)
+            if missing is not None and missing.any():
+                i = data.index[missing][0]
                 raise DataError(f"column {c!r} has missing values (first at row {_py(i)!r})")
-        tcol, notes = _normalize_time(df[time], time, time_order)
-        df[time] = tcol
+        tser = data[time]
+        tcol, notes = _normalize_time(tser, time, time_order)
 
-        dup = df.duplicated(subset=[unit, time], keep=False)
-        if dup.any():
-            pairs = df.loc[dup, [unit, time]].drop_duplicates().head(5)
+        times = _sorted_periods(tcol, time)
+        ti = times.get_indexer(tcol)
+        T, N = len(times), len(units)
+        cell = ti.astype(np.int64) * N + ui
+        if np.bincount(cell, minlength=T * N).max(initial=0) > 1:
+            dup = pd.Series(cell).duplicated(keep=False).to_numpy()
+            pairs = pd.DataFrame({unit: ucol.to_numpy()[dup], time: tcol.to_numpy()[dup]}).drop_duplicates().head(5)
             shown = "; ".join(f"{unit}={_py(u)!r}, {time}={_py(t)!r}" for u, t in pairs.itertuples(index=False))
             raise DataError(
                 f"{int(dup.sum())} rows share a ({unit}, {time}) pair; each unit-period must appear "
                 f"once. Duplicated: {shown}. Aggregate them first (e.g. groupby().mean()).")
-
-        times = _sorted_periods(df[time], time)
-        units = pd.Index(pd.unique(df[unit]))
-        try:
-            units = units.sort_values()
-        except TypeError:
-            pass
-        ui = units.get_indexer(df[unit])
-        ti = times.get_indexer(df[time])
-        T, N = len(times), len(units)
         vals = np.full((T, N), np.nan)
         vals[ti, ui] = y
         present = np.zeros((T, N), dtype=bool)
@@ -439,7 +465,7 @@ class Panel:
 
         # --- treatment ---------------------------------------------------------------
         if treat is not None:
-            tr = _treatment_from_column(df, unit, time, treat, units, times, ui, ti)
+            tr = _treatment_from_column(data, unit, time, treat, units, times, ui, ti)
         else:
             tr = _treatment_from_labels(treated, treatment_time, units, unit)
 
@@ -448,8 +474,9 @@ class Panel:
         # the caller's frame, copied: covariate predictors are built from it at fit time, and a
         # later edit of the caller's frame must not change a refit.  Its time column is the
         # panel's (periods converted as above), so that predictor windows mean the same periods.
-        src = data.copy()
-        src[time] = tcol.array
+        src = data.copy(deep=not _COPY_ON_WRITE)  # with copy-on-write a shallow copy is a snapshot
+        if tcol is not tser:  # the periods were converted
+            src[time] = tcol.array
         self.source = src
         self._sealed = True
 
@@ -486,8 +513,12 @@ class Panel:
         self.T0 = T0
 
         treated_set = set(tr.units)
+        pos = dict(zip(units, range(len(units))))
         if donors is None:
-            donor_labels = [u for u in units if u not in treated_set]
+            is_treated = np.zeros(len(units), dtype=bool)
+            is_treated[[pos[u] for u in tr.units]] = True
+            donor_cols = np.flatnonzero(~is_treated)
+            donor_labels = units[donor_cols]
         else:
             donor_labels = _as_label_list(donors)
             unknown = [u for u in donor_labels if u not in units]
@@ -502,19 +533,23 @@ class Panel:
             raise DataError(
                 f"fewer than 2 donors: the donor pool has {len(donor_labels)} unit(s) "
                 f"({_fmt_list(donor_labels)}); a synthetic control needs at least 2")
-        self.donors = pd.Index(donor_labels)
+        if donors is not None:
+            donor_cols = np.fromiter((pos[u] for u in donor_labels), dtype=np.intp, count=len(donor_labels))
+        # an Index of the labels themselves (as pd.Index(list) would build it: never categorical)
+        self.donors = (donor_labels if isinstance(donor_labels, pd.Index)
+                       and not isinstance(donor_labels, pd.CategoricalIndex) else pd.Index(list(donor_labels)))
         Y = np.ascontiguousarray(vals, dtype=float)
         Y.setflags(write=False)
         self.Y = Y
         if tr.units:
-            cols = units.get_indexer(list(tr.units))
+            cols = [pos[u] for u in tr.units]
             yt = Y[:, cols].mean(axis=1) if len(cols) > 1 else Y[:, cols[0]].copy()
         else:
             yt = None
         if yt is not None:
             yt.setflags(write=False)
         self.y_treated = yt
-        Xd = np.ascontiguousarray(Y[:, units.get_indexer(donor_labels)])
+        Xd = np.ascontiguousarray(Y[:, donor_cols])
         Xd.setflags(write=False)
         self.X_donors = Xd
         self.events = None  # EventSource for panels built from user-level logs
