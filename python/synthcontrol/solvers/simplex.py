@@ -288,27 +288,35 @@ def _solve_lstsq(X, y, S):
     return np.insert(rest, i, 1.0 - rest.sum())
 
 
-def _bordered(G, c):
-    """The bordered KKT matrix [[G, 1], [1', 0]] and right-hand side [c; 1] of all donors.
+class _Bordered:
+    """The bordered KKT system [[G, 1], [1', 0]] z = [c; 1] of all donors, built on demand for a
+    support: :meth:`system` returns the sub-system on rows/columns ``S`` (``S`` ends with the border
+    index J) as fresh arrays -- O(|S|^2) per solve, never an O(J^2) copy of G."""
 
-    The subproblem on a support S is the sub-system on rows/columns S + [J]:
-    two ``take`` calls per solve instead of assembling it."""
-    J = G.shape[0]
-    K = np.empty((J + 1, J + 1))
-    K[:J, :J] = G
-    K[J, :J] = 1.0
-    K[:J, J] = 1.0
-    K[J, J] = 0.0
-    rhs = np.empty(J + 1)
-    rhs[:J] = c
-    rhs[J] = 1.0
-    return K, rhs
+    __slots__ = ("G", "c", "D")
+
+    def __init__(self, G, c, D=None):
+        self.G, self.c, self.D = G, c, D  # D: the donors' rows / columns of a shared G (or None)
+
+    def system(self, S):
+        Sd = S[:-1]
+        k = len(Sd)
+        K = np.empty((k + 1, k + 1))
+        rows = Sd if self.D is None else self.D.take(Sd)
+        K[:k, :k] = self.G[np.ix_(rows, rows)]
+        K[k, :k] = 1.0
+        K[:k, k] = 1.0
+        K[k, k] = 0.0
+        r = np.empty(k + 1)
+        r[:k] = self.c.take(Sd)
+        r[k] = 1.0
+        return K, r
 
 
-def _solve(Kb, rb, X, y, S, safe=False, colnorm=None):
+def _solve(Kb, X, y, S, safe=False, colnorm=None):
     """min ||y - X_S z||^2 s.t. sum z = 1, via the bordered KKT system of the Gram matrix.
 
-    ``S`` ends with the border index J (see :func:`_bordered`).  Falls back to
+    ``S`` ends with the border index J (see :class:`_Bordered`).  Falls back to
     the SVD solve on X when the system is singular or its answer does not
     satisfy sum z = 1 (a near-singular system).  The sum check is made only
     with ``safe=True``: the fast pass relies on the final certificate, and a fit
@@ -317,23 +325,23 @@ def _solve(Kb, rb, X, y, S, safe=False, colnorm=None):
     if k == 1:
         return np.ones(1)
     if X is None:  # the programme is (G, c) alone (a linear term in c): no X to fall back on
-        return _solve_bordered_lstsq(Kb, rb, S)
+        return _solve_bordered_lstsq(Kb, S)
     if colnorm is not None:
         n = colnorm.take(S[:-1])
         if _max(n) > 1e6 * _min(n):  # wildly different column sizes: the Gram system is unreliable
             return _solve_lstsq(X, y, S[:-1])
-    _, _, sol, info = dgesv(Kb.take(S, 0).take(S, 1), rb.take(S), overwrite_a=1, overwrite_b=1)
+    K, r = Kb.system(S)
+    _, _, sol, info = dgesv(K, r, overwrite_a=1, overwrite_b=1)
     z = sol[:k]
     if info != 0 or (safe and not abs(_sum(z) - 1.0) < 1e-8):  # the comparison also catches NaN
         return _solve_lstsq(X, y, S[:-1])
     return z
 
 
-def _solve_bordered_lstsq(Kb, rb, S):
+def _solve_bordered_lstsq(Kb, S):
     """The subproblem on S from the bordered system itself (dgesv, or its minimum-norm least-squares
     solution when singular): ``min z'G_S z/2 - c_S'z, sum z = 1`` for any ``c``."""
-    K = Kb.take(S, 0).take(S, 1)
-    r = rb.take(S)
+    K, r = Kb.system(S)
     _, _, sol, info = dgesv(K.copy(), r.copy(), overwrite_a=1, overwrite_b=1)
     if info != 0 or not abs(_sum(sol[:-1]) - 1.0) < 1e-8:
         sol = np.linalg.lstsq(K, r, rcond=None)[0]
@@ -392,7 +400,7 @@ def _rescaled(fit, s):
                           centre_ratio=fit.centre_ratio)
 
 
-def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> SimplexFit:
+def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donors=None) -> SimplexFit:
     """Active-set solve given the Gram matrix ``G = X'X`` and ``c = X'y``.
 
     With ``polish=False`` the problem is the quadratic programme
@@ -410,12 +418,21 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
     every small solve checked and, if singular, replaced by an SVD solve on X;
     the better of the two (by SSR, then KKT) is returned.
     """
-    J = G.shape[0]
+    Dix = None if donors is None else np.asarray(donors, dtype=np.intp)
+    J = G.shape[0] if Dix is None else len(Dix)
     if J == 0:
         raise ValueError("simplex_ls: no donors (X has zero columns)")
+    # G is the donors' Gram matrix, or (donors given) a shared Gram matrix of which the donors'
+    # rows and columns are used -- read in place, never copied whole
+
+    def gram_w(w, Sd):
+        """G_donors @ w for w zero off Sd: O(J |Sd|) from the support's columns."""
+        if Dix is None:
+            return G[:, Sd] @ w.take(Sd) if len(Sd) < J // 4 else G @ w
+        return G[np.ix_(Dix, Dix.take(Sd))] @ w.take(Sd)
     if max_iter is None:
         max_iter = 10 * J + 50
-    diag = G.diagonal()
+    diag = G.diagonal() if Dix is None else G.diagonal().take(Dix)
     diag_max = float(_max(diag))
     # |G_ij| <= max_i G_ii (Cauchy-Schwarz), so this bounds every entry of G and c's scale
     gscale = max(diag_max, float(_max(np.abs(c))), 1e-300)
@@ -430,11 +447,11 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
     wide = cmax > 1e3 * max(float(_min(colnorm)), 1e-300)
     solve_norms = colnorm if wide else None
     Xs = X if polish else None  # without polish, (G, c) define the programme: solves stay in them
-    Kb, rb = _bordered(G, c)
+    Kb = _Bordered(G, c, Dix)
 
     # start at the best single donor; distances from X directly, since diag(G) - 2c loses
     # tiny distances against ||y||^2 (an exact copy of y must beat a near copy)
-    d = G.diagonal() - 2.0 * c  # squared distance to y, less ||y||^2
+    d = diag - 2.0 * c  # squared distance to y, less ||y||^2
     j0 = int(d.argmin())
     if d[j0] + float(y @ y) <= 1e-8 * gscale:  # a (near) copy of y: compare exactly on X
         D = X - y[:, None]
@@ -448,7 +465,9 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
     n_iter = 0
     converged = False
     while n_iter < max_iter:
-        g = G @ w - c  # half gradient of SSR
+        # half gradient of SSR; w is zero off the support, so G @ w needs only its columns:
+        # O(J |S|) instead of O(J^2) per iteration
+        g = gram_w(w, S[:-1]) - c
         g -= float(g @ w)  # reduced: g_j - mu, negative where donor j is a descent direction
         R = max(ynorm, float(colnorm @ w))
         g[in_S] = np.inf
@@ -469,7 +488,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
                 converged = True
                 break
         S_new = np.concatenate((S[:-1], (k, J)))
-        z = _solve(Kb, rb, Xs, y, S_new, safe, solve_norms)
+        z = _solve(Kb, Xs, y, S_new, safe, solve_norms)
         n_iter += 1
         if not z[-1] > 0:  # k is (numerically) affinely dependent on the support: skip it
             if banned is None:
@@ -498,7 +517,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
             Sd = Sd[~drop]
             w[Sd] = ws[~drop]
             S = np.concatenate((Sd, (J,)))
-            z = _solve(Kb, rb, Xs, y, S, safe, solve_norms)
+            z = _solve(Kb, Xs, y, S, safe, solve_norms)
             n_iter += 1
         else:
             w[S[:-1]] = z
@@ -506,7 +525,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
         break  # the iteration cap interrupted the inner loop: not converged
 
     if not polish:
-        g = G @ w - c
+        g = gram_w(w, np.flatnonzero(w)) - c
         kkt, gap = _kkt_from_gradient(g, w, X, y, colnorm)
         obj = float(w @ (g - c)) + float(y @ y)
         ok = converged and certified(gap, obj, _resid_scale(colnorm, w, ynorm), J)
@@ -533,7 +552,7 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True) -> Si
     fit = SimplexFit(weights=w, ssr=ssr, kkt_violation=kkt, duality_gap=gap,
                      n_iter=n_iter, converged=ok, centre_ratio=ratio)
     if not safe and not (kkt <= 1e-10 and ok):
-        other = simplex_ls_gram(G, c, X, y, max_iter=max_iter, safe=True)
+        other = simplex_ls_gram(G, c, X, y, max_iter=max_iter, safe=True, donors=donors)
         if (other.converged, -other.ssr, -other.kkt_violation) > (fit.converged, -fit.ssr, -kkt):
             return other
     return fit
@@ -594,7 +613,8 @@ class SharedGram:
 
     def fit(self, k, D) -> SimplexFit:
         G = self.G
-        fit = simplex_ls_gram(G.take(D, 0).take(D, 1), G[D, k], self.Yc[:, D], self.Yc[:, k])
+        # the donors' block of the shared Gram matrix is read in place (no (N-1)^2 copy per refit)
+        fit = simplex_ls_gram(G, G[D, k], self.Yc[:, D], self.Yc[:, k], donors=D)
         if self.scale != 1.0:
             fit = _rescaled(fit, self.scale)
         if not fit.converged:
