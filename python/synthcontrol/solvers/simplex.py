@@ -289,21 +289,37 @@ def _solve_lstsq(X, y, S):
 
 
 class _Bordered:
-    """The bordered KKT system [[G, 1], [1', 0]] z = [c; 1] of all donors, built on demand for a
-    support: :meth:`system` returns the sub-system on rows/columns ``S`` (``S`` ends with the border
-    index J) as fresh arrays -- O(|S|^2) per solve, never an O(J^2) copy of G."""
+    """The bordered KKT system [[G, 1], [1', 0]] z = [c; 1] of all donors; :meth:`system` returns
+    the sub-system on rows/columns ``S`` (``S`` ends with the border index J) as fresh arrays.
+    Small problems keep the whole bordered matrix (two ``take`` calls per solve); large ones, and
+    a donor block ``D`` of a shared Gram matrix, build each sub-system from its rows alone --
+    O(J |S|) per solve, never an O(J^2) copy of G."""
 
-    __slots__ = ("G", "c", "D")
+    __slots__ = ("G", "c", "D", "K", "rhs")
 
     def __init__(self, G, c, D=None):
         self.G, self.c, self.D = G, c, D  # D: the donors' rows / columns of a shared G (or None)
+        self.K = self.rhs = None
+        J = G.shape[0]
+        if D is None and J <= _BORDER_WHOLE_UPTO:
+            K = np.empty((J + 1, J + 1))
+            K[:J, :J] = G
+            K[J, :J] = 1.0
+            K[:J, J] = 1.0
+            K[J, J] = 0.0
+            rhs = np.empty(J + 1)
+            rhs[:J] = c
+            rhs[J] = 1.0
+            self.K, self.rhs = K, rhs
 
     def system(self, S):
+        if self.K is not None:
+            return self.K.take(S, 0).take(S, 1), self.rhs.take(S)
         Sd = S[:-1]
         k = len(Sd)
-        K = np.empty((k + 1, k + 1))
         rows = Sd if self.D is None else self.D.take(Sd)
-        K[:k, :k] = self.G[np.ix_(rows, rows)]
+        K = np.empty((k + 1, k + 1))
+        K[:k, :k] = self.G.take(rows, 0).take(rows, 1)
         K[k, :k] = 1.0
         K[:k, k] = 1.0
         K[k, k] = 0.0
@@ -311,6 +327,10 @@ class _Bordered:
         r[:k] = self.c.take(Sd)
         r[k] = 1.0
         return K, r
+
+
+# the whole bordered matrix is kept (and copied once per fit) up to this many donors
+_BORDER_WHOLE_UPTO = 400
 
 
 def _solve(Kb, X, y, S, safe=False, colnorm=None):
@@ -428,8 +448,8 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donor
     def gram_w(w, Sd):
         """G_donors @ w for w zero off Sd: O(J |Sd|) from the support's columns."""
         if Dix is None:
-            return G[:, Sd] @ w.take(Sd) if len(Sd) < J // 4 else G @ w
-        return G[np.ix_(Dix, Dix.take(Sd))] @ w.take(Sd)
+            return G.take(Sd, 1) @ w.take(Sd) if len(Sd) < J // 4 else G @ w
+        return G.take(Dix.take(Sd), 1).take(Dix, 0) @ w.take(Sd)
     if max_iter is None:
         max_iter = 10 * J + 50
     diag = G.diagonal() if Dix is None else G.diagonal().take(Dix)
@@ -593,6 +613,11 @@ def _polish(X, y, w, r0, colnorm=None):
     return w, r0
 
 
+# donors above which a shared-Gram refit reads the donors' block in place instead of copying it
+# (measured on factor panels, T = 100: the copy wins below a few hundred donors)
+_IN_PLACE_FROM = 300
+
+
 class SharedGram:
     """One Gram matrix for many fits on the same panel (placebo, leave-one-out, leave-two-out):
     ``Y`` (T, N) is centred once by its per-period median over all units (a common shift changes no
@@ -613,8 +638,10 @@ class SharedGram:
 
     def fit(self, k, D) -> SimplexFit:
         G = self.G
-        # the donors' block of the shared Gram matrix is read in place (no (N-1)^2 copy per refit)
-        fit = simplex_ls_gram(G, G[D, k], self.Yc[:, D], self.Yc[:, k], donors=D)
+        if len(D) > _IN_PLACE_FROM:  # the donors' block of the shared Gram read in place: no (N-1)^2 copy
+            fit = simplex_ls_gram(G, G[D, k], self.Yc[:, D], self.Yc[:, k], donors=D)
+        else:  # small panels: a contiguous copy is cheaper than indexing in place
+            fit = simplex_ls_gram(G.take(D, 0).take(D, 1), G[D, k], self.Yc[:, D], self.Yc[:, k])
         if self.scale != 1.0:
             fit = _rescaled(fit, self.scale)
         if not fit.converged:
