@@ -23,18 +23,19 @@ def _model_before_or_none(res, k):
     try:
         return _model_before(res, k)
     except SpecificationError:
-        return ()
+        return None
 
 
-def _one(res, k):
-    """Fake treatment at pre-period index k (2 <= k < T0): fit on [0, k), 'post' = [k, T0)."""
+def _one(res, k, before=None):
+    """Fake treatment at pre-period index k (2 <= k < T0): fit on [0, k), 'post' = [k, T0).
+    ``before``: the ``(model, dropped predictors)`` for this date, if already made."""
     p = res.panel
     T0 = p.T0
     mask = res.fit_mask & (np.arange(len(p.times)) < k)  # the fit window, cut at the fake date
     if mask.sum() < 2:
         raise SpecificationError(
             f"fake_time {_py(p.times[k])!r} leaves {int(mask.sum())} period(s) of the fit window to fit on; need at least 2")
-    model, dropped = _model_before(res, k)
+    model, dropped = _model_before(res, k) if before is None else before
     r = model.refit(0, np.arange(1, len(p.donors) + 1), mask)
     w, diag = r.weights, r.diagnostics
     gap = np.asarray(r.gap)
@@ -81,9 +82,9 @@ def in_time_placebo(res, fake_time=None) -> Inference:
         first = int(np.flatnonzero(res.fit_mask)[1]) + 1  # two fitted periods before the fake date
         ks = list(range(max(2, first), T0))
         # dates before every predictor's window (covariate fits) leave nothing to fit on: skipped
-        no_predictors = [k for k in ks if len(_model_before_or_none(res, k)) == 0]
-        ks = [k for k in ks if k not in set(no_predictors)]
-        fits = [_one(res, k) for k in ks]
+        before = {k: _model_before_or_none(res, k) for k in ks}  # each date's model, made once
+        no_predictors = [k for k in ks if before[k] is None]
+        fits = [_one(res, k, before[k]) for k in ks if before[k] is not None]
         if not fits:
             raise SpecificationError(
                 "no feasible fake treatment time: every earlier date leaves fewer than 2 periods of "
