@@ -11,10 +11,12 @@ from .estimators import SyntheticControl
 from .estimators.design import SyntheticDesign
 from .design.results import power_analysis
 from .design.compare import compare_methods
-from .panel import Panel, panel_from_events
+from .panel import Panel
+from .events import panel_from_events
 from .inference import Inference
 from .results import SCResult
 from . import inference
+from .parallel import parallel_backend
 from .synth_compat import SynthData, SynthOutput, from_synth_dataprep, synth, synth_dataprep, synth_tab
 
 from ._version import __version__
@@ -28,7 +30,7 @@ def __getattr__(name):  # lazy: `sc.datasets` without importing it at package im
 
 
 __all__ = [
-    "Panel", "panel_from_events", "SyntheticControl", "SyntheticDesign", "power_analysis", "compare_methods", "SCResult", "Inference", "datasets", "inference",
+    "Panel", "panel_from_events", "SyntheticControl", "SyntheticDesign", "power_analysis", "compare_methods", "SCResult", "Inference", "datasets", "inference", "parallel_backend",
     "SynthError", "SynthWarning", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
     "synth_dataprep", "from_synth_dataprep", "synth", "synth_tab", "SynthData", "SynthOutput",
 ]

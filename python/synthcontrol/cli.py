@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -234,7 +235,7 @@ def cmd_demo(args) -> int:
     say()
 
     t0 = time.perf_counter()
-    boot = res.bootstrap(n_boot=args.n_boot, seed=7, progress=not args.no_progress)
+    boot = res.bootstrap(n_boot=args.n_boot, seed=7)  # progress: the command's (--no-progress)
     say(f"User-level cluster bootstrap, {args.n_boot} resamples ({time.perf_counter() - t0:.1f} s):")
     say(f"  95% CI [{boot.ci_lower:+.4f}, {boot.ci_upper:+.4f}], bootstrap se {boot.details['se']:.4f}")
     if truth is not None:
@@ -490,15 +491,26 @@ def cmd_design(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="synthcontrol", description="Synthetic control from the command line.")
     sub = ap.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="the global-rollout study end to end on generated data")
+    run = argparse.ArgumentParser(add_help=False)  # where the refit loops run: every command's options
+    r = run.add_argument_group("where the work runs (results are the same on every engine)")
+    r.add_argument("--engine", choices=["serial", "processes", "dask"], default=None,
+                   help="serial (default), local worker processes, or a Dask cluster (--scheduler)")
+    r.add_argument("--n-jobs", type=int, default=None,
+                   help="worker processes for --engine processes (default: every core; -2 all but one)")
+    r.add_argument("--scheduler", default=None,
+                   help="--engine dask: the address of a running scheduler (tcp://host:8786); "
+                        "default: a LocalCluster on this machine")
+    r.add_argument("--no-progress", action="store_true",
+                   help="no progress bars (they are on by default; off a terminal, one line per tenth of the "
+                        "work, for steps over 2 s)")
+    d = sub.add_parser("demo", parents=[run], help="the global-rollout study end to end on generated data")
     d.add_argument("--out", default="synthcontrol-demo", help="folder for figures and report")
     d.add_argument("--seed", type=int, default=42, help="seed of the data generator")
     d.add_argument("--n-users", type=int, default=50_000)
     d.add_argument("--n-boot", type=int, default=500)
     d.add_argument("--data", default=None, help="use this event-log CSV instead of generating one")
-    d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
-    g = sub.add_parser("design", help="choose which units to treat in an experiment (synthetic design, SYNDES)")
+    g = sub.add_parser("design", parents=[run], help="choose which units to treat in an experiment (synthetic design, SYNDES)")
     g.add_argument("data")
     g.add_argument("--unit", required=True)
     g.add_argument("--time", required=True)
@@ -545,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default=None, help="folder for design.png, power.png, power_curve.csv, design.json "
                                                "(and menu.csv, pareto.png with --top-K)")
     g.set_defaults(func=cmd_design)
-    f = sub.add_parser("fit", help="fit a synthetic control to a long CSV")
+    f = sub.add_parser("fit", parents=[run], help="fit a synthetic control to a long CSV")
     f.add_argument("data")
     f.add_argument("--unit", required=True)
     f.add_argument("--time", required=True)
@@ -590,11 +602,38 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+@contextlib.contextmanager
+def _where_it_runs(args):
+    """The command's engine (``--engine``, ``--n-jobs``, ``--scheduler``) and progress bars: on in
+    a terminal, and off one (logs, pipes) for steps that run over 2 s; none with --no-progress."""
+    from .parallel import parallel_backend, progress_scope
+    from .errors import SpecificationError
+    progress = False if args.no_progress else (True if sys.stderr.isatty() else None)
+    if args.scheduler is not None and args.engine != "dask":
+        raise SpecificationError("--scheduler is for --engine dask")
+    if args.n_jobs is not None and args.engine not in ("processes", None):
+        raise SpecificationError("--n-jobs is for --engine processes")
+    with contextlib.ExitStack() as stack:
+        if args.engine == "dask":
+            try:
+                from distributed import Client
+            except ImportError:
+                raise SpecificationError("--engine dask needs dask.distributed: pip install 'synthcontrol[dask]'") from None
+            client = stack.enter_context(Client(args.scheduler) if args.scheduler else
+                                         Client(dashboard_address=":0"))
+            stack.enter_context(parallel_backend("dask", client=client))
+        elif args.engine is not None or args.n_jobs is not None:
+            stack.enter_context(parallel_backend(args.engine or "processes", n_jobs=args.n_jobs))
+        stack.enter_context(progress_scope(progress))
+        yield
+
+
 def main(argv=None) -> int:
     from .errors import SynthError
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _where_it_runs(args):
+            return args.func(args)
     except (SynthError, OSError) as e:
         print(f"synthcontrol: error: {e}", file=sys.stderr)
         out = getattr(args, "out", None)

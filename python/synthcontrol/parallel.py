@@ -1,36 +1,77 @@
 """One ordered parallel map for every refit loop: serial, local processes, or a Dask cluster.
 
-``pmap(func, items, n_jobs=..., engine=...)`` returns ``[func(x) for x in items]`` in order,
-whatever ran them.  One ``n_jobs`` convention everywhere (joblib's): ``None`` or ``1`` runs in this
-process; ``k > 1`` uses ``k`` worker processes; ``-1`` every core, ``-2`` all but one, and so on.
+``pmap(func, items, n_jobs=...)`` returns ``[func(x) for x in items]`` in order, whatever ran
+them.  What runs them is chosen, from the most to the least specific:
 
-``engine``:
+1. ``engine=`` given to :func:`pmap` (the library's own code uses it only in tests);
+2. the innermost :func:`parallel_backend` block::
+
+       with sc.parallel_backend("dask", client=client):      # or "processes", "serial"
+           res.placebo()
+
+3. the estimator's ``n_jobs`` (joblib's convention): ``None`` or ``1`` runs in this process;
+   ``k > 1`` uses ``k`` worker processes; ``-1`` every core, ``-2`` all but one, and so on.
+
+Engines:
 
 ``"serial"``
-    in this process, in order (the default when ``n_jobs`` is ``None`` or ``1``).
+    in this process, in order.
 ``"processes"``
-    joblib's process pool on this machine (the default when ``n_jobs > 1``).
+    joblib's process pool on this machine (``n_jobs`` workers; every core when the block does
+    not say).
 ``"dask"``
-    the Dask cluster of the current ``dask.distributed`` client (``Client(...)`` made beforehand);
-    ``n_jobs`` is then ignored: the cluster decides.
+    the workers of a ``dask.distributed`` client: the block's ``client=``, else the current one
+    (``Client(...)`` made beforehand; a ``LocalCluster`` or a scheduler's address).  The work is
+    shipped as arrays: every task's function is scattered once to each worker.
 
-Seed policy: randomness is drawn in the calling process, in order, from the one seeded stream,
-and handed to the workers as data (the cluster bootstrap draws every resample's clusters before
-dispatching them); the workers are pure functions of their inputs.  A seeded answer therefore does
-not depend on ``n_jobs``, the engine, or the order in which workers finish.  When independent
-streams are needed per task, :func:`task_seeds` spawns them from one seed, by task index.
+Items are sent in chunks (about four per worker) so a task's overhead is small against its work.
+
+Seed policy: the workers are pure functions of their inputs.  Randomness is either drawn in the
+calling process and handed over as data, or derived per task from one seed by
+:func:`task_seeds` (``SeedSequence.spawn``, by task index, never by worker).  A seeded answer
+therefore does not depend on ``n_jobs``, the engine, the chunking, or the order in which workers
+finish (``tests/test_parallel_backends.py`` checks serial = processes = Dask).
+
+Progress: ``progress=True`` shows a bar (tqdm) in a terminal or a notebook and one line per step
+(every tenth of the work, or 10 s) on other streams; ``False`` shows nothing; ``None`` (the
+default) shows it only once the call has run for 2 s, so short calls stay quiet.  A
+:func:`parallel_backend` block's ``progress=`` and the environment variable
+``SYNTHCONTROL_PROGRESS`` (``0``/``1``) set the default for the calls inside them.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import SpecificationError
 
-__all__ = ["pmap", "resolve_n_jobs", "task_seeds", "ENGINES"]
+__all__ = ["pmap", "parallel_backend", "current_backend", "plan", "resolve_n_jobs", "task_seeds",
+           "progress_scope", "progress_bar", "worker_memo", "new_token", "ENGINES"]
 
 ENGINES = ("serial", "processes", "dask")
+
+_AUTO_DELAY = 2.0  # seconds: progress=None shows a bar only for calls that run longer
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The settings of one :func:`parallel_backend` block."""
+
+    engine: str
+    n_jobs: int | None = None
+    client: object = None
+    progress: object = None
+
+
+_BACKEND = contextvars.ContextVar("synthcontrol_parallel_backend", default=None)
+_PROGRESS = contextvars.ContextVar("synthcontrol_progress", default=None)
 
 
 def resolve_n_jobs(n_jobs) -> int:
@@ -51,75 +92,309 @@ def task_seeds(seed, n):
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
-def pmap(func, items, *, n_jobs=1, engine=None, progress=False, desc=None, batch_size="auto"):
-    """``[func(x) for x in items]``, in order, run serially, in local processes or on Dask.
+def _check_progress(progress, name="progress"):
+    if progress is None or isinstance(progress, bool) or callable(progress):
+        return progress
+    if isinstance(progress, (int, np.integer)) and progress in (0, 1):
+        return bool(progress)
+    raise SpecificationError(f"{name} must be True, False, None (show after 2 s) or a callable "
+                             f"progress(n_done); got {progress!r}")
 
-    ``progress``: a tqdm bar over the items (or a callable ``progress(n_done)`` called as items
-    complete).  Exceptions in a worker are raised here, as they would be in the loop.
+
+@contextlib.contextmanager
+def parallel_backend(engine="processes", n_jobs=None, *, client=None, progress=None):
+    """Run the refit loops inside the block on ``engine`` (as joblib's ``parallel_config``).
+
+    Parameters
+    ----------
+    engine : {"serial", "processes", "dask"}
+        Where :func:`pmap` runs its tasks (see the module's text).
+    n_jobs : int, optional
+        Worker processes for ``"processes"`` (joblib's convention; default every core).  Ignored by
+        ``"dask"``, whose cluster decides, and by ``"serial"``.
+    client : distributed.Client, optional
+        ``"dask"`` only: the client to submit to (default: the current client).
+    progress : bool or None
+        The default ``progress`` of the calls in the block (see the module's text).
+
+    Results are the same for every choice; only the time differs.  Blocks nest; the innermost wins.
     """
-    items = list(items)
-    if engine is None:
-        engine = "serial" if resolve_n_jobs(n_jobs) == 1 or len(items) <= 1 else "processes"
     if engine not in ENGINES:
         raise SpecificationError(f"engine must be one of {ENGINES}, got {engine!r}")
-    bar = _bar(progress, len(items), desc)
+    if n_jobs is not None:
+        resolve_n_jobs(n_jobs)
+    progress = _check_progress(progress)
+    if engine == "dask":
+        client = _dask_client(client)
+    elif client is not None:
+        raise SpecificationError(f"client= is for engine='dask', not {engine!r}")
+    token = _BACKEND.set(Backend(engine, n_jobs, client, progress))
     try:
+        yield _BACKEND.get()
+    finally:
+        _BACKEND.reset(token)
+
+
+def current_backend() -> Backend | None:
+    """The innermost :func:`parallel_backend` block's settings, or None outside any block."""
+    return _BACKEND.get()
+
+
+@dataclass(frozen=True)
+class Plan:
+    engine: str
+    workers: int
+    client: object = None
+
+
+def plan(n_jobs=1, engine=None) -> Plan:
+    """Where a loop with the estimator's ``n_jobs`` runs now: the engine and its worker count."""
+    b = _BACKEND.get()
+    if engine is None and b is not None:
+        engine = b.engine
         if engine == "serial":
+            return Plan("serial", 1)
+        if engine == "processes":
+            n = resolve_n_jobs(b.n_jobs if b.n_jobs is not None else -1)
+            return Plan("processes", n)
+        client = b.client
+        return Plan("dask", _dask_workers(client), client)
+    if engine is None:
+        n = resolve_n_jobs(n_jobs)
+        return Plan("serial" if n == 1 else "processes", n)
+    if engine not in ENGINES:
+        raise SpecificationError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "serial":
+        return Plan("serial", 1)
+    if engine == "processes":
+        return Plan("processes", resolve_n_jobs(n_jobs))
+    client = b.client if b is not None and b.engine == "dask" else _dask_client(None)
+    return Plan("dask", _dask_workers(client), client)
+
+
+@contextlib.contextmanager
+def progress_scope(progress):
+    """Set the default ``progress`` of the loops run inside (``SCResult.infer(..., progress=)``)."""
+    progress = _check_progress(progress)
+    token = _PROGRESS.set(progress)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def _default_progress():
+    p = _PROGRESS.get()
+    if p is not None:
+        return p
+    b = _BACKEND.get()
+    if b is not None and b.progress is not None:
+        return b.progress
+    env = os.environ.get("SYNTHCONTROL_PROGRESS", "").strip().lower()
+    if env in ("0", "false", "no", "off"):
+        return False
+    if env in ("1", "true", "yes", "on"):
+        return True
+    return None
+
+
+class _Chunk:
+    """``items -> [func(x) for x in items]``: one task of a chunked map."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, items):
+        return [self.func(x) for x in items]
+
+
+def _call_chunk(func, items):  # the Dask task: func arrives scattered, once per worker
+    return [func(x) for x in items]
+
+
+def _chunks(items, workers, chunk_size=None):
+    if chunk_size is None:
+        chunk_size = max(1, -(-len(items) // (4 * workers)))
+    return [items[i:i + chunk_size] for i in range(0, len(items), chunk_size)]
+
+
+def pmap(func, items, *, n_jobs=1, engine=None, progress=None, desc=None, chunk_size=None):
+    """``[func(x) for x in items]``, in order, run serially, in local processes or on Dask.
+
+    ``progress``: True, False, None (after 2 s) or a callable ``progress(n_done)`` called as items
+    complete (see the module's text).  ``chunk_size``: items per task (default: about four tasks
+    per worker).  Exceptions in a worker are raised here, as they would be in the loop.
+    """
+    items = list(items)
+    if engine is not None and engine not in ENGINES:
+        raise SpecificationError(f"engine must be one of {ENGINES}, got {engine!r}")
+    pl = plan(n_jobs, engine)
+    if len(items) <= 1 and pl.engine == "processes":
+        pl = Plan("serial", 1)
+    bar = progress_bar(progress, len(items), desc)
+    try:
+        if pl.engine == "serial" or pl.workers == 1 and pl.engine == "processes":
             out = []
             for x in items:
                 out.append(func(x))
                 bar(1)
             return out
-        if engine == "processes":
+        chunks = _chunks(items, pl.workers, chunk_size)
+        out = []
+        if pl.engine == "processes":
             from joblib import Parallel, delayed
-            n = min(resolve_n_jobs(n_jobs), max(1, len(items)))
-            if n == 1:
-                return pmap(func, items, engine="serial", progress=progress, desc=desc)
-            out = []
-            par = Parallel(n_jobs=n, batch_size=batch_size, return_as="generator")
-            for r in par(delayed(func)(x) for x in items):
-                out.append(r)
-                bar(1)
+            par = Parallel(n_jobs=min(pl.workers, len(chunks)), batch_size=1, return_as="generator")
+            for part in par(delayed(_Chunk(func))(c) for c in chunks):
+                out.extend(part)
+                bar(len(part))
             return out
-        return _dask_map(func, items, bar)
+        return _dask_map(pl.client, func, chunks, bar)
     finally:
         bar(None)
 
 
-def _dask_map(func, items, bar):
+# ------------------------------------------------------------------------------------------------
+# per-process memo: what every task of one call would otherwise rebuild (a shared Gram matrix)
+# ------------------------------------------------------------------------------------------------
+_WORKER_MEMO: dict = {}
+
+
+def new_token() -> str:
+    """A key for :func:`worker_memo`, made once per call in the calling process."""
+    return uuid.uuid4().hex
+
+
+def worker_memo(token, build):
+    """``build()`` once per process for ``token`` (the last two kept): the tasks of one call that
+    land on the same worker share what it builds; results do not depend on it."""
+    hit = _WORKER_MEMO.get(token)
+    if hit is None:
+        if len(_WORKER_MEMO) >= 2:
+            _WORKER_MEMO.pop(next(iter(_WORKER_MEMO)))
+        hit = _WORKER_MEMO[token] = build()
+    return hit
+
+
+# ------------------------------------------------------------------------------------------------
+# Dask
+# ------------------------------------------------------------------------------------------------
+def _dask_client(client):
     try:
-        from distributed import as_completed, get_client
+        import distributed
     except ImportError:
-        raise SpecificationError("engine='dask' needs dask.distributed: pip install 'dask[distributed]'") from None
+        raise SpecificationError("engine='dask' needs dask.distributed: pip install 'synthcontrol[dask]' "
+                                 "(or 'dask[distributed]')") from None
+    if client is not None:
+        if not isinstance(client, distributed.Client):
+            raise SpecificationError(f"client must be a distributed.Client, got {type(client).__name__}")
+        return client
     try:
-        client = get_client()
+        return distributed.get_client()
     except ValueError:
-        raise SpecificationError("engine='dask' runs on the current dask.distributed Client; start one first "
-                                 "(from distributed import Client; client = Client(...))") from None
-    futures = client.map(func, items, pure=False)
-    for _ in as_completed(futures):
-        bar(1)
-    return client.gather(futures)
+        raise SpecificationError("engine='dask' runs on a dask.distributed Client; start one first "
+                                 "(from distributed import Client; client = Client() for a LocalCluster, "
+                                 "or Client('tcp://scheduler:8786')) or pass client=") from None
 
 
-def _bar(progress, total, desc):
-    """A function ``update(n)`` (``None`` closes) for the progress option."""
+def _dask_workers(client) -> int:
+    try:
+        n = sum(client.nthreads().values())
+    except Exception:  # a client without workers yet
+        n = 0
+    return max(1, int(n))
+
+
+def _dask_map(client, func, chunks, bar):
+    from distributed import as_completed
+    client = _dask_client(client)
+    remote = client.scatter(func, broadcast=True, hash=False)  # the arrays travel once per worker
+    key = f"synthcontrol-{uuid.uuid4().hex[:8]}"
+    futures = client.map(_call_chunk, [remote] * len(chunks), chunks, pure=False,
+                         key=[f"{key}-{i}" for i in range(len(chunks))])
+    sizes = {f.key: len(c) for f, c in zip(futures, chunks)}
+    try:
+        for fut in as_completed(futures):
+            if fut.status == "error":
+                fut.result()  # raises the worker's exception here
+            bar(sizes[fut.key])
+        parts = client.gather(futures)
+    finally:
+        client.cancel(futures + [remote])
+    return [r for part in parts for r in part]
+
+
+# ------------------------------------------------------------------------------------------------
+# progress
+# ------------------------------------------------------------------------------------------------
+def _interactive(stream) -> bool:
+    if "ipykernel" in sys.modules:  # a notebook: tqdm.auto draws a widget or text there
+        return True
+    try:
+        return bool(stream.isatty())
+    except Exception:
+        return False
+
+
+def progress_bar(progress, total, desc=None):
+    """A function ``update(n)`` (``update(None)`` closes) for the ``progress`` option."""
+    progress = _check_progress(progress)
+    if progress is None:
+        progress = _default_progress()
     if callable(progress) and not isinstance(progress, bool):
         done = [0]
 
-        def update(n):
+        def update_callable(n):
             if n is not None:
                 done[0] += n
                 progress(done[0])
-        return update
-    if not progress:
+        return update_callable
+    if progress is False or total <= 0:
         return lambda n: None
-    from tqdm.auto import tqdm
-    t = tqdm(total=total, desc=desc, leave=False)
+    delay = _AUTO_DELAY if progress is None else 0.0
+    desc = desc or "synthcontrol"
+    if _interactive(sys.stderr):
+        from tqdm.auto import tqdm
+        t = tqdm(total=total, desc=desc, leave=False, delay=delay, file=sys.stderr)
 
-    def update(n):
+        def update_bar(n):
+            if n is None:
+                t.close()
+            else:
+                t.update(n)
+        return update_bar
+    return _LineProgress(total, desc, delay)
+
+
+class _LineProgress:
+    """The fallback off a terminal (logs, R's console through reticulate, CI): one line on stderr
+    per tenth of the work or every 10 s, after ``delay`` seconds."""
+
+    def __init__(self, total, desc, delay):
+        self.total, self.desc, self.delay = total, desc, delay
+        self.done = 0
+        self.t0 = time.perf_counter()
+        self.last_frac = -1.0
+        self.last_t = self.t0
+        self.shown = False
+
+    def __call__(self, n):
+        now = time.perf_counter()
         if n is None:
-            t.close()
-        else:
-            t.update(n)
-    return update
+            if self.shown and self.done < self.total:
+                self._line(now)
+            return
+        self.done += n
+        if now - self.t0 < self.delay:
+            return
+        frac = self.done / self.total
+        if frac - self.last_frac >= 0.1 or now - self.last_t >= 10.0 or self.done == self.total:
+            self._line(now)
+
+    def _line(self, now):
+        el = now - self.t0
+        frac = self.done / self.total
+        left = f", ~{el / frac - el:.0f} s left" if 0 < frac < 1 else ""
+        print(f"{self.desc}: {self.done}/{self.total} ({100 * frac:.0f}%), {el:.1f} s{left}",
+              file=sys.stderr, flush=True)
+        self.shown = True
+        self.last_frac, self.last_t = frac, now

@@ -231,7 +231,9 @@ class SCResult:
     # --- inference ---------------------------------------------------------------
     def infer(self, name, **kwargs):
         """Run the registered inference method ``name`` (see :mod:`synthcontrol.inference.base`)
-        with ``kwargs``; its defaults are the method function's own.  ``sc.inference.names()``
+        with ``kwargs``; its defaults are the method function's own.  Every method also takes
+        ``progress=`` (True, False, or None: a bar once the call has run 2 s; see
+        :mod:`synthcontrol.parallel`).  ``sc.inference.names()``
         lists the methods.  A method that does not support this fit's kind, or an argument it does
         not take, is a :class:`~synthcontrol.SpecificationError` that names what it supports."""
         return _infer(self, name, **kwargs)
@@ -266,7 +268,9 @@ def _alias(name):
         return _infer(self, name, **kwargs)
     sig = inspect.signature(m.func)
     params = list(sig.parameters.values())
-    method.__signature__ = sig.replace(parameters=[params[0].replace(name="self")] + params[1:])
+    extra = [] if "progress" in sig.parameters else [
+        inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=None)]
+    method.__signature__ = sig.replace(parameters=[params[0].replace(name="self")] + params[1:] + extra)
     method.__doc__ = m.func.__doc__
     method.__name__ = method.__qualname__ = name
     return method

@@ -580,7 +580,7 @@ def test_lto_helpers_share_the_checks():
 
 def test_bootstrap_flags_are_checked(rollout_logs):
     r = _events_result(rollout_logs)
-    with pytest.raises(sc.SpecificationError, match=r"^progress must be True or False, got 'yes'$"):
+    with pytest.raises(sc.SpecificationError, match=r"^progress must be True, False, None \(show after 2 s\) or a callable progress\(n_done\); got 'yes'$"):
         r.bootstrap(n_boot=5, progress="yes")
     a = r.bootstrap(n_boot=5, n_jobs=None)
     b = r.bootstrap(n_boot=5, n_jobs=np.int64(1))

@@ -410,7 +410,8 @@ class SyntheticDesign(Settings):
                 f"use solver='SCIP' (or 'auto'), mode='two_way_global_annealed', or raise max_sets if it can finish")
         if use == "exact":
             from ..solvers.syndes import _combos
-            workers = 1 if self.n_jobs in (None, 1) else self.n_jobs
+            from ..parallel import plan
+            workers = plan(self.n_jobs).workers  # the estimator's n_jobs, or the parallel_backend block's
             results = []
             for k in Ks:
                 if restricted:
@@ -421,7 +422,7 @@ class SyntheticDesign(Settings):
                         combos = combos[costs[combos].sum(axis=1) <= self.budget + 1e-12 * max(1.0, abs(self.budget))]
                 if len(combos) == 0:
                     continue
-                results.append(enumerate_designs(problem, k, combos=combos, n_jobs=workers, top_k=top_K,
+                results.append(enumerate_designs(problem, k, combos=combos, n_jobs=self.n_jobs, top_k=top_K,
                                                  time_limit=self.time_limit if workers == 1 else None))
             best = min(results, key=lambda r: r.best.objective)
             bound = min(r.bound for r in results)

@@ -220,11 +220,15 @@ def infer(res, name, **kwargs):
             f"{m.name} is not available for {res.model.description}; it supports "
             + ", ".join(what[k] for k in KINDS if k in m.supports))
     params = m.parameters
+    # progress: an option of every method's loops, not of the method (see synthcontrol.parallel)
+    progress = kwargs.pop("progress", None) if "progress" not in params else None
     unknown = [k for k in kwargs if k not in params]
     if unknown:
         raise SpecificationError(f"{m.name}() got unexpected argument(s) {', '.join(map(repr, unknown))}; "
                                  f"it takes {', '.join(params) or 'no arguments'}")
-    out = m.func(res, **kwargs)
+    from ..parallel import progress_scope
+    with progress_scope(progress):
+        out = m.func(res, **kwargs)
     if isinstance(out, Inference):
         call = {**m.defaults, **kwargs}
         out = dataclasses.replace(out, name=m.name, call=call, fit_kind=kind)

@@ -28,32 +28,43 @@ def _att_from_matrix(M, tr_cols, donor_cols, fit_mask, post):
     return float((y[post] - X[post] @ fit.weights).mean()), bool(fit.converged)
 
 
-def _chunk(src, draws_list, tr_cols, donor_cols, fit_mask, post):
-    """``[(att, certified), ...]`` for the resamples ``draws_list``."""
-    out = []
-    for draws in draws_list:
-        M, _ = src.matrix(src.rows_for(draws))
-        out.append(_att_from_matrix(M, tr_cols, donor_cols, fit_mask, post))
-    return out
+def _draws(rng, n):
+    return rng.integers(0, n, size=n)
 
 
-class _Chunk:
-    """Picklable ``draws_list -> [(att, certified), ...]`` for :func:`synthcontrol.parallel.pmap`."""
+class _Rep:
+    """Picklable: one resample's ``(att, certified)`` from its clusters' counts, or from the state
+    of the one seeded stream at the start of its draws (a worker redraws them: a few bytes travel
+    instead of a count per user)."""
 
-    def __init__(self, *args):
-        self.args = args
+    def __init__(self, src, tr_cols, donor_cols, fit_mask, post):
+        self.src, self.args = src, (tr_cols, donor_cols, fit_mask, post)
 
-    def __call__(self, draws_list):
-        src, tr_cols, donor_cols, fit_mask, post = self.args
-        return _chunk(src, draws_list, tr_cols, donor_cols, fit_mask, post)
+    def counts(self, state):
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = state
+        return np.bincount(_draws(rng, self.src.n_clusters), minlength=self.src.n_clusters)
+
+    def from_counts(self, counts):
+        return self.from_sums(*self.src.sums(counts))
+
+    def from_sums(self, s, n):
+        return _att_from_matrix(self.src.matrix_from_sums(s, n), *self.args)
+
+    def __call__(self, state):
+        return self.from_counts(self.counts(state))
 
 
 @register("bootstrap", supports=("outcome",), title="User-level cluster bootstrap")
-def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress=False) -> Inference:
+def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress=None) -> Inference:
     """User-level cluster bootstrap (panels built with :func:`panel_from_events`).
 
-    ``n_jobs=None`` takes the estimator's ``n_jobs``; the draws come from one
-    seeded stream in order, so the answer does not depend on ``n_jobs``.
+    ``n_jobs=None`` takes the estimator's ``n_jobs`` (or the :func:`~synthcontrol.parallel_backend`
+    block's engine); the draws come from one seeded stream in order, so the answer does not depend
+    on ``n_jobs`` or the engine.  A resample is the users' counts, applied to the log as row
+    weights: no resample copies the log (a 5,000,000-user log: see docs/parallel.md).  A panel
+    whose log lives on a Dask cluster (``panel_from_events`` of a Dask DataFrame) is resampled
+    there, partition by partition.  ``progress``: True, False, or None (a bar after 2 s).
 
     The interval is the percentile interval of the bootstrap ATTs; the
     p-value is the two-sided percentile p-value for ATT = 0 as a Monte Carlo
@@ -61,7 +72,8 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     capped at 1: never 0 (a finite number of draws cannot show that no
     resample crosses 0; the smallest value is ``2 / (n_boot + 1)``).
     """
-    from .._validate import check_alpha, check_bool, check_count, check_n_jobs, check_seed
+    from .._validate import check_alpha, check_count, check_n_jobs, check_seed
+    from ..parallel import _check_progress
     p = res.panel
     src = getattr(p, "events", None)
     if src is None:
@@ -73,31 +85,33 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     alpha = check_alpha("alpha", alpha)
     seed = check_seed("seed", seed)
     n_jobs = check_n_jobs("n_jobs", n_jobs, allow_none=True)
-    progress = check_bool("progress", progress)
+    progress = _check_progress(progress)
     tr_cols = p.units.get_indexer(list(p.treated_units))
     donor_cols = p.units.get_indexer(list(p.donors))
-    fit_mask, post = res.fit_mask, p.post
     rng = np.random.default_rng(seed)
-    from ..parallel import pmap, resolve_n_jobs
-    n_jobs = resolve_n_jobs(res.model.n_jobs if n_jobs is None else n_jobs)  # None: the estimator's
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=n_boot, desc="cluster bootstrap", unit="rep", leave=False)
-    atts = []
-    chunk = max(1, min(50, n_boot // max(1, 4 * n_jobs))) if n_jobs > 1 else 25
-    for start in range(0, n_boot, chunk * max(1, n_jobs)):
-        stop = min(n_boot, start + chunk * max(1, n_jobs))
-        # draws are made here, in order, from the single stream
-        draws = [rng.integers(0, src.n_clusters, size=src.n_clusters) for _ in range(start, stop)]
-        parts = [draws[i:i + chunk] for i in range(0, len(draws), chunk)]
-        for r in pmap(_Chunk(src, tr_cols, donor_cols, fit_mask, post), parts, n_jobs=n_jobs):
-            atts.extend(r)
-        if bar is not None:
-            bar.update(stop - start)
-    if bar is not None:
-        bar.close()
+    from ..parallel import plan, pmap, progress_bar
+    n_jobs = res.model.n_jobs if n_jobs is None else n_jobs  # None: the estimator's
+    job = _Rep(src, tr_cols, donor_cols, res.fit_mask, p.post)
+    n = src.n_clusters
+    if hasattr(src, "bootstrap"):  # a log kept on a Dask cluster: the work goes where the rows are
+        atts = src.bootstrap(job, rng, n_boot, progress)
+    elif plan(n_jobs).workers == 1:
+        bar = progress_bar(progress, n_boot, "cluster bootstrap")
+        atts = []
+        try:
+            for _ in range(n_boot):
+                atts.append(job.from_counts(np.bincount(_draws(rng, n), minlength=n)))
+                bar(1)
+        finally:
+            bar(None)
+    else:
+        # the draws are made here, in order, from the single stream; each resample travels as the
+        # stream's state at its start, and the worker redraws it: the same draws on every engine
+        states = []
+        for _ in range(n_boot):
+            states.append(rng.bit_generator.state)
+            _draws(rng, n)
+        atts = pmap(job, states, n_jobs=n_jobs, progress=progress, desc="cluster bootstrap")
     n_unc = sum(not ok for _, ok in atts)
     draws = np.asarray([a for a, _ in atts])
     lo, hi = np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])

@@ -90,6 +90,51 @@ def lto_powered_offset(N, alpha):
     return max(0.0, min(_alpha_for_f(N, target), 1.0) - alpha)
 
 
+class _PairScores:
+    """Picklable ``[(i, j), ...] -> (R, ledger)``: the three ratios of each match, and the refits
+    made for them.  Here, the refitter's cache is shared by every block; in a worker, by the
+    blocks that worker runs.  Each ratio depends only on its match (the refitter's reuse of a fit
+    follows a chain fixed by the match), so the blocks' split does not change it."""
+
+    def __init__(self, refitter, pre, floor):
+        self.refitter, self.pre, self.floor = refitter, pre, floor
+        self._seen = {}
+
+    def __getstate__(self):
+        return {**self.__dict__, "_seen": {}}
+
+    def __call__(self, block):
+        rf, seen = self.refitter, self._seen
+
+        def score(k, S):
+            g = rf.gap(k, S)
+            hit = seen.get(id(g))
+            if hit is None:  # keep g alive with its ratio, so its id is never reused
+                hit = seen[id(g)] = (_ratio(g, self.pre, self.floor), g)
+            return hit[0]
+        R = np.empty((len(block), 3))
+        for m, (i, j) in enumerate(block):
+            R[m, 0] = score(0, frozenset((i, j)))
+            R[m, 1] = score(i, frozenset((0, j)))
+            R[m, 2] = score(j, frozenset((0, i)))
+        return R, rf.ledger()
+
+
+def _score_pairs(refitter, pairs, pre, floor, n_jobs):
+    """``(len(pairs), 3)`` ratios of the matches, in blocks run by :func:`synthcontrol.parallel.pmap`
+    (about four blocks per worker; 50 here, for the progress bar); the refits' ledgers are merged."""
+    from ..parallel import plan, pmap
+    workers = plan(n_jobs).workers
+    n_blocks = max(1, min(len(pairs), 50 if workers == 1 else 4 * workers))
+    size = -(-len(pairs) // n_blocks)
+    blocks = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+    outs = pmap(_PairScores(refitter, pre, floor), blocks, n_jobs=n_jobs, chunk_size=1,
+                desc="leave-two-out blocks")
+    for _, ledger in outs:
+        refitter.merge(ledger)
+    return np.vstack([R for R, _ in outs]) if outs else np.empty((0, 3))
+
+
 def _ratio(gap, pre, floor):
     """Post/pre RMSPE ratio; NaN (undefined) when the pre-RMSPE is at most ``floor`` (``RTOL`` x the
     outcome scale: an exact pre-fit, whose ratio would be rounding noise)."""
@@ -142,23 +187,7 @@ def lto_test(res, alpha=0.05, max_pairs=None, seed=0) -> Inference:
     pre = ~np.asarray(p.post)
     floor = RTOL * fit_scale(p, res.fit_mask)  # the rule of ._undefined: the fitting periods' scale
     refitter = UnitRefitter(res)
-    n_jobs = res.model.n_jobs
-    tasks = [task for i, j in pairs for task in ((0, frozenset((i, j))), (i, frozenset((0, j))),
-                                                 (j, frozenset((0, i))))]
-    refitter.prefetch(tasks, n_jobs=n_jobs)
-    R = np.empty((len(pairs), 3))
-    seen = {}  # id of a cached gap array -> its ratio (many matches share a fit)
-
-    def score(k, S):
-        g = refitter.gap(k, S)
-        hit = seen.get(id(g))
-        if hit is None:  # keep g alive with its ratio, so its id is never reused
-            hit = seen[id(g)] = (_ratio(g, pre, floor), g)
-        return hit[0]
-    for m, (i, j) in enumerate(pairs):
-        R[m, 0] = score(0, frozenset((i, j)))
-        R[m, 1] = score(i, frozenset((0, j)))
-        R[m, 2] = score(j, frozenset((0, i)))
+    R = _score_pairs(refitter, pairs, pre, floor, res.model.n_jobs)
     # the treated unit wins only when its ratio is strictly the largest (ties within RTOL relative
     # count against it).  A match with an undefined ratio (an exact pre-fit: see ._undefined) cannot
     # be scored; it counts as not won, the conservative side, which keeps the Type-I bound valid.

@@ -11,13 +11,15 @@ is an error.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
 from .._numerics import rms
 from .._validate import check_choice, check_number
 from ..errors import SpecificationError
-from ..solvers.simplex import placebo_fits
+from ..solvers.simplex import SharedGram
 from ._undefined import RTOL, fit_scale, report_uncertified, rmspe_ratios, say
 from .base import Inference, register
 
@@ -47,12 +49,14 @@ def placebo_gaps(res, donor_pool="donors"):
     allowed = np.ones(Z.shape[1], dtype=bool)
     if donor_pool == "donors":
         allowed[0] = False
-    fits = placebo_fits(Zf, targets=range(1, Z.shape[1]), donor_mask=allowed)
+    from ..parallel import pmap
+    targets = range(1, Z.shape[1])
+    fits = pmap(_PlaceboBatch(Zf, allowed), targets, n_jobs=res.model.n_jobs, desc="placebo fits")
     gaps = np.empty_like(Z)
     gaps[:, 0] = res.gap.to_numpy()
     kkt = 0.0
     n_unc = 0
-    for i, D, fit in fits:
+    for i, (D, fit) in zip(targets, fits):
         gaps[:, i] = Z[:, i] - Z[:, D] @ fit.weights
         kkt = max(kkt, fit.kkt_violation)
         n_unc += not fit.converged
@@ -64,6 +68,35 @@ def placebo_gaps(res, donor_pool="donors"):
     out = (frame, kkt)
     res._memo[key] = out
     return out
+
+
+class _PlaceboBatch:
+    """Picklable ``i -> (donors, SimplexFit)``: target ``i`` fitted on the allowed columns but
+    itself, from one Gram matrix (:class:`~synthcontrol.solvers.simplex.SharedGram`) built once per
+    process, here or in a worker (:func:`~synthcontrol.parallel.worker_memo`).  Every fit depends
+    only on the data and its target, so the engine and the chunking do not change the answer."""
+
+    def __init__(self, Zf, allowed):
+        from ..parallel import new_token
+        self.Zf, self.allowed = Zf, allowed
+        self.token, self.pid = new_token(), os.getpid()
+        self._shared = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_shared": None}
+
+    def _gram(self):
+        if self._shared is None:
+            from ..parallel import worker_memo
+            build = lambda: SharedGram(self.Zf)  # noqa: E731
+            self._shared = build() if os.getpid() == self.pid else worker_memo(self.token, build)
+        return self._shared
+
+    def __call__(self, i):
+        m = self.allowed.copy()
+        m[i] = False
+        D = m.nonzero()[0]
+        return D, self._gram().fit(i, D)
 
 
 class _PlaceboRefit:
@@ -93,7 +126,7 @@ def _refit_placebo_gaps(res, donor_pool):
             "has no covariate rows of its own); use donor_pool='donors'")
     J = len(p.donors)
     fits = pmap(_PlaceboRefit(model.engine(res.fit_mask), J, donor_pool == "all"), range(1, J + 1),
-                n_jobs=model.n_jobs)
+                n_jobs=model.n_jobs, desc="placebo refits")
     gaps = np.empty((len(p.times), J + 1))
     gaps[:, 0] = res.gap.to_numpy()
     worst = 0.0

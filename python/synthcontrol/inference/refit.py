@@ -46,18 +46,42 @@ class UnitRefitter:
         self.N = self.Z.shape[1]
         self.mask = np.asarray(res.fit_mask if mask is None else mask, dtype=bool)
         self.engine = self.model.engine(self.mask, ridge_cv=bool(ridge_cv))
-        self.n_fits = 0
-        self.max_kkt = 0.0
-        self.max_bound_gap = 0.0
-        self.n_uncertified = 0  # refits whose certificate did not hold
+        self._ledger = {}  # (k, E) -> (n_fits, n_uncertified, kkt, bound_gap) of every refit made
         self._cache = {}
         self._all = np.arange(self.N)
 
     def __getstate__(self):  # workers get the data, not the cache
         state = dict(self.__dict__)
         state["_cache"] = {}
+        state["_ledger"] = {}
         state["res"] = None
         return state
+
+    # -- what the refits made so far vouch for (the same whichever process made them) ----------
+    @property
+    def n_fits(self) -> int:
+        return sum(v[0] for v in self._ledger.values())
+
+    @property
+    def n_uncertified(self) -> int:
+        """Refits whose certificate did not hold."""
+        return sum(v[1] for v in self._ledger.values())
+
+    @property
+    def max_kkt(self) -> float:
+        return max((v[2] for v in self._ledger.values()), default=0.0)
+
+    @property
+    def max_bound_gap(self) -> float:
+        return max((v[3] for v in self._ledger.values() if math.isfinite(v[3])), default=0.0)
+
+    def ledger(self) -> dict:
+        """The refits made: ``{(k, E): (n_fits, n_uncertified, kkt, bound_gap)}``."""
+        return dict(self._ledger)
+
+    def merge(self, ledger):
+        """Count the refits a worker made (a refit made twice, in two workers, counts once)."""
+        self._ledger.update(ledger)
 
     # -- the pool ------------------------------------------------------------------------------
     def pool(self, k, S):
@@ -68,12 +92,8 @@ class UnitRefitter:
             keep[list(S)] = False
         return self._all[keep]
 
-    def _count(self, r):
-        self.n_fits += r.n_fits
-        self.n_uncertified += r.n_uncertified
-        self.max_kkt = max(self.max_kkt, r.kkt_violation)
-        if math.isfinite(r.bound_gap):
-            self.max_bound_gap = max(self.max_bound_gap, r.bound_gap)
+    def _count(self, key, r):
+        self._ledger[key] = (r.n_fits, r.n_uncertified, r.kkt_violation, r.bound_gap)
 
     def _fit(self, k, E):
         key = (k, E)
@@ -84,7 +104,7 @@ class UnitRefitter:
         if len(D) == 0:
             raise SolverError(f"no donors left for unit {k} after leaving out {sorted(E)}")
         r = self.engine.fit(k, D)
-        self._count(r)
+        self._count(key, r)
         support = frozenset(D[np.asarray(r.weights) > 0].tolist()) if self.model.reuses_support else None
         out = (r, support)
         self._cache[key] = out
@@ -118,16 +138,16 @@ class UnitRefitter:
     def prefetch(self, tasks, n_jobs=1):
         """Compute the refits ``[(k, S), ...]`` in parallel (:func:`synthcontrol.parallel.pmap`);
         a model with cheap refits (exact outcome-only fits) needs no prefetch."""
-        from ..parallel import pmap, resolve_n_jobs
-        if self.model.cheap or resolve_n_jobs(n_jobs) == 1:
+        from ..parallel import plan, pmap
+        if self.model.cheap or plan(n_jobs).workers == 1:
             return
         todo = [(k, S) for k, S in dict.fromkeys((k, frozenset(S)) for k, S in tasks)
                 if (k, S) not in self._cache]
         if not todo:
             return
-        outs = pmap(_RemoteFit(self), todo, n_jobs=n_jobs)
+        outs = pmap(_RemoteFit(self), todo, n_jobs=n_jobs, desc="refits")
         for (k, S), r in zip(todo, outs):
-            self._count(r)
+            self._count((k, S), r)
             self._cache[(k, S)] = (r, None)
 
 

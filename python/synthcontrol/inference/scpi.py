@@ -332,12 +332,13 @@ def _simulate(progs, Sroot, rows, sims, seed, n_jobs, use_kernel=True):
     def chunk(block):
         out = [progs.solve_draw(G, rows) for G in block]
         return np.array([o[0] for o in out]), np.array([o[1] for o in out])
-    from ..parallel import pmap, resolve_n_jobs
-    if resolve_n_jobs(n_jobs) == 1 or sims < 50:
+    from ..parallel import plan, pmap
+    workers = plan(n_jobs).workers
+    if workers == 1 or sims < 50:
         lo, hi = chunk(Gs)
     else:
-        n_chunks = max(1, min(len(Gs), 4 * resolve_n_jobs(n_jobs)))
-        parts = pmap(chunk, np.array_split(Gs, n_chunks), n_jobs=n_jobs)
+        n_chunks = max(1, min(len(Gs), 4 * workers))
+        parts = pmap(chunk, np.array_split(Gs, n_chunks), n_jobs=n_jobs, chunk_size=1, desc="scpi draws")
         lo = np.vstack([p[0] for p in parts])
         hi = np.vstack([p[1] for p in parts])
     return lo, hi, {"solver": "Clarabel (conic interior point)", "programmes_kernel": 0,

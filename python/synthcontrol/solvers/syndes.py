@@ -622,8 +622,8 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
             # (the batch iterates are not used as warm starts: the treated units' own
             # synthetic-control supports start the exact solves better, measured on Walmart)
     refresh_at = 16  # add the first solved sets' contrasts as directions, then re-bound
-    from ..parallel import pmap, resolve_n_jobs
-    workers = resolve_n_jobs(n_jobs)
+    from ..parallel import plan, pmap
+    workers = plan(n_jobs).workers
     if workers > 1 and best is None and time_limit is None and M >= 500:
         for k in np.argsort(lb, kind="stable")[:32]:  # an incumbent first
             record(k, problem.value(combos[k]))
@@ -635,7 +635,7 @@ def enumerate_designs(problem: DesignProblem, K, *, combos=None, rtol=1e-9, time
             todo = todo[np.argsort(lb[todo], kind="stable")]
             parts = np.array_split(todo, 4 * workers)
             outs = pmap(_SolveChunk(problem), [[tuple(combos[k]) for k in part] for part in parts],
-                        n_jobs=workers)
+                        n_jobs=n_jobs, chunk_size=1, desc="design: exact solves")
             for part, svs in zip(parts, outs):
                 for k, sv in zip(part, svs):
                     record(k, sv)
