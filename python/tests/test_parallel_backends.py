@@ -223,3 +223,11 @@ def test_a_log_on_the_cluster_gives_the_local_panel_and_bootstrap(rollout_logs, 
     np.testing.assert_allclose(b.details["draws"], a.details["draws"], rtol=1e-10, atol=1e-13)
     with pytest.raises(sc.DataError, match="not found in events"):
         sc.panel_from_events(log, unit="workspace", time="signup_week", outcome="task_completed")
+
+
+def test_conformal_intervals_are_the_same_on_every_engine(p99, client):
+    a, b, c = _each_engine(lambda: p99.conformal(alpha=0.1, grid_size=20), client)
+    for o in (b, c):
+        assert o.p_value == a.p_value
+        np.testing.assert_array_equal(o.details["table"].to_numpy(), a.details["table"].to_numpy())
+        assert o.details["n_fits"] == a.details["n_fits"]

@@ -190,6 +190,29 @@ def _invert(pfun, grid, alpha, refine, step, center=None, iters=30):
     return out[0], out[1], tuple(status)
 
 
+class _PeriodBand:
+    """Picklable ``j -> (p-value, lower, upper, status, refit counts)`` of post-period ``j``: the
+    test of zero and the inverted interval on the pre-periods plus that one period."""
+
+    def __init__(self, refit, Y, y, T0, q, alpha, refine, grids, post_eff):
+        self.refit, self.Y, self.y, self.T0, self.q = refit, Y, y, T0, q
+        self.alpha, self.refine, self.grids, self.post_eff = alpha, refine, grids, post_eff
+
+    def __call__(self, j):
+        refit, T0 = self.refit, self.T0
+        before = dict(refit.stats)
+        Yd = np.vstack((self.Y[:T0], self.Y[T0 + j]))
+        yt = np.concatenate((self.y[:T0], [self.y[T0 + j]]))
+
+        def pfun(h):
+            return _pvalue(refit, Yd, yt, h, 1, self.q, None)
+        g, step = self.grids[j]
+        g = np.concatenate((g, [0.0]))
+        p0 = pfun(0.0)
+        lo, hi, st = _invert(pfun, g, self.alpha, self.refine, step, center=self.post_eff[j])
+        return p0, lo, hi, st, {k: refit.stats[k] - before[k] for k in before}
+
+
 @register("conformal", supports=("outcome", "ridge"), title="Conformal inference (Chernozhukov, Wuthrich & Zhu 2021)",
           cli_table="all")
 def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None, n_perm=10000,
@@ -269,25 +292,20 @@ def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None
         ug = np.unique(np.asarray(grid, dtype=float))
         user_step = float(ug[-1] - ug[0]) / (len(ug) - 1) if len(ug) > 1 else default_step
 
-    lower = np.full(L, np.nan)
-    upper = np.full(L, np.nan)
-    pvals = np.full(L, np.nan)
-    status = []
-    for j in range(L):
-        Yd = np.vstack((Y[:T0], Y[T0 + j]))
-        yt = np.concatenate((y[:T0], [y[T0 + j]]))
-
-        def pfun(h, Yd=Yd, yt=yt):
-            return _pvalue(refit, Yd, yt, h, 1, q, None)
-
-        if grid is not None:
-            g, step = np.asarray(grid, dtype=float), user_step
-        else:
-            g, step = np.linspace(post_eff[j] - 2 * unit, post_eff[j] + 2 * unit, grid_size), default_step
-        g = np.concatenate((g, [0.0]))
-        pvals[j] = pfun(0.0)
-        lower[j], upper[j], st = _invert(pfun, g, alpha, refine, step, center=post_eff[j])
-        status.append(st)
+    # the post-periods' intervals are independent: one task each (synthcontrol.parallel); the refits'
+    # counts come back with them, so they are the same on every engine
+    from ..parallel import pmap
+    grids = [(np.asarray(grid, dtype=float), user_step) if grid is not None else
+             (np.linspace(post_eff[j] - 2 * unit, post_eff[j] + 2 * unit, grid_size), default_step)
+             for j in range(L)]
+    before = dict(refit.stats)
+    bands = pmap(_PeriodBand(refit, Y, y, T0, q, alpha, refine, grids, post_eff), range(L),
+                 n_jobs=res.model.n_jobs, desc="conformal: per-period intervals")
+    refit.stats.update({k: before[k] + sum(b[4][k] for b in bands) for k in before})
+    pvals = np.array([b[0] for b in bands], dtype=float).reshape(L)
+    lower = np.array([b[1] for b in bands], dtype=float).reshape(L)
+    upper = np.array([b[2] for b in bands], dtype=float).reshape(L)
+    status = [b[3] for b in bands]
 
     def joint(h):
         return _pvalue(refit, Y, y, h, L, q, idx, stat_func)
