@@ -256,6 +256,20 @@ def _piece(df, unit, time, outcome, cluster, units, time_pos, time_raw, cluster_
     return cell, np.nan_to_num(y), code
 
 
+def _concat(arrays):
+    """One array of the partitions' values: their own dtype when they share it (numbers stay
+    numbers: hashing 5,000,000 user ids as Python objects takes seconds), else objects."""
+    arrays = [np.asarray(a) for a in arrays]
+    if len({a.dtype for a in arrays}) == 1 and arrays[0].dtype != object:
+        return np.concatenate(arrays)
+    return np.concatenate([a.astype(object) for a in arrays])
+
+
+def _merge_pieces(pieces):
+    """Consecutive pieces as one: ``(cell, value, code)`` concatenated in order."""
+    return tuple(np.concatenate([p[k] for p in pieces]) for k in range(3))
+
+
 def _sums(piece, size, states, n_clusters):
     """Per-cell ``(sums, rows)`` of the piece: of the whole log (``states`` None), or of each
     resample whose stream state is in ``states`` (stacked, ``(len(states), 2, size)``)."""
@@ -306,31 +320,37 @@ class DaskEventSource:
         partition's sums computed where it lies, in blocks of resamples."""
         from distributed import as_completed
         from .parallel import progress_bar
-        states = []
-        for _ in range(n_boot):
-            states.append(rng.bit_generator.state)
-            rng.integers(0, self.n_clusters, size=self.n_clusters)
         n_workers = max(1, sum(self.client.nthreads().values()))
         size = max(1, min(25, -(-n_boot // (2 * n_workers))))
-        blocks = [states[i:i + size] for i in range(0, n_boot, size)]
+        n_blocks = -(-n_boot // size)
         bar = progress_bar(progress, n_boot, "cluster bootstrap (Dask)")
-        out = [None] * len(blocks)
+        out = [None] * n_blocks
+        futs, lens = {}, {}
+        done = as_completed()
         try:
-            futs = {}
-            for b, block in enumerate(blocks):
+            # the stream is walked here, block by block, and each block is sent as soon as its
+            # states are known: the workers start while the next block is drawn
+            for b in range(n_blocks):
+                block = []
+                for _ in range(min(size, n_boot - b * size)):
+                    block.append(rng.bit_generator.state)
+                    rng.integers(0, self.n_clusters, size=self.n_clusters)
+                lens[b] = len(block)
                 for k, p in enumerate(self.pieces):
-                    futs[self.client.submit(_sums, p, self.T * self.N, block, self.n_clusters, pure=False)] = (b, k)
+                    f = self.client.submit(_sums, p, self.T * self.N, block, self.n_clusters, pure=False)
+                    futs[f.key] = (b, k)
+                    done.add(f)
             got = {}
-            for fut in as_completed(list(futs)):
-                b, k = futs[fut]
+            for fut in done:
+                b, k = futs[fut.key]
                 got.setdefault(b, {})[k] = fut.result()
                 if len(got[b]) == len(self.pieces):
                     parts = got.pop(b)
                     total = parts[0].copy()
-                    for k2 in range(1, len(self.pieces)):
+                    for k2 in range(1, len(self.pieces)):  # in piece order
                         total += parts[k2]
                     out[b] = [job.from_sums(t[0], t[1]) for t in total]
-                    bar(len(blocks[b]))
+                    bar(lens[b])
         finally:
             bar(None)
         return [r for block in out for r in block]
@@ -359,7 +379,7 @@ def panel_from_dask_events(events, unit, time, outcome, cluster, treated, treatm
             n, u, t = f["bad"]["inf"]
             raise DataError(f"outcome column {outcome!r} has infinite value(s) (at least {n}), e.g. at unit "
                             f"{u!r}, period {t!r}")
-    raw = pd.Index(pd.unique(np.concatenate([np.asarray(f["times"], dtype=object) for f in facts])))
+    raw = pd.Index(pd.unique(_concat([f["times"] for f in facts])))
     tv, notes = _normalize_time(pd.Series(list(raw)), time, time_order)
     inwin = np.ones(len(raw), dtype=bool)
     if window is not None:
@@ -383,7 +403,7 @@ def panel_from_dask_events(events, unit, time, outcome, cluster, treated, treatm
     times = _sorted_periods(seen_norm.reset_index(drop=True), time)
     time_pos = np.where(inwin, times.get_indexer(tv), -1)
     if cluster is not None:
-        cl = pd.Index(pd.unique(np.concatenate([np.asarray(f["clusters"], dtype=object) for f in facts])))
+        cl = pd.Index(pd.unique(_concat([f["clusters"] for f in facts])))
         n_clusters = len(cl)
         cl_remote = client.scatter(cl, broadcast=True)
         offsets = [0] * len(parts)
@@ -395,6 +415,16 @@ def panel_from_dask_events(events, unit, time, outcome, cluster, treated, treatm
     from distributed import wait
     wait(pieces)
     del parts  # the pandas partitions are released; the arrays stay on the workers
+    # one piece per worker, of consecutive partitions: a resample's users are drawn once per piece
+    # (the draws cover every user), so fewer pieces mean fewer draws; the grouping depends only on
+    # the number of workers, so the sums are added in the same order on every run of that cluster
+    workers = sorted(client.scheduler_info()["workers"])
+    if workers and len(pieces) > len(workers):
+        groups = [g for g in np.array_split(np.arange(len(pieces)), len(workers)) if len(g)]
+        merged = [client.submit(_merge_pieces, [pieces[i] for i in g], workers=[w], pure=False)
+                  for g, w in zip(groups, workers)]
+        wait(merged)
+        pieces = merged
     src = DaskEventSource(client, pieces, n_clusters, len(times), len(units), fill)
     return _events_panel(src, units, times, unit, time, outcome, treated, treatment_time, donors,
                          treat_aggregate, fill, notes)

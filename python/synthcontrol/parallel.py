@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import os
 import sys
 import time
@@ -212,26 +213,26 @@ def _call_chunk(func, items):  # the Dask task: func arrives scattered, once per
     return [func(x) for x in items]
 
 
-def _chunks(items, workers, chunk_size=None):
-    if chunk_size is None:
-        chunk_size = max(1, -(-len(items) // (4 * workers)))
-    return [items[i:i + chunk_size] for i in range(0, len(items), chunk_size)]
-
-
-def pmap(func, items, *, n_jobs=1, engine=None, progress=None, desc=None, chunk_size=None):
+def pmap(func, items, *, n_jobs=1, engine=None, progress=None, desc=None, chunk_size=None, total=None):
     """``[func(x) for x in items]``, in order, run serially, in local processes or on Dask.
 
     ``progress``: True, False, None (after 2 s) or a callable ``progress(n_done)`` called as items
     complete (see the module's text).  ``chunk_size``: items per task (default: about four tasks
     per worker).  Exceptions in a worker are raised here, as they would be in the loop.
+
+    ``items`` may be a generator when ``total`` (its length) is given: local processes then start on
+    the first chunks while the later items are still being made (the bootstrap's draws).
     """
-    items = list(items)
+    lazy = total is not None and not isinstance(items, (list, tuple, range, np.ndarray))
+    if not lazy:
+        items = list(items)
+        total = len(items)
     if engine is not None and engine not in ENGINES:
         raise SpecificationError(f"engine must be one of {ENGINES}, got {engine!r}")
     pl = plan(n_jobs, engine)
-    if len(items) <= 1 and pl.engine == "processes":
+    if total <= 1 and pl.engine == "processes":
         pl = Plan("serial", 1)
-    bar = progress_bar(progress, len(items), desc)
+    bar = progress_bar(progress, total, desc)
     try:
         if pl.engine == "serial" or pl.workers == 1 and pl.engine == "processes":
             out = []
@@ -239,18 +240,31 @@ def pmap(func, items, *, n_jobs=1, engine=None, progress=None, desc=None, chunk_
                 out.append(func(x))
                 bar(1)
             return out
-        chunks = _chunks(items, pl.workers, chunk_size)
+        if chunk_size is None:
+            chunk_size = max(1, -(-total // (4 * pl.workers)))
         out = []
         if pl.engine == "processes":
             from joblib import Parallel, delayed
-            par = Parallel(n_jobs=min(pl.workers, len(chunks)), batch_size=1, return_as="generator")
-            for part in par(delayed(_Chunk(func))(c) for c in chunks):
+            n_chunks = -(-total // chunk_size)
+            par = Parallel(n_jobs=min(pl.workers, n_chunks), batch_size=1, return_as="generator",
+                           pre_dispatch="2*n_jobs")
+            task = _Chunk(func)
+            for part in par(delayed(task)(c) for c in _lazy_chunks(items, chunk_size)):
                 out.extend(part)
                 bar(len(part))
             return out
-        return _dask_map(pl.client, func, chunks, bar)
+        return _dask_map(pl.client, func, list(_lazy_chunks(items, chunk_size)), bar)
     finally:
         bar(None)
+
+
+def _lazy_chunks(items, size):
+    it = iter(items)
+    while True:
+        part = list(itertools.islice(it, size))
+        if not part:
+            return
+        yield part
 
 
 # ------------------------------------------------------------------------------------------------

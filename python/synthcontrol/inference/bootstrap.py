@@ -107,11 +107,12 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     else:
         # the draws are made here, in order, from the single stream; each resample travels as the
         # stream's state at its start, and the worker redraws it: the same draws on every engine
-        states = []
-        for _ in range(n_boot):
-            states.append(rng.bit_generator.state)
-            _draws(rng, n)
-        atts = pmap(job, states, n_jobs=n_jobs, progress=progress, desc="cluster bootstrap")
+        # (the states are made as the workers ask for them: the walk overlaps their work)
+        def states():
+            for _ in range(n_boot):
+                yield rng.bit_generator.state
+                _draws(rng, n)
+        atts = pmap(job, states(), total=n_boot, n_jobs=n_jobs, progress=progress, desc="cluster bootstrap")
     n_unc = sum(not ok for _, ok in atts)
     draws = np.asarray([a for a, _ in atts])
     lo, hi = np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
