@@ -253,3 +253,25 @@ def test_covariate_placebo_and_leave_one_out_run_their_own_v_search():
     again = sc.SyntheticControl(outcome_lags={"Y.84": (1984, 1984)}, fit_window=(1984, 1987)).fit(
         sc.Panel(d[d.year < 1991], unit="unit.num", time="year", outcome="Y", treated=7, treatment_time=1988))
     assert it.details["att"] == pytest.approx(again.att, abs=1e-8)
+
+
+def test_placebo_table_names_each_fits_certificate():
+    """Issue #16: every placebo refit's certificate is in the table, and the uncertified ones are
+    named (a V search whose proven bound stays above its loss: Colorado on this 8-state panel)."""
+    import warnings
+    sm = sc.datasets.load("prop99")
+    keep = ["California", "Utah", "Montana", "Nevada", "Connecticut", "Colorado", "Idaho", "Ohio"]
+    small = sm[sm.state.isin(keep)].reset_index(drop=True)
+    p = sc.Panel(small, unit="state", time="year", outcome="cigsale", treated="California", treatment_time=1989)
+    res = sc.SyntheticControl(covariates=["lnincome", "retprice"], outcome_lags=[1975, 1988]).fit(p)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        inf = res.placebo()
+    t = inf.details["table"]
+    assert list(t.columns[-2:]) == ["certified", "bound_gap"]
+    named = list(t.loc[~t["certified"], "unit"])
+    assert named == inf.details["uncertified_units"] and len(named) == inf.details["n_uncertified_fits"] >= 1
+    assert (t.loc[t["certified"], "bound_gap"].fillna(0) <= 1e-6 * 1e3).all()
+    assert any(all(u in str(x.message) for u in named) for x in w)
+    out = sc.SyntheticControl().fit(p).placebo().details["table"]  # outcome-only: KKT certificates
+    assert out["certified"].all() and (out["kkt_violation"] < 1e-12).all()

@@ -56,15 +56,21 @@ def placebo_gaps(res, donor_pool="donors"):
     gaps[:, 0] = res.gap.to_numpy()
     kkt = 0.0
     n_unc = 0
+    cert = np.ones(Z.shape[1], dtype=bool)  # column 0: the result's own fit
+    gap_of = np.zeros(Z.shape[1])
+    cert[0] = bool(res.diagnostics.get("certified", True))
+    gap_of[0] = float(res.diagnostics.get("kkt_violation", 0.0))
     for i, (D, fit) in zip(targets, fits):
         gaps[:, i] = Z[:, i] - Z[:, D] @ fit.weights
         kkt = max(kkt, fit.kkt_violation)
         n_unc += not fit.converged
+        cert[i], gap_of[i] = bool(fit.converged), fit.kkt_violation
     treated_col = "__treated__"
     frame = pd.DataFrame(gaps, index=p.times, columns=[treated_col] + list(p.donors))
     # the placebo fits whose certificate did not hold (placebo_test reports it)
     frame.attrs["n_fits"] = len(fits)
     frame.attrs["n_uncertified_fits"] = int(n_unc)
+    frame.attrs["certified"], frame.attrs["certificate"] = cert, gap_of
     out = (frame, kkt)
     res._memo[key] = out
     return out
@@ -136,6 +142,10 @@ def _refit_placebo_gaps(res, donor_pool):
     frame = pd.DataFrame(gaps, index=p.times, columns=["__treated__"] + list(p.donors))
     frame.attrs["n_fits"] = len(fits)
     frame.attrs["n_uncertified_fits"] = int(sum(not r.certified for r in fits))
+    # per unit: each V search's own certificate (column 0: the result's own fit)
+    own = res.diagnostics.get("bound_gap", np.nan)
+    frame.attrs["certified"] = np.array([bool(res.diagnostics.get("certified", True))] + [r.certified for r in fits])
+    frame.attrs["certificate"] = np.array([own] + [r.bound_gap for r in fits], dtype=float)
     return frame, worst
 
 
@@ -214,6 +224,9 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
         "ratio_defined": defined,
         "included": keep,
     })
+    if "certified" in frame.attrs:  # each fit's own certificate: which placebo fits to doubt, by name
+        table["certified"] = frame.attrs["certified"]
+        table["bound_gap" if res.V is not None else "kkt_violation"] = frame.attrs["certificate"]
     placebo_att = att[1:][keep[1:]]
     n_placebo = int(keep[1:].sum())
     details = {
@@ -264,6 +277,14 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
         details["n_as_extreme"] = count
         p_value = (count + 1) / (n_placebo + 1)
     if "n_uncertified_fits" in frame.attrs:
-        report_uncertified(frame.attrs["n_uncertified_fits"], frame.attrs["n_fits"], "placebo", details,
+        if "certified" in frame.attrs and not frame.attrs["certified"][1:].all():
+            details["uncertified_units"] = [u for u, ok in zip(table["unit"][1:], frame.attrs["certified"][1:])
+                                            if not ok]
+        who = "placebo"
+        if details.get("uncertified_units"):
+            names = details["uncertified_units"]
+            who = (f"placebo (uncertified: {', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''};"
+                   f" details['uncertified_units'], the table's 'certified' column)")
+        report_uncertified(frame.attrs["n_uncertified_fits"], frame.attrs["n_fits"], who, details,
                            covariate=res.V is not None)
     return Inference(method=f"placebo ({statistic})", p_value=float(p_value), details=details)
