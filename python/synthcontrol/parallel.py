@@ -213,7 +213,8 @@ def _call_chunk(func, items):  # the Dask task: func arrives scattered, once per
     return [func(x) for x in items]
 
 
-def pmap(func, items, *, n_jobs=1, engine=None, progress=None, desc=None, chunk_size=None, total=None):
+def pmap(func, items, *, n_jobs=1, engine=None, progress=None, desc=None, chunk_size=None, total=None,
+         count=None):
     """``[func(x) for x in items]``, in order, run serially, in local processes or on Dask.
 
     ``progress``: True, False, None (after 2 s) or a callable ``progress(n_done)`` called as items
@@ -222,15 +223,18 @@ def pmap(func, items, *, n_jobs=1, engine=None, progress=None, desc=None, chunk_
 
     ``items`` may be a generator when ``total`` (its length) is given: local processes then start on
     the first chunks while the later items are still being made (the bootstrap's draws).
+    ``count(item)``: the item's steps on the progress bar (a block of targets counts its targets).
     """
     lazy = total is not None and not isinstance(items, (list, tuple, range, np.ndarray))
     if not lazy:
         items = list(items)
-        total = len(items)
+    steps = (lambda x: 1) if count is None else count
+    if not lazy:
+        total = sum(steps(x) for x in items) if count is not None else len(items)
     if engine is not None and engine not in ENGINES:
         raise SpecificationError(f"engine must be one of {ENGINES}, got {engine!r}")
     pl = plan(n_jobs, engine)
-    if total <= 1 and pl.engine == "processes":
+    if (total <= 1 or not lazy and len(items) <= 1) and pl.engine == "processes":
         pl = Plan("serial", 1)
     bar = progress_bar(progress, total, desc)
     try:
@@ -238,22 +242,29 @@ def pmap(func, items, *, n_jobs=1, engine=None, progress=None, desc=None, chunk_
             out = []
             for x in items:
                 out.append(func(x))
-                bar(1)
+                bar(steps(x))
             return out
         if chunk_size is None:
-            chunk_size = max(1, -(-total // (4 * pl.workers)))
+            n_items = total if lazy else len(items)
+            chunk_size = max(1, -(-n_items // (4 * pl.workers)))
         out = []
         if pl.engine == "processes":
             from joblib import Parallel, delayed
-            n_chunks = -(-total // chunk_size)
+            n_chunks = -(-(total if lazy else len(items)) // chunk_size)
             par = Parallel(n_jobs=min(pl.workers, n_chunks), batch_size=1, return_as="generator",
                            pre_dispatch="2*n_jobs")
             task = _Chunk(func)
-            for part in par(delayed(task)(c) for c in _lazy_chunks(items, chunk_size)):
+            sent = []  # the chunks' steps, in order (joblib returns them in order)
+
+            def chunks():
+                for c in _lazy_chunks(items, chunk_size):
+                    sent.append(sum(steps(x) for x in c))
+                    yield delayed(task)(c)
+            for k, part in enumerate(par(chunks())):
                 out.extend(part)
-                bar(len(part))
+                bar(sent[k])
             return out
-        return _dask_map(pl.client, func, list(_lazy_chunks(items, chunk_size)), bar)
+        return _dask_map(pl.client, func, list(_lazy_chunks(items, chunk_size)), bar, steps)
     finally:
         bar(None)
 
@@ -318,14 +329,14 @@ def _dask_workers(client) -> int:
     return max(1, int(n))
 
 
-def _dask_map(client, func, chunks, bar):
+def _dask_map(client, func, chunks, bar, steps=lambda x: 1):
     from distributed import as_completed
     client = _dask_client(client)
     remote = client.scatter(func, broadcast=True, hash=False)  # the arrays travel once per worker
     key = f"synthcontrol-{uuid.uuid4().hex[:8]}"
     futures = client.map(_call_chunk, [remote] * len(chunks), chunks, pure=False,
                          key=[f"{key}-{i}" for i in range(len(chunks))])
-    sizes = {f.key: len(c) for f, c in zip(futures, chunks)}
+    sizes = {f.key: sum(steps(x) for x in c) for f, c in zip(futures, chunks)}
     try:
         for fut in as_completed(futures):
             if fut.status == "error":

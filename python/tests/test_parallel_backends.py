@@ -67,6 +67,20 @@ def test_outcome_placebo_is_the_same_on_every_engine(p99, client):
         assert o.details["n_uncertified_fits"] == outs[0].details["n_uncertified_fits"] == 0
 
 
+def test_placebo_blocks_on_a_wider_panel_are_the_same_on_every_engine(client):
+    """150 units: three blocks of placebo targets, run in different workers."""
+    rng = np.random.default_rng(4)
+    T, N = 30, 150
+    Y = rng.normal(size=(T, 3)).cumsum(axis=0) @ rng.normal(size=(3, N)) + 0.3 * rng.normal(size=(T, N))
+    import pandas as pd
+    df = pd.DataFrame({"u": np.repeat(np.arange(N), T), "t": np.tile(np.arange(T), N), "y": Y.T.ravel()})
+    res = sc.SyntheticControl().fit(sc.Panel(df, unit="u", time="t", outcome="y", treated=0, treatment_time=25))
+    outs = _each_engine(lambda: _fresh(res).placebo(), client)
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o.details["gaps"].to_numpy(), outs[0].details["gaps"].to_numpy())
+        np.testing.assert_array_equal(o.details["table"]["kkt_violation"], outs[0].details["table"]["kkt_violation"])
+
+
 def test_covariate_placebo_is_the_same_on_every_engine(smoking, client):
     keep = ["California", "Utah", "Montana", "Nevada", "Connecticut", "Colorado", "Idaho", "Ohio"]
     small = smoking[smoking.state.isin(keep)].reset_index(drop=True)

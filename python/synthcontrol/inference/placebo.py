@@ -11,21 +11,20 @@ is an error.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 
 from .._numerics import rms
 from .._validate import check_choice, check_number
 from ..errors import SpecificationError
-from ..solvers.simplex import SharedGram
+from ..solvers.simplex import placebo_fits
 from ._undefined import RTOL, fit_scale, report_uncertified, rmspe_ratios, say
 from .base import Inference, register
 
 __all__ = ["placebo_test", "placebo_gaps"]
 
 _STATISTICS = ("rmspe_ratio", "mean_gap")
+_BLOCK = 64  # placebo targets per task (Prop 99's 38 in one; N = 1,000: 16 tasks)
 
 
 def placebo_gaps(res, donor_pool="donors"):
@@ -50,8 +49,14 @@ def placebo_gaps(res, donor_pool="donors"):
     if donor_pool == "donors":
         allowed[0] = False
     from ..parallel import pmap
-    targets = range(1, Z.shape[1])
-    fits = pmap(_PlaceboBatch(Zf, allowed), targets, n_jobs=res.model.n_jobs, desc="placebo fits")
+    targets = list(range(1, Z.shape[1]))
+    # blocks of a fixed size, whatever runs them: placebo_fits may batch a block's searches in
+    # lockstep (whose rounding depends on the block), so the blocks -- and the answer -- are the
+    # same on every engine; the engine decides only where each block runs
+    blocks = [targets[i:i + _BLOCK] for i in range(0, len(targets), _BLOCK)]
+    done = pmap(_PlaceboBlock(Zf, allowed), blocks, n_jobs=res.model.n_jobs, chunk_size=1,
+                count=len, desc="placebo fits")
+    fits = [(D, fit) for block in done for _, D, fit in block]
     gaps = np.empty_like(Z)
     gaps[:, 0] = res.gap.to_numpy()
     kkt = 0.0
@@ -76,33 +81,16 @@ def placebo_gaps(res, donor_pool="donors"):
     return out
 
 
-class _PlaceboBatch:
-    """Picklable ``i -> (donors, SimplexFit)``: target ``i`` fitted on the allowed columns but
-    itself, from one Gram matrix (:class:`~synthcontrol.solvers.simplex.SharedGram`) built once per
-    process, here or in a worker (:func:`~synthcontrol.parallel.worker_memo`).  Every fit depends
-    only on the data and its target, so the engine and the chunking do not change the answer."""
+class _PlaceboBlock:
+    """Picklable ``targets -> placebo_fits(Zf, targets, allowed)``: each target fitted on the allowed
+    columns but itself.  Every fit depends only on the data and its target, so the engine and the
+    blocks do not change the answer."""
 
     def __init__(self, Zf, allowed):
-        from ..parallel import new_token
         self.Zf, self.allowed = Zf, allowed
-        self.token, self.pid = new_token(), os.getpid()
-        self._shared = None
 
-    def __getstate__(self):
-        return {**self.__dict__, "_shared": None}
-
-    def _gram(self):
-        if self._shared is None:
-            from ..parallel import worker_memo
-            build = lambda: SharedGram(self.Zf)  # noqa: E731
-            self._shared = build() if os.getpid() == self.pid else worker_memo(self.token, build)
-        return self._shared
-
-    def __call__(self, i):
-        m = self.allowed.copy()
-        m[i] = False
-        D = m.nonzero()[0]
-        return D, self._gram().fit(i, D)
+    def __call__(self, block):
+        return placebo_fits(self.Zf, targets=block, donor_mask=self.allowed)
 
 
 class _PlaceboRefit:
