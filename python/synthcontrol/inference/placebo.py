@@ -53,7 +53,11 @@ def placebo_gaps(res, donor_pool="donors"):
     # blocks of a fixed size, whatever runs them: placebo_fits may batch a block's searches in
     # lockstep (whose rounding depends on the block), so the blocks -- and the answer -- are the
     # same on every engine; the engine decides only where each block runs
-    blocks = [targets[i:i + _BLOCK] for i in range(0, len(targets), _BLOCK)]
+    # (above _BATCH_UPTO units the kernel fits target by target, so the blocks only trade the Gram
+    # matrix rebuilt per block against the progress bar's steps: about 20 blocks)
+    from ..solvers.simplex import _BATCH_UPTO
+    size = _BLOCK if Z.shape[1] <= _BATCH_UPTO else max(_BLOCK, -(-len(targets) // 20))
+    blocks = [targets[i:i + size] for i in range(0, len(targets), size)]
     done = pmap(_PlaceboBlock(Zf, allowed), blocks, n_jobs=res.model.n_jobs, chunk_size=1,
                 count=len, desc="placebo fits")
     fits = [(D, fit) for block in done for _, D, fit in block]
