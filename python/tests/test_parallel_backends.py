@@ -23,8 +23,16 @@ distributed = pytest.importorskip("distributed", reason="dask.distributed is in 
 @pytest.fixture(scope="module")
 def client():
     from distributed import Client, LocalCluster
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=":0", silence_logs=40)
+    # rpy2, loaded when the cross-language tests are collected, points LD_LIBRARY_PATH at R's and the
+    # system's libraries; a worker spawned with it loads the system's libssl into this Python and
+    # fails to import ssl.  The workers start with the environment the suite started with.
+    saved = os.environ.pop("LD_LIBRARY_PATH", None)
+    try:
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=":0", silence_logs=40)
+    finally:
+        if saved is not None:
+            os.environ["LD_LIBRARY_PATH"] = saved
     c = Client(cluster)
     yield c
     c.close()
