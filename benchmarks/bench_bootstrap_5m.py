@@ -38,20 +38,21 @@ def _hwm_reset():
         pass
 
 
-def _hwm_mb():
+def _status_mb(field):
+    """A ``/proc/self/status`` field (``VmHWM``: peak resident set; ``VmRSS``: now) in MB."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmHWM"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _hwm_mb():
+    return _status_mb("VmHWM")
 
 
 def _rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return _status_mb("VmRSS")
 
 
 def main(argv=None):

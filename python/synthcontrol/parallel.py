@@ -54,7 +54,7 @@ import numpy as np
 from .errors import SpecificationError
 
 __all__ = ["pmap", "parallel_backend", "current_backend", "plan", "resolve_n_jobs", "task_seeds",
-           "progress_scope", "progress_bar", "worker_memo", "new_token", "ENGINES"]
+           "progress_scope", "progress_bar", "ENGINES"]
 
 ENGINES = ("serial", "processes", "dask")
 
@@ -111,8 +111,8 @@ def parallel_backend(engine="processes", n_jobs=None, *, client=None, progress=N
     engine : {"serial", "processes", "dask"}
         Where :func:`pmap` runs its tasks (see the module's text).
     n_jobs : int, optional
-        Worker processes for ``"processes"`` (joblib's convention; default every core).  Ignored by
-        ``"dask"``, whose cluster decides, and by ``"serial"``.
+        Worker processes for ``"processes"`` (joblib's convention; default every core).  An error
+        with ``"dask"`` (the cluster decides) or ``"serial"``.
     client : distributed.Client, optional
         ``"dask"`` only: the client to submit to (default: the current client).
     progress : bool or None
@@ -124,6 +124,10 @@ def parallel_backend(engine="processes", n_jobs=None, *, client=None, progress=N
         raise SpecificationError(f"engine must be one of {ENGINES}, got {engine!r}")
     if n_jobs is not None:
         resolve_n_jobs(n_jobs)
+        if engine != "processes":  # an argument the engine would ignore is said, not dropped
+            raise SpecificationError(f"n_jobs is for engine='processes'; engine={engine!r} "
+                                     + ("runs in this process" if engine == "serial" else
+                                        "uses the cluster's workers (size the cluster instead)"))
     progress = _check_progress(progress)
     if engine == "dask":
         client = _dask_client(client)
@@ -276,28 +280,6 @@ def _lazy_chunks(items, size):
         if not part:
             return
         yield part
-
-
-# ------------------------------------------------------------------------------------------------
-# per-process memo: what every task of one call would otherwise rebuild (a shared Gram matrix)
-# ------------------------------------------------------------------------------------------------
-_WORKER_MEMO: dict = {}
-
-
-def new_token() -> str:
-    """A key for :func:`worker_memo`, made once per call in the calling process."""
-    return uuid.uuid4().hex
-
-
-def worker_memo(token, build):
-    """``build()`` once per process for ``token`` (the last two kept): the tasks of one call that
-    land on the same worker share what it builds; results do not depend on it."""
-    hit = _WORKER_MEMO.get(token)
-    if hit is None:
-        if len(_WORKER_MEMO) >= 2:
-            _WORKER_MEMO.pop(next(iter(_WORKER_MEMO)))
-        hit = _WORKER_MEMO[token] = build()
-    return hit
 
 
 # ------------------------------------------------------------------------------------------------

@@ -183,6 +183,10 @@ def test_backend_block_errors():
     with pytest.raises(sc.SpecificationError, match="n_jobs"):
         with sc.parallel_backend("processes", n_jobs=0):
             pass
+    for engine in ("serial", "dask"):  # n_jobs would be ignored there: an error, not a silent drop
+        with pytest.raises(sc.SpecificationError, match="n_jobs is for engine='processes'"):
+            with sc.parallel_backend(engine, n_jobs=2):
+                pass
     with pytest.raises(sc.SpecificationError, match="progress must be"):
         with sc.parallel_backend("serial", progress="yes"):
             pass
