@@ -260,10 +260,21 @@ def _sorted_labels(s: pd.Series):
         return uniq, codes
     rank = np.empty(len(order), dtype=np.intp)
     rank[order] = np.arange(len(order))
-    return uniq[order], np.where(codes < 0, -1, rank[np.maximum(codes, 0)])
+    # Index.take, not uniq[order]: for Arrow-backed strings __getitem__ is ~10x slower
+    return uniq.take(order), np.where(codes < 0, -1, rank[np.maximum(codes, 0)])
+
+
+def _positions(times: pd.Index, tcol: pd.Series) -> np.ndarray:
+    """Each row's period position in ``times`` (which holds every value of ``tcol``, sorted): a
+    binary search for plain numeric periods, the Index's hash lookup otherwise."""
+    if times.dtype.kind in "iuf" and not isinstance(times, pd.CategoricalIndex) and times.is_monotonic_increasing:
+        return np.searchsorted(times.to_numpy(), tcol.to_numpy()).astype(np.intp, copy=False)
+    return times.get_indexer(tcol)
 
 
 def _sorted_periods(s: pd.Series, column) -> pd.Index:
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu":  # plain integers (years, weeks): sort directly
+        return pd.Index(np.unique(s.to_numpy()))
     try:
         return pd.Index(pd.unique(s)).sort_values()
     except TypeError as e:
@@ -278,6 +289,8 @@ def numeric_values(s: pd.Series, what: str, phrase: str = "must be numeric, got 
     and its row.  Text is not read as numbers here: a number stored as text in a value column
     usually means a column that did not parse."""
     dt = s.dtype
+    if isinstance(dt, np.dtype) and dt.kind in "fiu":  # numpy numbers: NaN already marks the missing
+        return np.array(s.to_numpy(), dtype=float)  # a copy: never a view of the caller's column
     if pd.api.types.is_bool_dtype(dt) or (pd.api.types.is_numeric_dtype(dt)
                                           and not pd.api.types.is_complex_dtype(dt)):
         return s.to_numpy(dtype=float, na_value=np.nan)
@@ -300,6 +313,8 @@ def period_key(times: pd.Index):
 
 def _n_before(times: pd.Index, value) -> int:
     """How many periods of ``times`` come strictly before ``value`` (in the panel's order)."""
+    if times.dtype.kind in "iuf" and isinstance(value, numbers.Real):
+        return int(np.count_nonzero(times.to_numpy() < value))
     return int(np.count_nonzero(np.asarray(times < value)))
 
 
@@ -415,17 +430,17 @@ class Panel:
         # covariates); the cells are built from integer codes, not from a copied frame
         y = _numeric_outcome(data, outcome)
         ucol = data[unit]
+        tser = data[time]  # each column read once (a column access builds a Series)
         units, ui = _sorted_labels(ucol)  # ui < 0: a missing unit
-        for c in (unit, time):
-            missing = (ui < 0) if c == unit else (data[c].isna().to_numpy() if _has_missing(data[c]) else None)
+        for c, col in ((unit, None), (time, tser)):
+            missing = (ui < 0) if col is None else (col.isna().to_numpy() if _has_missing(col) else None)
             if missing is not None and missing.any():
                 i = data.index[missing][0]
                 raise DataError(f"column {c!r} has missing values (first at row {_py(i)!r})")
-        tser = data[time]
         tcol, notes = _normalize_time(tser, time, time_order)
 
         times = _sorted_periods(tcol, time)
-        ti = times.get_indexer(tcol)
+        ti = _positions(times, tcol)
         T, N = len(times), len(units)
         cell = ti.astype(np.int64) * N + ui
         if np.bincount(cell, minlength=T * N).max(initial=0) > 1:
@@ -513,12 +528,12 @@ class Panel:
         self.T0 = T0
 
         treated_set = set(tr.units)
-        pos = dict(zip(units, range(len(units))))
+        pos = dict(zip(units.tolist(), range(len(units))))
         if donors is None:
             is_treated = np.zeros(len(units), dtype=bool)
             is_treated[[pos[u] for u in tr.units]] = True
             donor_cols = np.flatnonzero(~is_treated)
-            donor_labels = units[donor_cols]
+            donor_labels = units[~is_treated]  # a boolean mask: the cheapest selection of an Index
         else:
             donor_labels = _as_label_list(donors)
             unknown = [u for u in donor_labels if u not in units]
@@ -676,7 +691,8 @@ def _numeric_outcome(df, outcome) -> np.ndarray:
 
 def _treatment_from_labels(treated, treatment_time, units, unit, where="", alt=" (or use a 0/1 treat column)") -> _Treatment:
     tr_units = _as_label_list(treated)
-    unknown = [u for u in tr_units if u not in units]
+    known = set(units.tolist()) if len(tr_units) else ()  # a hash set: cheaper than Index.__contains__
+    unknown = [u for u in tr_units if u not in known and u not in units]
     if unknown:
         raise DataError(
             f"treated unit(s) {_fmt_list(unknown)} not found in column {unit!r}{where}; "

@@ -728,3 +728,31 @@ def test_extreme_magnitudes_are_rescaled(s):
     np.testing.assert_allclose(fit.weights, [0.5, 0.5, 0.0], atol=1e-12)
     assert fit.converged and fit.kkt_violation < 1e-12
     assert fit.ssr == pytest.approx(base.ssr * s * s, abs=1e-12 * s * s)
+
+
+def test_warm_start_support_gives_the_cold_answer():
+    """``start=``: any starting support (the optimum's, a wrong one, a superset, one with a
+    duplicated column) ends at the cold search's optimum, to rounding: the same fitted values (unique
+    for least squares) and SSR, and the same weights where the optimum is unique (no duplicate)."""
+    from synthcontrol.solvers.simplex import simplex_ls_gram
+    rng = np.random.default_rng(11)
+    for trial in range(40):
+        T, J = rng.integers(5, 30), rng.integers(3, 40)
+        X = rng.normal(size=(T, J))
+        if trial % 4 == 0:
+            X[:, -1] = X[:, 0]  # a duplicated donor
+        y = X[:, : max(1, J // 3)] @ rng.dirichlet(np.ones(max(1, J // 3))) + 0.3 * rng.normal(size=T)
+        G, c = X.T @ X, X.T @ y
+        cold = simplex_ls_gram(G, c, X, y)
+        opt = np.flatnonzero(cold.weights)
+        starts = [opt, rng.choice(J, size=min(J, 3), replace=False), np.arange(J), np.array([0, J - 1])]
+        for S0 in starts:
+            warm = simplex_ls_gram(G, c, X, y, start=S0)
+            assert warm.converged
+            assert warm.ssr <= cold.ssr * (1 + 1e-9) + 1e-12
+            np.testing.assert_allclose(X @ warm.weights, X @ cold.weights, atol=1e-7)
+            # the weights are unique when the support's columns are affinely independent (and no
+            # other support reaches the same fit: not an exact fit, no duplicated donor)
+            Xa = np.vstack((X[:, opt], np.ones(len(opt))))
+            if trial % 4 and np.linalg.matrix_rank(Xa) == len(opt) and cold.ssr > 1e-6:
+                np.testing.assert_allclose(warm.weights, cold.weights, atol=1e-7)

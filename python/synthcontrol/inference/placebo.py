@@ -206,19 +206,17 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
                 f"have nothing to compare with. Use a larger exclude_mspe_ratio (Abadie et al. 2010 use 20, 5 "
                 f"and 2) or None{why}")
         keep[1:] &= passes
-    table = pd.DataFrame({
-        "unit": [p.treated_label] + list(frame.columns[1:]),
-        "treated": [True] + [False] * n_all,
-        "att": att,
-        "pre_rmspe": pre_rmspe,
-        "post_rmspe": post_rmspe,
-        "rmspe_ratio": ratio,
-        "ratio_defined": defined,
-        "included": keep,
-    })
+    # the unit labels, built once (the table's column and the returned gaps' columns; building fresh
+    # frames rather than slicing and renaming ``frame`` spares pandas' copies of its attrs)
+    units = pd.Index([p.treated_label]).append(frame.columns[1:])
+    treated = np.zeros(G.shape[1], dtype=bool)
+    treated[0] = True
+    cols = {"unit": units, "treated": treated, "att": att, "pre_rmspe": pre_rmspe,
+            "post_rmspe": post_rmspe, "rmspe_ratio": ratio, "ratio_defined": defined, "included": keep}
     if "certified" in frame.attrs:  # each fit's own certificate: which placebo fits to doubt, by name
-        table["certified"] = frame.attrs["certified"]
-        table["bound_gap" if res.V is not None else "kkt_violation"] = frame.attrs["certificate"]
+        cols["certified"] = frame.attrs["certified"]
+        cols["bound_gap" if res.V is not None else "kkt_violation"] = frame.attrs["certificate"]
+    table = pd.DataFrame(cols)
     placebo_att = att[1:][keep[1:]]
     n_placebo = int(keep[1:].sum())
     details = {
@@ -238,7 +236,7 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
         "placebo_att_max": float(placebo_att.max()) if n_placebo else np.nan,
         ("max_bound_gap" if res.V is not None else "max_kkt_violation"): kkt,
         "table": table,
-        "gaps": frame.loc[:, keep].rename(columns={"__treated__": p.treated_label}),
+        "gaps": pd.DataFrame(G[:, keep], index=frame.index, columns=units[keep]),
     }
     if statistic == "rmspe_ratio":
         if n_undefined:
@@ -270,8 +268,7 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
         p_value = (count + 1) / (n_placebo + 1)
     if "n_uncertified_fits" in frame.attrs:
         if "certified" in frame.attrs and not frame.attrs["certified"][1:].all():
-            details["uncertified_units"] = [u for u, ok in zip(table["unit"][1:], frame.attrs["certified"][1:])
-                                            if not ok]
+            details["uncertified_units"] = [u for u, ok in zip(units[1:], frame.attrs["certified"][1:]) if not ok]
         who = "placebo"
         if details.get("uncertified_units"):
             names = details["uncertified_units"]

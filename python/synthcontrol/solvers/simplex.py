@@ -420,7 +420,7 @@ def _rescaled(fit, s):
                           centre_ratio=fit.centre_ratio)
 
 
-def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donors=None) -> SimplexFit:
+def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donors=None, start=None) -> SimplexFit:
     """Active-set solve given the Gram matrix ``G = X'X`` and ``c = X'y``.
 
     With ``polish=False`` the problem is the quadratic programme
@@ -437,6 +437,12 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donor
     clean (KKT violation above 1e-10, or not finite), the fit is redone with
     every small solve checked and, if singular, replaced by an SVD solve on X;
     the better of the two (by SSR, then KKT) is returned.
+
+    ``start``: an optional support (donor indices) to start from -- e.g. the previous solution's,
+    when a search solves a sequence of nearby problems.  The search starts at the subproblem optimum
+    on that support (moved back into the simplex by the usual ratio steps) instead of at the best
+    single donor.  The answer is the same function of the optimal support, so only the number of
+    steps changes; a start whose solve is not finite is ignored.
     """
     Dix = None if donors is None else np.asarray(donors, dtype=np.intp)
     J = G.shape[0] if Dix is None else len(Dix)
@@ -484,6 +490,9 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donor
     banned = None  # entering candidates rejected for rounding reasons (reset on progress)
     n_iter = 0
     converged = False
+    if start is not None and len(start) > 1:
+        w, S, in_S, n_iter = _warm_start(Kb, Xs, y, np.unique(np.asarray(start, dtype=np.intp)), J, w, S,
+                                         in_S, safe, solve_norms)
     while n_iter < max_iter:
         # half gradient of SSR; w is zero off the support, so G @ w needs only its columns:
         # O(J |S|) instead of O(J^2) per iteration
@@ -558,6 +567,43 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donor
         if (other.converged, -other.ssr, -other.kkt_violation) > (fit.converged, -fit.ssr, -kkt):
             return other
     return fit
+
+
+def _warm_start(Kb, Xs, y, S0, J, w, S, in_S, safe, solve_norms):
+    """The search's starting point on the support ``S0``: from the barycentre of ``S0`` (feasible),
+    ratio steps towards the subproblem optimum on the current support, dropping the weights that hit
+    zero, until that optimum is inside the simplex.  Returns ``(w, S, in_S, n_solves)``, or the cold
+    start given (``w, S, in_S``, 0) when a solve is not finite."""
+    k = len(S0)
+    Sx = np.concatenate((S0, (J,)))
+    ws = np.full(k, 1.0 / k)
+    n = 0
+    while True:
+        z = _solve(Kb, Xs, y, Sx, safe, solve_norms)
+        n += 1
+        if not np.isfinite(z).all():
+            return w, S, in_S, 0
+        neg = z <= 0
+        if not neg.any():
+            ws = z
+            break
+        ratios = ws[neg] / (ws[neg] - z[neg])
+        alpha = float(ratios.min())
+        ws = ws + alpha * (z - ws)
+        drop = ws <= 0
+        drop[np.flatnonzero(neg)[ratios <= alpha * (1 + 1e-12)]] = True
+        if drop.all():
+            drop[int(np.argmax(ws))] = False
+        ws = ws[~drop]
+        Sx = np.concatenate((Sx[:-1][~drop], (J,)))
+        if len(Sx) == 2:
+            ws = np.ones(1)
+            break
+    w = np.zeros(J)
+    w[Sx[:-1]] = ws
+    in_S = np.zeros(J, dtype=bool)
+    in_S[Sx[:-1]] = True
+    return w, Sx, in_S, n
 
 
 def _polished_fit(X, y, w, colnorm, ynorm, n_iter, converged) -> SimplexFit:

@@ -124,6 +124,7 @@ class VProblem:
         self._root_eps = math.sqrt(self.eps * sx / sz * self.P / self.T)
         self._zscale = self._root_eps
         self.n_evals = 0
+        self._support = None  # the last inner solution's support (a warm start for the next)
         self._xscale = max(float(self._xc @ self._xc), sx * self.P)
 
     # ---- the exact pieces ------------------------------------------------------------------
@@ -135,14 +136,20 @@ class VProblem:
         r = self._xc - self._Xc @ w
         return float(v @ (r * r))
 
-    def inner(self, v) -> np.ndarray:
-        """Donor weights optimal for ``v`` (ties broken toward the outcome fit)."""
+    def inner(self, v, exact=True) -> np.ndarray:
+        """Donor weights optimal for ``v`` (ties broken toward the outcome fit).  ``exact=False``:
+        the active-set search's own weights, without the final re-solve from the data and its
+        certificate -- what a search needs to compare V's (see :class:`_Tracker`)."""
         self.n_evals += 1
         sv = np.sqrt(v)
         A = np.vstack((sv[:, None] * self._Xc, self._zscale * self._Zc))
         b = np.concatenate((sv * self._xc, self._zscale * self._zc))
         G = A.T @ A
-        return simplex_ls_gram(G, A.T @ b, A, b).weights
+        # a search evaluates nearby V's in turn: start from the last solution's support (the answer
+        # is a function of the optimal support; only the number of steps changes)
+        w = simplex_ls_gram(G, A.T @ b, A, b, start=self._support, polish=exact).weights
+        self._support = np.flatnonzero(w)
+        return w
 
     def inner_gap(self, v, w) -> float:
         """Exact ``L_W(v, w) - min_W L_W(v, W)`` (>= 0 up to rounding)."""
@@ -150,8 +157,8 @@ class VProblem:
         best = simplex_ls(sv[:, None] * self._Xc, sv * self._xc)
         return max(0.0, self.loss_w(v, w) - best.ssr)
 
-    def value(self, v) -> tuple[float, np.ndarray]:
-        w = self.inner(v)
+    def value(self, v, exact=True) -> tuple[float, np.ndarray]:
+        w = self.inner(v, exact)
         return self.loss_v(w), w
 
     # ---- parameterisation for the searches -----------------------------------------------------
@@ -163,19 +170,35 @@ class VProblem:
 
 
 class _Tracker:
-    """Evaluates V's and remembers the best (loss_v, v, w)."""
+    """Evaluates V's for a search and remembers the best.
+
+    The search compares V's by the inner problem's active-set solution alone (``exact=False``: no
+    re-solve from the data and no certificate per evaluation, about half an evaluation's cost);
+    :attr:`best` is the best V's exact ``(loss_v, v, w)``, evaluated once when asked."""
 
     def __init__(self, prob: VProblem):
         self.prob = prob
-        self.best = (math.inf, None, None)
+        self._best = (math.inf, None, None)  # by the search's evaluations
+        self._exact = None  # _best re-evaluated exactly
 
     def __call__(self, v) -> float:
         v = np.asarray(v, dtype=float)
         v = v / v.sum()
-        loss, w = self.prob.value(v)
-        if loss < self.best[0]:
-            self.best = (loss, v, w)
+        loss, w = self.prob.value(v, exact=False)
+        if loss < self._best[0]:
+            self._best = (loss, v, w)
+            self._exact = None
         return loss
+
+    @property
+    def best(self):
+        if self._best[1] is None:
+            return self._best
+        if self._exact is None:
+            v = self._best[1]
+            loss, w = self.prob.value(v)
+            self._exact = (loss, v, w)
+        return self._exact
 
     def log(self, a) -> float:
         return self(VProblem.v_from_log(a))
