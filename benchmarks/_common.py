@@ -69,12 +69,17 @@ class Timing:
 
 def bench(fn, repeats, *, budget, min_n=1, warmup=None) -> Timing:
     """Median-of-repeats timer: one warm-up call (``warmup`` or ``fn``), then up to ``repeats``
-    timed calls, stopping early (never before ``min_n``) once they would overrun ``budget`` s."""
+    timed calls, stopping early (never before ``min_n``) once they would overrun ``budget`` s.
+
+    Items of a few milliseconds get more repeats -- as many as fit in about 0.5 s, at most 200 --
+    so that their median is not set by a handful of calls on a noisy machine (the same rule for
+    every contender; slow items keep ``repeats``)."""
     t = time.perf_counter()
     res = (warmup or fn)()
     first = time.perf_counter() - t
     times = []
-    for _ in range(repeats):
+    n = max(repeats, min(200, int(0.5 / max(first, 1e-6)))) if repeats > 1 else repeats
+    for _ in range(n):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)

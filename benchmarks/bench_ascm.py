@@ -194,7 +194,7 @@ def main(argv=None):
     print(f"  mlsynth: {IMPORT_NOTES['mlsynth']}" + ("  [skipped: --no-peers]" if args.no_peers else ""))
     preset = ", ".join(f"{k}={v}" for k, v in _BLAS_PRESET.items()) or "none preset"
     print(f"  BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']} (default 1 here; environment: {preset})")
-    print(f"  timing: median (and min) of up to {repeats} repeats after 1 warm-up; an item stops after "
+    print(f"  timing: median (and min) of up to {repeats} repeats (items under ~70 ms: as many as fit in 0.5 s, <= 200) after 1 warm-up; an item stops after "
           f"{min_n} once its timed calls pass {budget:g} s; 'n' = repeats used")
     print("  'vs ours' = time / the time of our row named after it (same work: fit vs fit, conformal on a fit vs "
           "summary() on a fit, one-call fit+conformal vs ours fit + conformal)")

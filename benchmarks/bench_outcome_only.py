@@ -237,7 +237,7 @@ def main(argv=None):
     preset = ", ".join(f"{k}={v}" for k, v in _BLAS_PRESET.items()) or "none preset"
     print(f"  BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']} (OPENBLAS/OMP/MKL_NUM_THREADS default to 1 "
           f"here; environment: {preset})")
-    print(f"  timing: median (and min) of up to {repeats} repeats after 1 warm-up, <= {budget:g} s of timed calls "
+    print(f"  timing: median (and min) of up to {repeats} repeats (items under ~70 ms: as many as fit in 0.5 s, <= 200) after 1 warm-up, <= {budget:g} s of timed calls "
           f"per item (slow items get fewer; 'n' = repeats used); '~' = estimated as fit x N")
     print(f"  data: {data}    reference: {ref_dir}")
 
