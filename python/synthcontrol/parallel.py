@@ -118,6 +118,8 @@ def parallel_backend(engine="processes", n_jobs=None, *, client=None, progress=N
     progress : bool or None
         The default ``progress`` of the calls in the block (see the module's text).
 
+    Notes
+    -----
     Results are the same for every choice; only the time differs.  Blocks nest; the innermost wins.
     """
     if engine not in ENGINES:
