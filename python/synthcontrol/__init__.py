@@ -20,6 +20,7 @@ from .parallel import parallel_backend
 from .synth_compat import SynthData, SynthOutput, from_synth_dataprep, synth, synth_dataprep, synth_tab
 
 from ._version import __version__
+from .versions import show_versions
 
 
 def __getattr__(name):  # lazy: `sc.datasets` without importing it at package import
@@ -33,4 +34,5 @@ __all__ = [
     "Panel", "panel_from_events", "SyntheticControl", "SyntheticDesign", "power_analysis", "compare_methods", "SCResult", "Inference", "datasets", "inference", "parallel_backend",
     "SynthError", "SynthWarning", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
     "synth_dataprep", "from_synth_dataprep", "synth", "synth_tab", "SynthData", "SynthOutput",
+    "show_versions", "__version__",
 ]

@@ -488,9 +488,54 @@ def cmd_design(args) -> int:
     return 0
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; each option's default shown when it has one that its help text
+    does not already state."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        d = action.default
+        if (d is not None and d is not False and d is not argparse.SUPPRESS and "default" not in text
+                and action.option_strings and action.nargs != 0):
+            text += f" (default: {d})"
+        return text
+
+
+_EXAMPLES = {
+    "top": """examples:
+  synthcontrol demo                          the rollout study on generated data (figures + report)
+  synthcontrol fit smoking.csv --unit state --time year --outcome cigsale \\
+      --treated California --treatment-time 1989 --inference placebo,loo --out prop99
+  synthcontrol design geolift.csv --unit location --time date --outcome Y --K 2 --out design
+  synthcontrol --version                     versions and the state of the optional parts
+run 'synthcontrol COMMAND --help' for a command's options.""",
+    "demo": """examples:
+  synthcontrol demo                              50,000 users, 500 bootstrap resamples
+  synthcontrol demo --n-users 5000 --n-boot 100  a quick look
+  synthcontrol demo --data logs.csv --out study   your own event log (workspace_id, user_id, ...)""",
+    "fit": """examples (the CSVs: python -c "import synthcontrol as sc; sc.datasets.load('prop99').to_csv('smoking.csv',
+index=False)", and 'kansas' for kansas.csv):
+  synthcontrol fit smoking.csv --unit state --time year --outcome cigsale \\
+      --treated California --treatment-time 1989 --out prop99
+  synthcontrol fit smoking.csv --unit state --time year --outcome cigsale \\
+      --treated California --treatment-time 1989 --inference placebo loo lto
+  synthcontrol fit kansas.csv --unit state --time year_qtr --outcome lngdpcapita \\
+      --treat treated --augment ridge --inference conformal,jackknife
+the data file may come anywhere (also after --inference), or as --data FILE.""",
+    "design": """examples (geolift.csv: python -c "import synthcontrol as sc; sc.datasets.load('geolift').to_csv('geolift.csv', index=False)"):
+  synthcontrol design geolift.csv --unit location --time date --outcome Y --K 2 --out design
+  synthcontrol design geolift.csv --unit location --time date --outcome Y --K 2 \\
+      --not-to-be-treated chicago,portland --top-K 5 --out menu""",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="synthcontrol", description="Synthetic control from the command line.")
-    sub = ap.add_subparsers(dest="command", required=True)
+    from ._version import __version__
+    ap = argparse.ArgumentParser(prog="synthcontrol", description="Synthetic control from the command line.",
+                                 epilog=_EXAMPLES["top"], formatter_class=_Help)
+    ap.add_argument("--version", action=_VersionAction, nargs=0,
+                    help=f"print the version ({__version__}), the libraries' and which optional parts work")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = argparse.ArgumentParser(add_help=False)  # where the refit loops run: every command's options
     r = run.add_argument_group("where the work runs (results are the same on every engine)")
     r.add_argument("--engine", choices=["serial", "processes", "dask"], default=None,
@@ -503,25 +548,39 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true",
                    help="no progress bars (they are on by default; off a terminal, one line per tenth of the "
                         "work, for steps over 2 s)")
-    d = sub.add_parser("demo", parents=[run], help="the global-rollout study end to end on generated data")
+    d = sub.add_parser("demo", parents=[run], help="the global-rollout study end to end on generated data",
+                       description="The global-rollout study end to end: generate a user-level event log, build "
+                                   "the workspace x week panel, fit, run the placebo and bootstrap, write figures "
+                                   "and a report.", epilog=_EXAMPLES["demo"], formatter_class=_Help)
     d.add_argument("--out", default="synthcontrol-demo", help="folder for figures and report")
     d.add_argument("--seed", type=int, default=42, help="seed of the data generator")
-    d.add_argument("--n-users", type=int, default=50_000)
-    d.add_argument("--n-boot", type=int, default=500)
+    d.add_argument("--n-users", type=int, default=50_000, help="users in the generated log")
+    d.add_argument("--n-boot", type=int, default=500, help="user-level cluster bootstrap resamples")
     d.add_argument("--data", default=None, help="use this event-log CSV instead of generating one")
     d.set_defaults(func=cmd_demo)
-    g = sub.add_parser("design", parents=[run], help="choose which units to treat in an experiment (synthetic design, SYNDES)")
-    g.add_argument("data")
-    g.add_argument("--unit", required=True)
-    g.add_argument("--time", required=True)
-    g.add_argument("--outcome", required=True)
+    g = sub.add_parser("design", parents=[run], help="choose which units to treat in an experiment (synthetic design, SYNDES)",
+                       description="Choose which units to treat before an experiment (SYNDES): the treated set, "
+                                   "its weights and the donors' weights, with proven optimality where the solver "
+                                   "proves it, and the design's power.", epilog=_EXAMPLES["design"],
+                       formatter_class=_Help)
+    g.add_argument("data", help="long CSV: one row per unit and period")
+    g.add_argument("--unit", required=True, help="column naming the unit (market, store, state)")
+    g.add_argument("--time", required=True, help="column naming the period")
+    g.add_argument("--outcome", required=True, help="column of the outcome to design on")
     g.add_argument("--post-col", default=None, help="0/1 column marking the post-treatment periods (wins over --T0)")
     g.add_argument("--T0", default=None, help="number of pre-treatment periods (default: all: a plan)")
     g.add_argument("--K", default="3", help="units to treat (per arm); 'none' lets two_way_global choose")
     g.add_argument("--mode", default="two_way_global",
-                   choices=["two_way_global", "one_way_global", "per_unit", "two_way_global_annealed"])
+                   choices=["two_way_global", "one_way_global", "per_unit", "two_way_global_annealed"],
+                   help="the design objective (docs: design.md): two_way_global weights the treated and the donors "
+                        "(homogeneous effects), one_way_global averages the treated equally, per_unit gives each "
+                        "treated unit its own synthetic control, two_way_global_annealed searches the two-way "
+                        "objective by seeded annealing (very large problems; not proven optimal)")
     g.add_argument("--lam", default=None, help="ridge weight (default: the mean pre-period variance of a unit)")
-    g.add_argument("--solver", default="auto", choices=["auto", "exact", "SCIP"])
+    g.add_argument("--solver", default="auto", choices=["auto", "exact", "SCIP"],
+                   help="exact: best-first search over the treated sets with a proof of optimality; SCIP: the "
+                        "mixed-integer programme under --gap-limit/--time-limit; auto: exact up to 2,000,000 "
+                        "treated sets, else SCIP")
     g.add_argument("--gap-limit", default=None, help="SCIP: relative gap to stop at (default 0.05)")
     g.add_argument("--time-limit", default=None, help="seconds (default 60), or 'none'")
     g.add_argument("--costs", default=None, help="column with each unit's cost of treatment (with --budget)")
@@ -557,26 +616,30 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default=None, help="folder for design.png, power.png, power_curve.csv, design.json "
                                                "(and menu.csv, pareto.png with --top-K)")
     g.set_defaults(func=cmd_design)
-    f = sub.add_parser("fit", parents=[run], help="fit a synthetic control to a long CSV")
-    f.add_argument("data")
-    f.add_argument("--unit", required=True)
-    f.add_argument("--time", required=True)
-    f.add_argument("--outcome", required=True)
+    f = sub.add_parser("fit", parents=[run], help="fit a synthetic control to a long CSV",
+                       description="Fit a synthetic control to a long CSV (one row per unit and period), run "
+                                   "the chosen inference, and print (and with --out write) the results.",
+                       epilog=_EXAMPLES["fit"], formatter_class=_Help)
+    f.add_argument("data", nargs="?", default=None, help="long CSV: one row per unit and period (or --data)")
+    f.add_argument("--data", dest="data_opt", metavar="FILE", default=None, help="the data CSV, as an option")
+    f.add_argument("--unit", required=True, help="column naming the unit (state, workspace, market)")
+    f.add_argument("--time", required=True, help="column naming the period (numbers, dates, or --time-order)")
+    f.add_argument("--outcome", required=True, help="column of the outcome")
     f.add_argument("--treated", action="append", help="treated unit(s); repeat or comma-separate")
-    f.add_argument("--treatment-time")
+    f.add_argument("--treatment-time", help="the first treated period (with --treated)")
     f.add_argument("--treat", help="0/1 treatment column (instead of --treated/--treatment-time)")
     f.add_argument("--time-order", action="append",
                    help="the period labels in order, comma-separated (repeatable), for text periods that are "
                         "neither numbers nor ISO dates, e.g. --time-order Q1-20,Q2-20,Q3-20")
-    f.add_argument("--fill", choices=["interpolate"], default=None)
+    f.add_argument("--fill", choices=["interpolate"], default=None,
+                   help="fill missing outcome cells by linear interpolation (default: a missing cell is an error)")
     from .inference.base import methods
-    f.add_argument("--inference", nargs="*", default=None,
-                   choices=list(dict.fromkeys(n for m in methods() for n in (m.cli_name or m.name, m.name, *m.aliases))),
-                   metavar="METHOD",
-                   help="inference methods to run, from the registry: "
+    f.add_argument("--inference", nargs="*", default=None, metavar="METHOD",
+                   help="inference methods to run, space- or comma-separated, from the registry: "
                         + "; ".join(f"{m.cli_name or m.name} ({m.title})" for m in methods())
                         + ". Default: placebo (conformal with --augment ridge)")
-    f.add_argument("--placebo-pool", choices=["donors", "all"], default="donors")
+    f.add_argument("--placebo-pool", choices=["donors", "all"], default="donors",
+                   help="donors of each placebo fit: the other donors, or also the treated unit (ADH 2010)")
     f.add_argument("--covariates", action="append",
                    help="covariate predictors, comma-separated (averaged over --predictor-window)")
     f.add_argument("--predictor-window", help="START:END averaging window of --covariates")
@@ -584,7 +647,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a covariate over its own window, COLUMN:START:END (repeatable)")
     f.add_argument("--outcome-lags", action="append", help="outcome periods used as predictors, comma-separated")
     f.add_argument("--fit-window", help="START:END periods whose outcome fit the V search minimises")
-    f.add_argument("--backend", default="auto", choices=["auto", "outcome-only", "malo", "mscmt", "penalized"])
+    f.add_argument("--backend", default="auto", choices=["auto", "outcome-only", "malo", "mscmt", "penalized"],
+                   help="the weights' solver: auto = outcome-only without covariates, else the certified V "
+                        "search (docs: outcome_only.md, covariates.md)")
     f.add_argument("--augment", choices=["ridge"], default=None,
                    help="ridge-augmented SCM (augsynth's progfunc='Ridge'); --covariates are then unit means")
     f.add_argument("--ridge-lambda", default=None, help="fixed ridge penalty (default: CV)")
@@ -597,7 +662,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "conformal permutations); default: each method's own (0)")
     f.add_argument("--max-pairs", default=None, help="LTO: evaluate a seeded subset of donor pairs")
     f.add_argument("--K", default=None, help="t-test: number of folds, or 'auto' (default: the t-test's own, 3)")
-    f.add_argument("--out", default=None)
+    f.add_argument("--out", default=None, help="folder for figures, effects.csv, results.json and summary.txt "
+                                               "(default: print only)")
     f.set_defaults(func=cmd_fit)
     return ap
 
@@ -628,10 +694,45 @@ def _where_it_runs(args):
         yield
 
 
+class _VersionAction(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .versions import show_versions
+        show_versions()
+        parser.exit()
+
+
+def _inference_and_data(args):
+    """``--inference`` as names (space- or comma-separated, checked against the registry), and the
+    data file wherever it was given: positional, ``--data``, or among ``--inference``'s words (where
+    argparse puts a path written after the method names)."""
+    from .errors import SpecificationError
+    from .inference.base import methods
+    known = list(dict.fromkeys(n for m in methods() for n in (m.cli_name or m.name, m.name, *m.aliases)))
+    data = [d for d in (args.data, args.data_opt) if d is not None]
+    names = None
+    if args.inference is not None:
+        names = []
+        for word in args.inference:
+            for item in filter(None, (w.strip() for w in word.split(","))):
+                if item in known:
+                    names.append(item)
+                elif Path(item).is_file() or item.lower().endswith((".csv", ".csv.gz")):
+                    data.append(item)
+                else:
+                    raise SpecificationError(f"--inference: unknown method {item!r}; choose from {', '.join(known)}")
+    if len(data) > 1:
+        raise SpecificationError(f"the data file is given twice ({', '.join(map(repr, data))}); give one")
+    if not data:
+        raise SpecificationError("no data file: synthcontrol fit DATA.csv --unit ... (or --data DATA.csv)")
+    args.data, args.inference = data[0], names
+
+
 def main(argv=None) -> int:
     from .errors import SynthError
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "fit":
+            _inference_and_data(args)
         with _where_it_runs(args):
             return args.func(args)
     except (SynthError, OSError) as e:

@@ -131,3 +131,81 @@ def test_fit_modern_inference(tmp_path, capsys):
     assert main(["fit", str(f), "--unit", "state", "--time", "year", "--outcome", "cigsale",
                  "--treated", "California", "--treatment-time", "1989", "--inference", "ttest",
                  "--K", "three"]) == 2
+
+
+# ---- what a newcomer meets: help, defaults, the data path anywhere, versions (#17)
+def _fit_args(f):
+    return ["--unit", "state", "--time", "year", "--outcome", "cigsale", "--treated", "California",
+            "--treatment-time", "1989"]
+
+
+def test_fit_takes_the_data_path_anywhere(capsys):
+    f = str(need_file(data_dir() / "smoking.csv"))
+    # after --inference (argparse hands it to --inference's words), comma lists, or --data
+    for argv in (["fit", *_fit_args(f), "--inference", "placebo", "loo", f],
+                 ["fit", *_fit_args(f), "--inference", "placebo,loo", "--data", f],
+                 ["fit", f, *_fit_args(f), "--inference", "placebo, loo"]):
+        assert main(argv) == 0, argv
+        text = capsys.readouterr().out
+        assert "placebo" in text.lower() and "dropped" in text  # the placebo and the LOO table
+    assert main(["fit", *_fit_args(f), "--inference", "placebo,bogus", f]) == 2
+    assert "unknown method 'bogus'" in capsys.readouterr().err
+    assert main(["fit", *_fit_args(f)]) == 2
+    assert "no data file" in capsys.readouterr().err
+    assert main(["fit", f, "--data", f, *_fit_args(f)]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+def test_every_option_has_help_and_examples(capsys):
+    from synthcontrol.cli import build_parser
+    ap = build_parser()
+    sub = next(a for a in ap._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, p in sub.choices.items():
+        missing = [a.dest for a in p._actions if not (a.help or "").strip()]
+        assert not missing, f"{name}: options without help: {missing}"
+        text = p.format_help()
+        assert "examples" in text and "synthcontrol " + name in text, name
+    fit_help = sub.choices["fit"].format_help()
+    assert "(default: donors)" in fit_help and "(default: auto)" in fit_help  # defaults shown
+    assert "--data FILE" in fit_help
+    demo_help = sub.choices["demo"].format_help()
+    assert "(default: 50000)" in demo_help and "(default: 500)" in demo_help
+    assert "examples:" in ap.format_help()
+
+
+def test_version_lists_the_optional_parts(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    import synthcontrol as sc
+    assert out.startswith(f"synthcontrol {sc.__version__}")
+    for part in ("C extension (SCPI kernel)", "SCIP (pyscipopt)", "Dask distributed", "tqdm"):
+        assert part in out
+    v = sc.show_versions(file=__import__("io").StringIO())
+    assert v["libraries"]["numpy"] and set(v["optional"]) >= {"C extension (SCPI kernel)", "SCIP (pyscipopt)"}
+
+
+def test_missing_c_extension_is_said_once(monkeypatch, p99data):
+    """Without the compiled SCPI kernel the Clarabel fallback runs, and a SynthWarning says so --
+    on the first slow call only; show_versions reports the part as not built."""
+    import io
+    import warnings
+
+    import synthcontrol as sc
+    from synthcontrol import versions
+    from synthcontrol.solvers import ballsimplex
+    monkeypatch.setattr(ballsimplex, "available", lambda: False)
+    monkeypatch.setattr(versions, "_NOTICED", set())
+    p = sc.Panel(p99data, unit="state", time="year", outcome="cigsale", treated="California", treatment_time=1989)
+    res = sc.SyntheticControl().fit(p)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        first = res.scpi(sims=60, seed=1)
+        res._memo.clear()
+        res.scpi(sims=60, seed=2)
+    said = [x for x in w if "SCPI kernel" in str(x.message)]
+    assert len(said) == 1 and issubclass(said[0].category, sc.SynthWarning)
+    assert first.details["solver"].startswith("Clarabel") if "solver" in first.details else True
+    v = sc.show_versions(file=io.StringIO())
+    assert v["optional"]["C extension (SCPI kernel)"]["working"] is False
