@@ -23,9 +23,25 @@ def _fig_ax(ax, figsize=(9, 4.5)):
 
 
 def _treatment_line(ax, res):
+    """The treatment date (a dotted line) and the post-treatment periods (shaded)."""
     p = res.panel
+    times = np.asarray(p.times)
+    post = np.asarray(p.post, dtype=bool)
+    if post.any():
+        ax.axvspan(times[post][0], times[post][-1], color="#000000", alpha=0.05, linewidth=0,
+                   label="post-treatment")
     ax.axvline(p.treatment_time, color="#555555", linestyle=":", linewidth=1.3,
                label=f"treatment ({p.treatment_time})")
+
+
+def _axis_label(name) -> str:
+    """A column name as an axis label: underscores as spaces (``task_completed`` -> ``task completed``)."""
+    return str(name).replace("_", " ")
+
+
+def _legend(ax, ncol=4):
+    """One legend style: below the axes, so that it never sits on the data."""
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=ncol)
 
 
 def plot_result(res, kind="trajectory", ax=None, **kwargs):
@@ -45,10 +61,10 @@ def _trajectory(res, ax=None, title=None):
     ax.plot(t, res.counterfactual.to_numpy(), color=SYNTH, marker="s", markersize=3, linestyle="--",
             linewidth=1.8, label="synthetic control")
     _treatment_line(ax, res)
-    ax.set_xlabel(p.time)
-    ax.set_ylabel(p.outcome)
-    ax.set_title(title or f"Treated vs synthetic control — ATT {res.att:+.4g}, pre RMSE {res.pre_rmse:.3g}")
-    ax.legend(frameon=False)
+    ax.set_xlabel(_axis_label(p.time))
+    ax.set_ylabel(_axis_label(p.outcome))
+    ax.set_title(title or f"Treated vs synthetic control — ATT {res.att:+.4g}, pre-period RMSE {res.pre_rmse:.3g}")
+    _legend(ax)
     fig.tight_layout()
     return fig
 
@@ -63,10 +79,10 @@ def _gap(res, ax=None, title=None):
     ax.fill_between(np.asarray(p.times)[post], 0, g[post], color=TREATED, alpha=0.15,
                     label=f"post-period mean {res.att:+.4g}")
     _treatment_line(ax, res)
-    ax.set_xlabel(p.time)
-    ax.set_ylabel(f"gap in {p.outcome}")
+    ax.set_xlabel(_axis_label(p.time))
+    ax.set_ylabel(f"gap in {_axis_label(p.outcome)}")
     ax.set_title(title or "Gap between the treated unit and its synthetic control")
-    ax.legend(frameon=False)
+    _legend(ax)
     fig.tight_layout()
     return fig
 
@@ -84,12 +100,15 @@ def _weights(res, ax=None, threshold=1e-3, title=None):
     return fig
 
 
-def _placebo(res, ax=None, statistic=None, title=None, inference=None, **kwargs):
+def _placebo(res, ax=None, statistic=None, title=None, inference=None, mspe_cut=20.0, **kwargs):
     """Left: every placebo's gap path in grey, the treated one in red.
     Right: the placebo distribution of the test statistic with the observed value.
 
     ``inference``: the placebo test to draw (from ``res.placebo(...)``); without it the test is run
-    here with ``statistic`` (default ``"mean_gap"``) and the other keywords."""
+    here with ``statistic`` (default ``"mean_gap"``) and the other keywords.  ``mspe_cut``: placebos
+    whose pre-period MSPE exceeds this multiple of the treated unit's (of the placebos' median when the
+    treated series is a group's average) are not drawn on the left (a badly fitted placebo's gaps
+    would squash the axis; Abadie et al. 2010 use 20, 5 and 2); the legend says how many.  ``None`` draws them all.  The test itself is not changed."""
     import matplotlib.pyplot as plt
     inf = inference
     if inf is not None:
@@ -107,16 +126,29 @@ def _placebo(res, ax=None, statistic=None, title=None, inference=None, **kwargs)
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     else:
         fig, a1, a2 = ax.figure, ax, None
-    for c in gaps.columns[1:]:
-        a1.plot(p.times, gaps[c].to_numpy(), color=GREY, linewidth=0.9, alpha=0.7)
-    a1.plot(p.times, gaps.iloc[:, 0].to_numpy(), color=TREATED, linewidth=2.2, label=p.treated_label)
-    a1.plot([], [], color=GREY, label=f"placebos ({d['n_placebos']})")
+    G = gaps.to_numpy()
+    pre = ~np.asarray(p.post, dtype=bool)
+    mspe = np.mean(G[pre] ** 2, axis=0)
+    drawn = np.ones(G.shape[1], dtype=bool)
+    # relative to the treated unit's pre-MSPE (Abadie et al.); for a treated group's average, which is
+    # smoother than any single unit, relative to the placebos' median (else no placebo would be drawn)
+    group = len(p.treated_units) > 1
+    ref, ref_name = (float(np.median(mspe[1:])), "the placebos' median") if group else (mspe[0], "the treated's")
+    if mspe_cut is not None and G.shape[1] > 1:
+        drawn[1:] = mspe[1:] <= float(mspe_cut) * max(ref, 1e-300)
+    for j in np.flatnonzero(drawn[1:]) + 1:
+        a1.plot(p.times, G[:, j], color=GREY, linewidth=0.9, alpha=0.7)
+    a1.plot(p.times, G[:, 0], color=TREATED, linewidth=2.2, label=p.treated_label)
+    hidden = int((~drawn).sum())
+    a1.plot([], [], color=GREY, label=f"placebos ({int(drawn[1:].sum())}"
+            + (f"; {hidden} with pre-MSPE > {mspe_cut:g}x {ref_name} not drawn)" if hidden else ")"))
     a1.axhline(0, color="black", linewidth=0.8)
     _treatment_line(a1, res)
-    a1.set_xlabel(p.time)
-    a1.set_ylabel(f"gap in {p.outcome}")
-    a1.set_title(title or f"In-space placebo — p = {inf.p_value:.4f} ({d['statistic']})")
-    a1.legend(frameon=False, fontsize=8)
+    a1.set_xlabel(_axis_label(p.time))
+    a1.set_ylabel(f"gap in {_axis_label(p.outcome)}")
+    what = "post/pre RMSPE ratio" if d["statistic"] == "rmspe_ratio" else "mean post-period gap"
+    a1.set_title(title or f"In-space placebo — p = {inf.p_value:.4f} (rank of the {what})")
+    _legend(a1, ncol=2)
     if a2 is not None:
         tab = d["table"]
         tab = tab[tab["included"]]
@@ -124,11 +156,12 @@ def _placebo(res, ax=None, statistic=None, title=None, inference=None, **kwargs)
         vals = tab.loc[~tab["treated"], col].to_numpy()
         obs = float(tab.loc[tab["treated"], col].iloc[0])
         a2.hist(vals, bins=min(20, max(5, len(vals) // 2)), color=GREY, edgecolor="white")
-        a2.axvline(obs, color=TREATED, linewidth=2.2, label=f"observed {obs:+.4g}")
-        a2.set_xlabel("post/pre RMSPE ratio" if col == "rmspe_ratio" else "placebo mean post-period gap")
-        a2.set_ylabel("placebos")
-        a2.legend(frameon=False, fontsize=8)
-        a2.set_title("Placebo distribution")
+        a2.axvline(obs, color=TREATED, linewidth=2.2,
+                   label=(f"observed ratio {obs:.3g}" if col == "rmspe_ratio" else f"observed mean gap {obs:+.4g}"))
+        a2.set_xlabel("post/pre RMSPE ratio" if col == "rmspe_ratio" else "mean post-period gap")
+        a2.set_ylabel("placebo units")
+        _legend(a2, ncol=1)
+        a2.set_title(f"Placebo distribution of the {what}")
     fig.tight_layout()
     return fig
 
@@ -147,7 +180,7 @@ def plot_bootstrap(inf, ax=None, truth=None):
     ax.set_xlabel("ATT in bootstrap resample")
     ax.set_ylabel("resamples")
     ax.set_title(f"User-level cluster bootstrap ({d['n_boot']} resamples)")
-    ax.legend(frameon=False, fontsize=8)
+    _legend(ax, ncol=2 if truth is None else 3)
     fig.tight_layout()
     return fig
 
@@ -163,6 +196,6 @@ def plot_leave_one_out(loo, ax=None):
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel("ATT without the donor")
     ax.set_title("Leave-one-out donor sensitivity")
-    ax.legend(frameon=False, fontsize=8)
+    _legend(ax, ncol=1)
     fig.tight_layout()
     return fig

@@ -275,6 +275,18 @@ def placebo_test(res, statistic="rmspe_ratio", exclude_mspe_ratio=None, donor_po
         count = int(np.sum(np.abs(placebo_att) >= abs(att[0]) - RTOL * scale))
         details["n_as_extreme"] = count
         p_value = (count + 1) / (n_placebo + 1)
+        # a treated group's average against single placebo units: the average is smoother, so the
+        # placebos' spread is single-unit noise and the test has little power (said, with the remedy)
+        n_tr = len(p.treated_units)
+        single = float(np.median(pre_rmspe[1:][keep[1:]])) if n_placebo else np.nan
+        if n_tr > 1 and np.isfinite(single) and single > 2.0 * pre_rmspe[0]:
+            details["smoothness_ratio"] = single / max(pre_rmspe[0], 1e-300)
+            say(f"placebo: the treated series is the average of {n_tr} units (pre-period RMSPE "
+                f"{pre_rmspe[0]:.4g}) and each placebo a single unit (median {single:.4g}, "
+                f"{details['smoothness_ratio']:.1f}x noisier): the mean-gap test compares unlike series and has "
+                f"little power here (it is conservative: a small p is still evidence, a large one says little). "
+                f"statistic='rmspe_ratio' scales each unit by its own pre-period fit (details['smoothness_ratio'])",
+                details)
     if "n_uncertified_fits" in frame.attrs:
         if "certified" in frame.attrs and not frame.attrs["certified"][1:].all():
             details["uncertified_units"] = [u for u, ok in zip(units[1:], frame.attrs["certified"][1:]) if not ok]

@@ -1,0 +1,75 @@
+"""What a user sees: the placebo figure's filtering and labels, and the warning when a treated
+group's average is compared with single placebo units (#17)."""
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+import pytest
+
+import synthcontrol as sc
+from synthcontrol.plotting import GREY
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def rollout(rollout_logs):
+    p = sc.panel_from_events(rollout_logs, unit="workspace_id", time="signup_week", outcome="task_completed",
+                             cluster="user_id", treated=range(25), treatment_time=20, window=(0, 30))
+    return sc.SyntheticControl().fit(p)
+
+
+@pytest.fixture(scope="module")
+def prop99(p99data):
+    p = sc.Panel(p99data, unit="state", time="year", outcome="cigsale", treated="California", treatment_time=1989)
+    return sc.SyntheticControl().fit(p)
+
+
+def _said(fn):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [str(x.message) for x in w if issubclass(x.category, sc.SynthWarning)]
+
+
+def test_group_average_against_single_placebos_is_said(rollout, prop99):
+    inf, said = _said(lambda: rollout.placebo(statistic="mean_gap"))
+    assert any("little power" in m and "average of 25 units" in m for m in said), said
+    assert inf.details["smoothness_ratio"] > 2  # 2.3 on the tutorial's log (9.1 on the demo's generated one)
+    _, said = _said(lambda: rollout.placebo(statistic="rmspe_ratio"))
+    assert not any("little power" in m for m in said)
+    inf, said = _said(lambda: prop99.placebo(statistic="mean_gap"))  # one treated unit: nothing to say
+    assert not any("little power" in m for m in said) and "smoothness_ratio" not in inf.details
+
+
+def _grey_lines(ax):
+    return [ln for ln in ax.lines if ln.get_color() == GREY and len(ln.get_xdata())]
+
+
+def test_placebo_figure_hides_badly_fitted_placebos_and_says_so(prop99):
+    inf = prop99.placebo(donor_pool="all")
+    fig = prop99.plot("placebo", inference=inf)
+    a1, a2 = fig.axes[:2]
+    # Abadie's cut: pre-MSPE above 20x California's; the legend counts what is not drawn
+    tab = inf.details["table"]
+    cut = 20 * tab["pre_rmspe"].iloc[0] ** 2
+    n_bad = int((tab["pre_rmspe"].iloc[1:] ** 2 > cut).sum())
+    assert n_bad >= 1
+    assert len(_grey_lines(a1)) == inf.details["n_placebos"] - n_bad
+    legend = [t.get_text() for t in a1.get_legend().get_texts()]
+    assert any(f"{n_bad} with pre-MSPE > 20x the treated's not drawn" in t for t in legend), legend
+    assert a1.get_xlabel() == "year" and a1.get_ylabel() == "gap in cigsale"
+    assert any(a.get_label() == "post-treatment" for a in a1.patches)  # the shaded post period
+    assert any("observed ratio" in t.get_text() for t in a2.get_legend().get_texts())  # not "+12.44"
+    everything = prop99.plot("placebo", inference=inf, mspe_cut=None)
+    assert len(_grey_lines(everything.axes[0])) == inf.details["n_placebos"]
+
+
+def test_group_placebo_figure_cuts_relative_to_the_placebos(rollout):
+    """A group's average is smoother than any unit: the cut is taken against the placebos' median,
+    so the placebos are drawn (against the treated's MSPE none would be)."""
+    inf = rollout.placebo(statistic="rmspe_ratio")
+    fig = rollout.plot("placebo", inference=inf)
+    assert len(_grey_lines(fig.axes[0])) >= inf.details["n_placebos"] - 2
+    assert fig.axes[0].get_xlabel() == "signup week"  # underscores as spaces
