@@ -1,4 +1,4 @@
-"""Every Python example in docs/*.md runs, from a clean folder, on the packaged data, without
+"""Every Python example in docs/*.md and README.md runs, from a clean folder, on the packaged data, without
 writing into docs/ (docs/_check_examples.py, one fresh interpreter per page)."""
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ _spec = importlib.util.spec_from_file_location("_check_examples", REPO / "docs" 
 checker = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(checker)
 
-PAGES = sorted(p for p in (REPO / "docs").glob("*.md") if checker.extract_blocks(p))
+# the docs pages and the README: every Python example a reader meets
+PAGES = sorted(p for p in [*(REPO / "docs").glob("*.md"), REPO / "README.md"] if checker.extract_blocks(p))
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])

@@ -195,6 +195,14 @@ class SCResult:
                                           f"({100 * d.get('bound_gap_rel', float('nan')):.3g}% of loss V)"))
             else:
                 rows.append(("Certified", f"NOT CERTIFIED: duality gap {d.get('duality_gap', float('nan')):.3g}"))
+        if d.get("pre_r2") is not None:
+            rows.append(("Pre-period R^2", f"{d['pre_r2']:.3f}" + ("  (worse than a flat line)" if d["pre_r2"] < 0 else "")))
+        if d.get("donors_per_pre_period") is not None:
+            ratio = d["donors_per_pre_period"]
+            rows.append(("Donors / pre-periods", f"{len(p.donors)} / {int(np.count_nonzero(self.fit_mask))}"
+                         + ("  (J >= 0.8 T0: overfitting risk, see leave_one_out())" if ratio >= 0.8 else "")))
+        if d.get("max_weight") is not None and model.simplex and d["max_weight"] >= 0.8:
+            rows.append(("Largest weight", f"{d['max_weight']:.3f}  (one donor does most of the job)"))
         if d.get("outside_hull_periods"):
             rows.append(("Outside donors' range", f"{d['outside_hull_periods']} of {int(np.count_nonzero(self.fit_mask))} fit periods"))
         rows += model.summary_rows(d)

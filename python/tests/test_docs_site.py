@@ -20,6 +20,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _clean_env() -> dict:
+    """The environment without what rpy2 adds when the cross-language tests are collected in this
+    process: its LD_LIBRARY_PATH makes a child Python load the system's libpython (and can do the same
+    to chromium's libraries); a reader's shell has neither."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "R_HOME")}
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    return env
+
+
 def _need(what: str, ok: bool):
     if ok:
         return
@@ -41,7 +50,7 @@ def site(tmp_path_factory) -> Path:
     """``mkdocs build --strict`` of the checkout's mkdocs.yml into a temporary directory."""
     _need("mkdocs", _has_module("mkdocs") and _has_module("mkdocstrings"))
     out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env = _clean_env()
     run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
                           "-d", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     log = run.stdout + run.stderr
@@ -79,7 +88,7 @@ def browser():
         opts.add_argument(a)
     opts.binary_location = chromium
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    d = webdriver.Chrome(service=Service(driver), options=opts)
+    d = webdriver.Chrome(service=Service(driver, env=_clean_env()), options=opts)
     d.set_page_load_timeout(60)
     try:
         yield d

@@ -73,3 +73,53 @@ def test_group_placebo_figure_cuts_relative_to_the_placebos(rollout):
     fig = rollout.plot("placebo", inference=inf)
     assert len(_grey_lines(fig.axes[0])) >= inf.details["n_placebos"] - 2
     assert fig.axes[0].get_xlabel() == "signup week"  # underscores as spaces
+
+
+# ---- fit-level checks (the seed's failure modes), said at fit time and shown by summary()
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _long(Y, T0):
+    T, N = Y.shape
+    df = pd.DataFrame({"unit": np.repeat([f"u{j}" for j in range(N)], T), "t": np.tile(np.arange(T), N),
+                       "y": Y.T.ravel()})
+    return sc.Panel(df, unit="unit", time="t", outcome="y", treated="u0", treatment_time=T0)
+
+
+def test_canonical_fit_is_quiet_and_reports_its_checks(p99data):
+    p = sc.Panel(p99data, unit="state", time="year", outcome="cigsale", treated="California", treatment_time=1989)
+    res, said = _said(lambda: sc.SyntheticControl().fit(p))
+    assert said == []
+    d = res.diagnostics
+    assert d["pre_r2"] == pytest.approx(0.9788, abs=1e-3)  # 1 - SSR/SST over 1970-1988
+    assert d["max_weight"] == pytest.approx(0.3939, abs=1e-3) and d["donors_per_pre_period"] == 2.0
+    text = res.summary()
+    assert "Pre-period R^2           0.979" in text and "38 / 19  (J >= 0.8 T0: overfitting risk" in text
+
+
+def test_a_dominant_donor_is_said():
+    rng = np.random.default_rng(3)
+    Y = rng.normal(size=(30, 8)).cumsum(axis=0)
+    Y[:, 0] = 0.9 * Y[:, 3] + 0.1 * Y[:, 5] + 0.01 * rng.normal(size=30)
+    res, said = _said(lambda: sc.SyntheticControl().fit(_long(Y, 20)))
+    assert any("one donor carries" in m and "'u3'" in m for m in said), said
+    assert res.diagnostics["max_weight"] >= 0.8 and "Largest weight" in res.summary()
+
+
+def test_a_pre_fit_worse_than_a_flat_line_is_said(rollout_logs):
+    p = sc.panel_from_events(rollout_logs, unit="workspace_id", time="signup_week", outcome="task_completed",
+                             cluster="user_id", treated=range(25), treatment_time=20, window=(0, 30))
+    res, said = _said(lambda: sc.SyntheticControl().fit(p))
+    assert res.diagnostics["pre_r2"] < 0  # -0.94: the treated average's weekly moves are noise the donors miss
+    assert any("worse than a flat line" in m for m in said)
+    assert "(worse than a flat line)" in res.summary()
+
+
+def test_as_many_active_donors_as_pre_periods_is_said():
+    rng = np.random.default_rng(5)
+    Y = rng.normal(size=(12, 30))
+    Y[:, 0] = Y[:, 1:].mean(axis=1)  # deep inside the hull: an exact fit with many donors
+    res, said = _said(lambda: sc.SyntheticControl().fit(_long(Y, 6)))
+    assert res.diagnostics["active_per_pre_period"] >= 0.8
+    assert any("overfitting" in m for m in said), said

@@ -79,9 +79,9 @@ def test_no_inference_call_changes_a_later_one(small):
     res = sc.SyntheticControl().fit(_panel(small))
     ratio = res.placebo(statistic="rmspe_ratio")
     fig = res.plot("placebo")  # the documented default: mean_gap, whatever ran before
-    assert "mean_gap" in fig.axes[0].get_title()
+    assert "mean post-period gap" in fig.axes[0].get_title()  # the statistic, in words
     fig = res.plot("placebo", inference=ratio)
-    assert "rmspe_ratio" in fig.axes[0].get_title()
+    assert "post/pre RMSPE ratio" in fig.axes[0].get_title()
     with pytest.raises(sc.SpecificationError, match="not both"):
         res.plot("placebo", inference=ratio, statistic="mean_gap")
     with pytest.raises(sc.SpecificationError, match="draws a placebo test"):

@@ -86,6 +86,51 @@ def _flag_lambda_grid(fit, diag):
             f"(diagnostics['lambda_grid_extended'])", diag)
 
 
+# the failure modes of a synthetic control a user should hear about at fit time (the seed's "When
+# synthetic control fails"): a donor doing the whole job, a pre-period fit worse than a flat line,
+# more free weights than the pre-period can pin down
+DOMINANT_WEIGHT = 0.8
+
+
+def _with_fit_checks(res):
+    """``res`` with the fit-level checks in its diagnostics -- ``pre_r2``, ``max_weight``,
+    ``donors_per_pre_period``, ``active_per_pre_period`` -- and a :class:`~synthcontrol.SynthWarning`
+    for each that fails (recorded in ``diagnostics["warnings"]`` and shown by ``summary()``)."""
+    import dataclasses
+
+    from .._frozen import freeze
+    p = res.panel
+    d = dict(res.diagnostics)
+    mask = np.asarray(res.fit_mask, dtype=bool)
+    y = np.asarray(p.y_treated, dtype=float)[mask]
+    g = y - np.asarray(res.cf, dtype=float)[mask]
+    sst = float(np.sum((y - y.mean()) ** 2))
+    d["pre_r2"] = 1.0 - float(g @ g) / sst if sst > 0 else math.nan
+    w = np.asarray(res.w, dtype=float)
+    T0 = int(mask.sum())
+    d["max_weight"] = float(np.max(np.abs(w))) if w.size else math.nan
+    d["donors_per_pre_period"] = len(p.donors) / T0
+    d["active_per_pre_period"] = int(np.count_nonzero(np.abs(w) > 1e-12)) / T0
+    said = []
+    if res.model.simplex and d["max_weight"] >= DOMINANT_WEIGHT:
+        top = p.donors[int(np.argmax(np.abs(w)))]
+        said.append(f"one donor carries {100 * d['max_weight']:.0f}% of the weight ({_py(top)!r}): it does "
+                    f"almost the whole job, so ask whether it is truly comparable to the treated unit "
+                    f"(diagnostics['max_weight']; res.leave_one_out() shows the estimate without it)")
+    if math.isfinite(d["pre_r2"]) and d["pre_r2"] < 0:
+        said.append(f"the pre-period fit is worse than a flat line at the treated series' own mean (pre-period "
+                    f"R^2 {d['pre_r2']:.2f}): the synthetic control does not track the treated unit before the "
+                    f"treatment, which may lie outside the donors' convex hull or be mostly noise; read the "
+                    f"effect with care (diagnostics['pre_r2'], res.plot('trajectory'))")
+    if d["active_per_pre_period"] >= 0.8:
+        said.append(f"{int(round(d['active_per_pre_period'] * T0))} donors have weight against {T0} pre-treatment "
+                    f"periods: the weights can fit the pre-period's noise (overfitting); check "
+                    f"res.leave_one_out() and res.in_time_placebo()")
+    for m in said:
+        say(m, d)
+    return dataclasses.replace(res, diagnostics=freeze(d))
+
+
 class SyntheticControl(Settings):
     """Synthetic control estimator.
 
@@ -339,7 +384,7 @@ class SyntheticControl(Settings):
         check_n_jobs("n_jobs", self.n_jobs, allow_none=True)  # None: one process, as joblib
         panel.require_estimable()
         self._period_settings(panel)  # every period named in the settings: typed, pre-treatment
-        return model_class(backend).fit_panel(self, panel, backend)
+        return _with_fit_checks(model_class(backend).fit_panel(self, panel, backend))
 
     def _fit_outcome(self, panel, mask, backend):
         w, diag = fit_outcome_only(panel.y_treated, panel.X_donors, mask)
