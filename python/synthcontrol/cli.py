@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +212,9 @@ def cmd_demo(args) -> int:
         say(f"  week {t}: {v:+.4f}")
     say()
 
-    pl = res.placebo(statistic="mean_gap")
+    with warnings.catch_warnings():  # its warning (a 25-unit average against single units) is explained below
+        warnings.simplefilter("ignore", sc.SynthWarning)
+        pl = res.placebo(statistic="mean_gap")
     d = pl.details
     say("In-space placebo (each wave-2 workspace as a fake treated unit):")
     say(f"  placebo mean gap {d['placebo_att_mean']:+.4f}, sd {d['placebo_att_sd']:.4f}, "
@@ -744,9 +747,29 @@ def _inference_and_data(args):
     args.data, args.inference = data[0], names
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A SynthWarning on the command line: one line, ``synthcontrol: warning: ...``, without the
+    Python source location (other warnings as Python shows them)."""
+    from .errors import SynthWarning
+    if issubclass(category, SynthWarning):
+        print(f"synthcontrol: warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        _PY_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_PY_SHOWWARNING = warnings.showwarning
+
+
 def main(argv=None) -> int:
     from .errors import SynthError
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _run(args) -> int:
+    from .errors import SynthError
     try:
         if args.command == "fit":
             _inference_and_data(args)

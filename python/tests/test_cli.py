@@ -209,3 +209,22 @@ def test_missing_c_extension_is_said_once(monkeypatch, p99data):
     assert first.details["solver"].startswith("Clarabel") if "solver" in first.details else True
     v = sc.show_versions(file=io.StringIO())
     assert v["optional"]["C extension (SCPI kernel)"]["working"] is False
+
+
+def test_warnings_are_one_line_notes_on_the_command_line(tmp_path, capsys):
+    """A SynthWarning reaches a terminal user as 'synthcontrol: warning: ...', without Python's
+    file:line and source echo."""
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(3)
+    Y = rng.normal(size=(30, 8)).cumsum(axis=0)
+    Y[:, 0] = 0.9 * Y[:, 3] + 0.1 * Y[:, 5] + 0.01 * rng.normal(size=30)  # one donor does the job
+    df = pd.DataFrame({"unit": np.repeat([f"u{j}" for j in range(8)], 30), "t": np.tile(np.arange(30), 8),
+                       "y": Y.T.ravel()})
+    f = tmp_path / "dominant.csv"
+    df.to_csv(f, index=False)
+    assert main(["fit", str(f), "--unit", "unit", "--time", "t", "--outcome", "y", "--treated", "u0",
+                 "--treatment-time", "20", "--inference", "loo"]) == 0
+    err = capsys.readouterr().err
+    assert "synthcontrol: warning: one donor carries" in err
+    assert "SynthWarning" not in err and ".py:" not in err
