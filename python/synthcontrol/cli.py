@@ -353,7 +353,8 @@ def cmd_fit(args) -> int:
     if args.inference is None:
         args.inference = ["conformal"] if args.augment else ["placebo"]
     _check_fit_flags(args)
-    out = _Output(args.out, ("trajectory.png", "gap.png", "weights.png", "placebo.png", "effects.csv",
+    out = _Output(args.out, ("trajectory.png", "gap.png", "weights.png", "placebo.png", "intervals_conformal.png",
+                             "intervals_scpi.png", "intervals_jackknife_plus.png", "effects.csv",
                              "results.json", "summary.txt")) if args.out else None
     df = _read_csv(args.data)
     kw = dict(unit=args.unit, time=args.time, outcome=args.outcome, fill=args.fill)
@@ -411,6 +412,9 @@ def cmd_fit(args) -> int:
         figs = {k: res.plot(k) for k in ("trajectory", "gap", "weights")}
         if "placebo" in ran:
             figs["placebo"] = res.plot("placebo", inference=ran["placebo"])
+        for name in ("conformal", "scpi", "jackknife_plus"):  # per-period intervals, one figure per method
+            if name in ran:
+                figs[f"intervals_{name}"] = res.plot("intervals", inference=ran[name])
         for kind, fig in figs.items():
             _save(fig, out.path(f"{kind}.png"))
         res.to_frame().to_csv(out.path("effects.csv"), index=False)

@@ -10,7 +10,7 @@ __all__ = ["plot_result", "plot_bootstrap", "plot_leave_one_out"]
 TREATED = "#C44E52"
 SYNTH = "#3B5B92"
 GREY = "#9A9A9A"
-KINDS = ("trajectory", "gap", "weights", "placebo")
+KINDS = ("trajectory", "gap", "weights", "placebo", "intervals")
 
 
 def _fig_ax(ax, figsize=(9, 4.5)):
@@ -49,7 +49,7 @@ def plot_result(res, kind="trajectory", ax=None, **kwargs):
     if kind not in KINDS:
         raise SpecificationError(f"kind must be one of {KINDS}, got {kind!r}")
     return {"trajectory": _trajectory, "gap": _gap, "weights": _weights,
-            "placebo": _placebo}[kind](res, ax=ax, **kwargs)
+            "placebo": _placebo, "intervals": _intervals}[kind](res, ax=ax, **kwargs)
 
 
 def _trajectory(res, ax=None, title=None):
@@ -162,6 +162,60 @@ def _placebo(res, ax=None, statistic=None, title=None, inference=None, mspe_cut=
         a2.set_ylabel("placebo units")
         _legend(a2, ncol=1)
         a2.set_title(f"Placebo distribution of the {what}")
+    fig.tight_layout()
+    return fig
+
+
+def _interval_columns(table):
+    """The per-period effect interval's columns of an inference table (conformal: lower/upper;
+    SCPI and jackknife+: effect_lower/effect_upper), or None."""
+    for lo, hi in (("effect_lower", "effect_upper"), ("lower", "upper")):
+        if lo in table.columns and hi in table.columns:
+            return lo, hi
+    return None
+
+
+def _intervals(res, ax=None, inference=None, title=None):
+    """Two panels: left, the treated series and its synthetic control with the counterfactual's
+    band; right, the per-period effect with its interval -- from a conformal, SCPI or jackknife+
+    result (``inference=res.conformal()``, ...).  The level is in the titles."""
+    import matplotlib.pyplot as plt
+    inf = inference
+    table = None if inf is None else inf.details.get("table")
+    cols = None if table is None or not hasattr(table, "columns") else _interval_columns(table)
+    if cols is None:
+        raise SpecificationError("plot('intervals', inference=...) draws per-period intervals: give the result "
+                                 "of res.conformal(), res.scpi() or res.jackknife_plus()")
+    p = res.panel
+    t_post = table["period"].to_numpy()
+    lo, hi = table[cols[0]].to_numpy(dtype=float), table[cols[1]].to_numpy(dtype=float)
+    obs = res.observed.reindex(t_post).to_numpy(dtype=float)
+    level = f"{100 * (1 - inf.alpha):g}%" if getattr(inf, "alpha", None) is not None else "the"
+    if ax is None:
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.6))
+    else:
+        fig, a1, a2 = ax.figure, None, ax
+    if a1 is not None:
+        a1.plot(p.times, res.observed.to_numpy(), color=TREATED, marker="o", markersize=3, linewidth=1.8,
+                label=str(p.treated_label))
+        a1.plot(p.times, res.counterfactual.to_numpy(), color=SYNTH, linestyle="--", linewidth=1.8,
+                label="synthetic control")
+        # the counterfactual's band: observed minus the effect's interval
+        a1.fill_between(t_post, obs - hi, obs - lo, color=SYNTH, alpha=0.18, label=f"{level} band")
+        _treatment_line(a1, res)
+        a1.set_xlabel(_axis_label(p.time))
+        a1.set_ylabel(_axis_label(p.outcome))
+        a1.set_title("Treated and synthetic control")
+        _legend(a1, ncol=3)
+    a2.axhline(0, color="black", linewidth=0.8)
+    a2.fill_between(t_post, lo, hi, color=TREATED, alpha=0.18, label=f"{level} interval")
+    a2.plot(t_post, table["effect"].to_numpy(dtype=float), color=TREATED, marker="o", markersize=3.5,
+            linewidth=1.8, label="effect (observed - synthetic)")
+    a2.set_xlabel(_axis_label(p.time))
+    a2.set_ylabel(f"effect on {_axis_label(p.outcome)}")
+    covers = int(np.sum((lo <= 0) & (0 <= hi)))
+    a2.set_title(title or f"{inf.method}: {level} intervals ({len(t_post) - covers} of {len(t_post)} exclude 0)")
+    _legend(a2, ncol=2)
     fig.tight_layout()
     return fig
 

@@ -227,11 +227,13 @@ class SCResult:
         return self.summary()
 
     def plot(self, kind="trajectory", ax=None, **kwargs):
-        """Plot the result: ``"trajectory"``, ``"gap"``, ``"weights"`` or ``"placebo"``.
+        """Plot the result: ``"trajectory"``, ``"gap"``, ``"weights"``, ``"placebo"`` or ``"intervals"``.
 
         Returns the matplotlib Figure.  ``plot("placebo", inference=inf)`` draws the placebo test
         ``inf`` (an :class:`Inference` from :meth:`placebo`); without it the test is run here
         (``statistic="mean_gap"`` unless ``statistic`` is given, other keywords passed on).
+        ``plot("intervals", inference=inf)`` draws the per-period intervals of a conformal, SCPI or
+        jackknife+ result beside the trajectory with the counterfactual's band.
         """
         from . import plotting
         return plotting.plot_result(self, kind=kind, ax=ax, **kwargs)

@@ -123,3 +123,20 @@ def test_as_many_active_donors_as_pre_periods_is_said():
     res, said = _said(lambda: sc.SyntheticControl().fit(_long(Y, 6)))
     assert res.diagnostics["active_per_pre_period"] >= 0.8
     assert any("overfitting" in m for m in said), said
+
+
+def test_intervals_figure_draws_each_methods_band(prop99):
+    """plot('intervals', inference=...) for conformal, SCPI and jackknife+: the right panel's band is
+    the table's interval, the level is in the title; a test without per-period intervals is refused."""
+    for inf in (prop99.conformal(alpha=0.1), prop99.scpi(sims=40, seed=0), prop99.jackknife_plus(alpha=0.1)):
+        fig = prop99.plot("intervals", inference=inf)
+        a2 = fig.axes[1]
+        assert "90% intervals" in a2.get_title()
+        band = a2.collections[0].get_paths()[0].vertices  # fill_between: lower then upper edge
+        t = inf.details["table"]
+        lo, hi = ("effect_lower", "effect_upper") if "effect_lower" in t.columns else ("lower", "upper")
+        ys = band[:, 1]
+        assert np.min(ys) == pytest.approx(float(np.min(t[lo])), rel=1e-9)
+        assert np.max(ys) == pytest.approx(float(np.max(t[hi])), rel=1e-9)
+    with pytest.raises(sc.SpecificationError, match="per-period intervals"):
+        prop99.plot("intervals", inference=prop99.placebo())
