@@ -491,8 +491,18 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donor
     n_iter = 0
     converged = False
     if start is not None and len(start) > 1:
-        w, S, in_S, n_iter = _warm_start(Kb, Xs, y, np.unique(np.asarray(start, dtype=np.intp)), J, w, S,
-                                         in_S, safe, solve_norms)
+        # from the barycentre of the given support (feasible), the same steps as after an entering donor
+        S0 = np.unique(np.asarray(start, dtype=np.intp))
+        z = _solve(Kb, Xs, y, np.concatenate((S0, (J,))), safe, solve_norms)
+        if np.isfinite(z).all():  # else: the cold start
+            w = np.zeros(J)
+            w[S0] = 1.0 / len(S0)
+            in_S = np.zeros(J, dtype=bool)
+            in_S[S0] = True
+            S, z, n_iter = _toward_optimum(Kb, Xs, y, w, np.concatenate((S0, (J,))), in_S, z, 1, max_iter,
+                                           safe, solve_norms)
+            if _min(z) > 0:
+                w[S[:-1]] = z
     while n_iter < max_iter:
         # half gradient of SSR; w is zero off the support, so G @ w needs only its columns:
         # O(J |S|) instead of O(J^2) per iteration
@@ -527,28 +537,8 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donor
         banned = None
         S = S_new
         in_S[k] = True
-        # move towards the subproblem optimum on S, dropping the weights that hit zero
-        while _min(z) <= 0:
-            if n_iter >= max_iter:
-                break
-            Sd = S[:-1]
-            ws = w[Sd]
-            neg = z <= 0
-            ratios = ws[neg] / (ws[neg] - z[neg])
-            alpha = float(ratios.min())
-            ws += alpha * (z - ws)
-            drop = ws <= 0
-            drop[np.flatnonzero(neg)[ratios <= alpha * (1 + 1e-12)]] = True
-            if drop.all():  # cannot happen in exact arithmetic
-                drop[int(np.argmax(ws))] = False
-            w[Sd[drop]] = 0.0
-            in_S[Sd[drop]] = False
-            Sd = Sd[~drop]
-            w[Sd] = ws[~drop]
-            S = np.concatenate((Sd, (J,)))
-            z = _solve(Kb, Xs, y, S, safe, solve_norms)
-            n_iter += 1
-        else:
+        S, z, n_iter = _toward_optimum(Kb, Xs, y, w, S, in_S, z, n_iter, max_iter, safe, solve_norms)
+        if _min(z) > 0:
             w[S[:-1]] = z
             continue
         break  # the iteration cap interrupted the inner loop: not converged
@@ -569,41 +559,34 @@ def simplex_ls_gram(G, c, X, y, *, max_iter=None, safe=False, polish=True, donor
     return fit
 
 
-def _warm_start(Kb, Xs, y, S0, J, w, S, in_S, safe, solve_norms):
-    """The search's starting point on the support ``S0``: from the barycentre of ``S0`` (feasible),
-    ratio steps towards the subproblem optimum on the current support, dropping the weights that hit
-    zero, until that optimum is inside the simplex.  Returns ``(w, S, in_S, n_solves)``, or the cold
-    start given (``w, S, in_S``, 0) when a solve is not finite."""
-    k = len(S0)
-    Sx = np.concatenate((S0, (J,)))
-    ws = np.full(k, 1.0 / k)
-    n = 0
-    while True:
-        z = _solve(Kb, Xs, y, Sx, safe, solve_norms)
-        n += 1
-        if not np.isfinite(z).all():
-            return w, S, in_S, 0
-        neg = z <= 0
-        if not neg.any():
-            ws = z
+def _toward_optimum(Kb, Xs, y, w, S, in_S, z, n_iter, max_iter, safe, solve_norms):
+    """The active-set step into the simplex: from the feasible ``w`` on the support ``S`` (ending with
+    the border index), ratio steps towards the subproblem optimum ``z``, dropping the weights that hit
+    zero and re-solving, until ``z > 0`` or the iteration cap.  Updates ``w`` and ``in_S`` in place
+    (not ``w`` on the final support: the caller sets ``w[S[:-1]] = z`` when ``z > 0``); returns
+    ``(S, z, n_iter)``."""
+    J = len(w)
+    while _min(z) <= 0:
+        if n_iter >= max_iter:
             break
+        Sd = S[:-1]
+        ws = w[Sd]
+        neg = z <= 0
         ratios = ws[neg] / (ws[neg] - z[neg])
         alpha = float(ratios.min())
-        ws = ws + alpha * (z - ws)
+        ws += alpha * (z - ws)
         drop = ws <= 0
         drop[np.flatnonzero(neg)[ratios <= alpha * (1 + 1e-12)]] = True
-        if drop.all():
+        if drop.all():  # cannot happen in exact arithmetic
             drop[int(np.argmax(ws))] = False
-        ws = ws[~drop]
-        Sx = np.concatenate((Sx[:-1][~drop], (J,)))
-        if len(Sx) == 2:
-            ws = np.ones(1)
-            break
-    w = np.zeros(J)
-    w[Sx[:-1]] = ws
-    in_S = np.zeros(J, dtype=bool)
-    in_S[Sx[:-1]] = True
-    return w, Sx, in_S, n
+        w[Sd[drop]] = 0.0
+        in_S[Sd[drop]] = False
+        Sd = Sd[~drop]
+        w[Sd] = ws[~drop]
+        S = np.concatenate((Sd, (J,)))
+        z = _solve(Kb, Xs, y, S, safe, solve_norms)
+        n_iter += 1
+    return S, z, n_iter
 
 
 def _polished_fit(X, y, w, colnorm, ynorm, n_iter, converged) -> SimplexFit:
