@@ -1,5 +1,7 @@
 """Every Python example in docs/*.md and README.md runs, from a clean folder, on the packaged data, without
-writing into docs/ (docs/_check_examples.py, one fresh interpreter per page)."""
+writing into docs/ (docs/_check_examples.py, one fresh interpreter per page).  The replication pages
+(docs/replications/*.md) are not collected here: their code is run, and their numbers compared, by
+python/tests/test_replication_pages.py (docs/make_replications.py --check)."""
 from __future__ import annotations
 
 import importlib.util
