@@ -199,6 +199,8 @@ def cmd_demo(args) -> int:
                                  outcome="task_completed", cluster="user_id",
                                  treated=range(25), treatment_time=20, window=(0, 30))
     say(f"Panel: {panel}")
+    for note in panel.validation:
+        say(f"  {note}")
     pre_mean = float(np.mean(panel.y_treated[~panel.post]))
     post_mean = float(np.mean(panel.y_treated[panel.post]))
     say(f"Naive before/after gap of the treated wave: {post_mean - pre_mean:+.4f}")
@@ -354,7 +356,7 @@ def cmd_fit(args) -> int:
         args.inference = ["conformal"] if args.augment else ["placebo"]
     _check_fit_flags(args)
     out = _Output(args.out, ("trajectory.png", "gap.png", "weights.png", "placebo.png", "intervals_conformal.png",
-                             "intervals_scpi.png", "intervals_jackknife_plus.png", "effects.csv",
+                             "intervals_scpi.png", "intervals_jackknife_plus.png", "lto.png", "effects.csv",
                              "results.json", "summary.txt")) if args.out else None
     df = _read_csv(args.data)
     kw = dict(unit=args.unit, time=args.time, outcome=args.outcome, fill=args.fill)
@@ -415,6 +417,8 @@ def cmd_fit(args) -> int:
         for name in ("conformal", "scpi", "jackknife_plus"):  # per-period intervals, one figure per method
             if name in ran:
                 figs[f"intervals_{name}"] = res.plot("intervals", inference=ran[name])
+        if "lto" in ran:
+            figs["lto"] = res.plot("lto", inference=ran["lto"])
         for kind, fig in figs.items():
             _save(fig, out.path(f"{kind}.png"))
         res.to_frame().to_csv(out.path("effects.csv"), index=False)

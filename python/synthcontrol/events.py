@@ -75,6 +75,11 @@ class EventSource:
             M = _interpolate_columns(M)
         return M, n_empty
 
+    def counts(self) -> np.ndarray:
+        """Rows per cell, ``(T, N)`` (the events each cell's mean is taken over)."""
+        keep = self.cell >= 0
+        return np.bincount(self.cell[keep], minlength=self.T * self.N).reshape(self.T, self.N)
+
     def resample(self, rng: np.random.Generator) -> np.ndarray:
         """Cluster bootstrap: draw clusters with replacement, return the rebuilt matrix."""
         draws = rng.integers(0, self.n_clusters, size=self.n_clusters)
@@ -208,11 +213,49 @@ def _events_panel(src, units, times, unit, time, outcome, treated, treatment_tim
         raise DataError(f"unit(s) {_fmt_list(units[empty])} have no events in the window")
 
     tr = _treatment_from_labels(treated, treatment_time, units, unit, where=" (inside the window)", alt="")
+    C = src.counts()
+    notes = tuple(notes) + (_cell_count_note(C, units, unit, time, tr.units, n_empty, fill),)
+    _warn_thin_cells(C, unit, time, n_empty)
     p = Panel.__new__(Panel)
     p._init_arrays(unit, time, outcome, units, times, M, tr, donors, treat_aggregate, n_empty, notes=notes)
     p.events = src
+    p.cell_counts = pd.DataFrame(C, index=times, columns=units).rename_axis(index=time, columns=unit)
     p._sealed = True
     return p
+
+
+def _cell_count_note(C, units, unit, time, treated, n_empty, fill) -> str:
+    """The validation report's line on how many events each cell averages (the seed tutorial's
+    "users per workspace-week"): thin cells make a unit's series noisy, and a treated group's average
+    pools many of them, which is why it is smoother than any single donor."""
+    per_cell = C.mean()
+    tr = units.isin(list(treated)) if treated else np.zeros(len(units), dtype=bool)
+    text = (f"events per {unit}-{time} cell: {per_cell:.1f} on average (median {np.median(C):g}, "
+            f"min {C.min()}, max {C.max()})")
+    if tr.any():
+        text += (f"; the treated series averages {int(tr.sum())} {unit}(s), about "
+                 f"{C[:, tr].sum(axis=1).mean():.0f} events per {time}")
+    if n_empty:
+        text += (f"; {n_empty} empty cell(s) " + ("filled by interpolation" if fill == "interpolate" else "left empty"))
+    return text + " (the counts: panel.cell_counts)"
+
+
+THIN_MEDIAN = 3  # events per cell in the median: below it each unit's series is mostly sampling noise
+THIN_EMPTY = 0.10  # share of empty (interpolated) cells above which the panel is largely made up
+
+
+def _warn_thin_cells(C, unit, time, n_empty):
+    """A SynthWarning when the cells are thin: few events each, or many cells with none."""
+    med, share = float(np.median(C)), n_empty / C.size
+    if med >= THIN_MEDIAN and share <= THIN_EMPTY:
+        return
+    import warnings
+    from .errors import SynthWarning
+    warnings.warn(
+        f"thin cells: the median {unit}-{time} cell holds {med:g} event(s) and {n_empty} of {C.size} cells "
+        f"({100 * share:.0f}%) hold none (filled as the panel's fill says): each single {unit}'s series is "
+        f"mostly sampling noise, so fits, placebos and their p-values are noisy; aggregate to longer periods "
+        f"or larger units (panel.cell_counts holds the counts)", SynthWarning, stacklevel=4)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -310,7 +353,15 @@ class DaskEventSource:
 
     def matrix(self):
         s, n = self._total()
+        self._n = n
         return EventSource.matrix_from_sums(self, s, n), int((n == 0).sum())
+
+    def counts(self) -> np.ndarray:
+        """Rows per cell, ``(T, N)``, from the last :meth:`matrix` (no second pass over the log)."""
+        n = getattr(self, "_n", None)
+        if n is None:
+            n = self._total()[1]
+        return np.asarray(n).reshape(self.T, self.N)
 
     def matrix_from_sums(self, s, n):
         return EventSource.matrix_from_sums(self, s, n)

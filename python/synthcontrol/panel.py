@@ -414,7 +414,12 @@ class Panel:
     validation : tuple of str
         The validation report: what was converted on the way in (text
         periods read as numbers or dates, the order used); filled cells are
-        counted in ``n_filled``.
+        counted in ``n_filled``.  A panel built from user-level logs
+        (:func:`synthcontrol.panel_from_events`) also says how many events each
+        cell averages.
+    cell_counts : pandas.DataFrame or None
+        For a panel built from user-level logs: the events per cell (periods x
+        units), e.g. users per workspace-week; None otherwise.
     """
 
     def __init__(self, data, unit, time, outcome, treat=None, treated=None,
@@ -568,6 +573,7 @@ class Panel:
         Xd.setflags(write=False)
         self.X_donors = Xd
         self.events = None  # EventSource for panels built from user-level logs
+        self.cell_counts = None  # events per cell (periods x units) for panels built from user-level logs
         self.source = None  # the long data with covariate columns (set by Panel.__init__)
 
     # ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ __all__ = ["plot_result", "plot_bootstrap", "plot_leave_one_out"]
 TREATED = "#C44E52"
 SYNTH = "#3B5B92"
 GREY = "#9A9A9A"
-KINDS = ("trajectory", "gap", "weights", "placebo", "intervals")
+KINDS = ("trajectory", "gap", "weights", "placebo", "intervals", "lto")
 
 
 def _fig_ax(ax, figsize=(9, 4.5)):
@@ -40,8 +40,11 @@ def _axis_label(name) -> str:
 
 
 def _legend(ax, ncol=4):
-    """One legend style: below the axes, so that it never sits on the data."""
-    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=ncol)
+    """One legend style: below the axes and their x label (a fixed 0.5 inch down, whatever the axes'
+    height), so that it never sits on the data or the label."""
+    height = ax.get_position().height * ax.figure.get_figheight()  # the axes' height in inches
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.5 / max(height, 0.5)),
+              ncol=ncol)
 
 
 def plot_result(res, kind="trajectory", ax=None, **kwargs):
@@ -49,7 +52,7 @@ def plot_result(res, kind="trajectory", ax=None, **kwargs):
     if kind not in KINDS:
         raise SpecificationError(f"kind must be one of {KINDS}, got {kind!r}")
     return {"trajectory": _trajectory, "gap": _gap, "weights": _weights,
-            "placebo": _placebo, "intervals": _intervals}[kind](res, ax=ax, **kwargs)
+            "placebo": _placebo, "intervals": _intervals, "lto": _lto}[kind](res, ax=ax, **kwargs)
 
 
 def _trajectory(res, ax=None, title=None):
@@ -214,8 +217,77 @@ def _intervals(res, ax=None, inference=None, title=None):
     a2.set_xlabel(_axis_label(p.time))
     a2.set_ylabel(f"effect on {_axis_label(p.outcome)}")
     covers = int(np.sum((lo <= 0) & (0 <= hi)))
-    a2.set_title(title or f"{inf.method}: {level} intervals ({len(t_post) - covers} of {len(t_post)} exclude 0)")
+    a2.set_title(title or f"{inf.method}:\n{level} intervals ({len(t_post) - covers} of {len(t_post)} exclude 0)",
+                 fontsize=10)
     _legend(a2, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def _lto(res, ax=None, inference=None, top=15, title=None):
+    """The leave-two-out test at a glance.  Left: every donor pair's match as a cell of a donors x
+    donors grid, coloured by the treated unit's margin, log10(treated ratio / the pair's larger
+    ratio) -- red where the treated unit wins (its post/pre RMSPE ratio is the largest of the three),
+    blue where the pair beats it, grey where a ratio is undefined or the pair was not drawn.  Right:
+    the donors that beat the treated unit most often (the ``top`` of them) and in how many matches.
+    ``inference``: the result of ``res.lto(...)`` to draw (run here with the defaults otherwise)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+    inf = inference if inference is not None else res.lto()
+    d = inf.details
+    if "treated_wins" not in d or "table" not in d:
+        raise SpecificationError(f"plot('lto', inference=...) draws a leave-two-out test; got {inf.method!r}")
+    t = d["table"]
+    donors = list(res.panel.donors)
+    pos = {u: k for k, u in enumerate(donors)}
+    J = len(donors)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = np.log10(t["ratio_treated"].to_numpy(float)
+                          / np.maximum(t["ratio_i"].to_numpy(float), t["ratio_j"].to_numpy(float)))
+    M = np.full((J, J), np.nan)
+    for u, v, m in zip(t["unit_i"], t["unit_j"], margin):
+        M[pos[u], pos[v]] = M[pos[v], pos[u]] = m
+    if ax is None:
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5.6), gridspec_kw={"width_ratios": [5, 3]})
+    else:
+        fig, a1, a2 = ax.figure, ax, None
+    lim = float(np.nanmax(np.abs(M))) if np.isfinite(M).any() else 1.0
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("#DDDDDD")
+    im = a1.imshow(np.ma.masked_invalid(M), cmap=cmap, norm=TwoSlopeNorm(0.0, -lim - 1e-12, lim + 1e-12))
+    step = max(1, J // 20)
+    ticks = list(range(0, J, step))
+    a1.set_xticks(ticks, [str(donors[k]) for k in ticks], rotation=90, fontsize=7)
+    a1.set_yticks(ticks, [str(donors[k]) for k in ticks], fontsize=7)
+    cb = fig.colorbar(im, ax=a1, fraction=0.046, pad=0.03)
+    cb.set_label("treated margin: log10(treated ratio / pair's max)", fontsize=8)
+    level = f"{100 * inf.alpha:g}%"
+    decision = "rejects" if d["reject_at_alpha"] else "does not reject"
+    a1.set_title(title or (f"Leave-two-out: {res.panel.treated_label} wins {d['treated_wins']} of {d['n_pairs']} "
+                           f"matches\nnaive p = {inf.p_value:.4f}; powered test {decision} at {level}"),
+                 fontsize=10)
+    if a2 is not None:
+        lost = ~t["treated_wins"].to_numpy(bool)
+        beat = {}
+        for u, v, ri, rj, rt, miss in zip(t["unit_i"], t["unit_j"], t["ratio_i"], t["ratio_j"],
+                                          t["ratio_treated"], lost):
+            if miss:  # the pair member(s) whose ratio is at least the treated one's
+                for w, r in ((u, ri), (v, rj)):
+                    if not np.isfinite(rt) or not np.isfinite(r) or r >= rt * (1 - 1e-9):
+                        beat[w] = beat.get(w, 0) + 1
+        items = sorted(beat.items(), key=lambda kv: -kv[1])[:top]
+        if items:
+            from matplotlib.ticker import MaxNLocator
+            a2.barh(range(len(items)), [v for _, v in items], color=SYNTH, height=0.6)
+            a2.set_yticks(range(len(items)), [str(k) for k, _ in items])
+            a2.set_ylim(max(len(items), 8) - 0.5, -0.5)  # most first; a lone bar stays a bar, not a wall
+            a2.xaxis.set_major_locator(MaxNLocator(integer=True))
+            a2.set_xlabel(f"matches won against {res.panel.treated_label} (of {J - 1} each)")
+            a2.tick_params(axis="y", labelsize=8)
+            a2.set_title("Donors whose own ratio beats the treated unit's", fontsize=10)
+        else:
+            a2.text(0.5, 0.5, "the treated unit wins every match", ha="center", va="center", transform=a2.transAxes)
+            a2.set_axis_off()
     fig.tight_layout()
     return fig
 

@@ -140,3 +140,38 @@ def test_intervals_figure_draws_each_methods_band(prop99):
         assert np.max(ys) == pytest.approx(float(np.max(t[hi])), rel=1e-9)
     with pytest.raises(sc.SpecificationError, match="per-period intervals"):
         prop99.plot("intervals", inference=prop99.placebo())
+
+
+def test_lto_figure_colours_each_match_and_counts_the_donors_that_win(prop99):
+    """plot('lto'): a donors x donors grid, one cell per match (symmetric, diagonal empty), red where the
+    treated unit wins; the right panel's bars count, per donor, the matches its own ratio won -- on
+    Prop 99 Missouri and Virginia (the two placebo states above California); the title carries the test."""
+    inf = prop99.lto()
+    fig = prop99.plot("lto", inference=inf)
+    a1 = fig.axes[0]  # the grid (then the bars, then the grid's colourbar)
+    a2 = next(a for a in fig.axes[1:] if a.patches)
+    M = np.ma.filled(a1.images[0].get_array(), np.nan)
+    J = len(prop99.panel.donors)
+    assert M.shape == (J, J) and np.isnan(np.diag(M)).all()
+    np.testing.assert_allclose(M, M.T, equal_nan=True)
+    wins = int(np.sum(M[np.triu_indices(J, 1)] > 0))
+    assert wins == inf.details["treated_wins"] == 630
+    assert "630 of 703" in a1.get_title() and "does not reject at 5%" in a1.get_title()
+    names = [t.get_text() for t in a2.get_yticklabels()]
+    assert names[:2] == ["Missouri", "Virginia"]
+    assert [round(b.get_width()) for b in a2.patches][:2] == [37, 36]
+    with pytest.raises(sc.SpecificationError, match="leave-two-out"):
+        prop99.plot("lto", inference=prop99.placebo())
+
+
+def test_thin_event_cells_are_said(rollout_logs):
+    """An events panel whose cells hold few users warns (the demo with --n-users 5000: median 2 per
+    cell, 14% empty); the seed's log (about 19 users per workspace-week) does not."""
+    kw = dict(unit="workspace_id", time="signup_week", outcome="task_completed", cluster="user_id",
+              treated=range(25), treatment_time=20, window=(0, 30))
+    thin = sc.datasets.make_rollout_logs(seed=42, n_users=5000)
+    p, said = _said(lambda: sc.panel_from_events(thin, **kw))
+    assert any(m.startswith("thin cells") for m in said), said
+    assert int(p.cell_counts.to_numpy().sum()) == int((thin.signup_week < 30).sum())
+    _, said = _said(lambda: sc.panel_from_events(rollout_logs, **kw))
+    assert not any(m.startswith("thin cells") for m in said), said

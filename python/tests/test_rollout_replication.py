@@ -109,3 +109,14 @@ def test_bootstrap_does_not_depend_on_n_jobs(res):
     np.testing.assert_array_equal(a.details["draws"], b.details["draws"])
     c = res.bootstrap(n_boot=40, seed=4)
     assert not np.array_equal(a.details["draws"], c.details["draws"])
+
+
+def test_validation_report_says_users_per_workspace_week(panel, rollout_logs):
+    """The tutorial's "Users per workspace-week: ~19.2" is in the events panel's validation report,
+    and ``cell_counts`` holds the counts behind it (checked against a plain pandas count)."""
+    note = next(n for n in panel.validation if n.startswith("events per workspace_id-signup_week cell"))
+    assert "19.2 on average" in note and "25 workspace_id(s)" in note
+    win = rollout_logs[rollout_logs.signup_week < 30]
+    want = win.groupby(["signup_week", "workspace_id"]).size().unstack()
+    np.testing.assert_array_equal(panel.cell_counts.to_numpy(), want.to_numpy())
+    assert abs(len(win) / (50 * 30) - 19.2) < 0.05  # the tutorial's own formula

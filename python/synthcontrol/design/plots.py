@@ -27,8 +27,9 @@ def plot_design(dres, ax=None):
     ax.plot(times, co, color=SYNTH, linewidth=2.0, linestyle="--", label="synthetic control")
     if not dres.planning:
         ax.axvspan(times[dres.T0], times[-1], color=GREY, alpha=0.18, label="post-treatment window")
-    ax.set_xlabel("period")
-    ax.set_ylabel("outcome")
+        ax.axvline(times[dres.T0], color="#555555", linestyle=":", linewidth=1.3)
+    ax.set_xlabel(str(getattr(dres.times, "name", None) or "period").replace("_", " "))
+    ax.set_ylabel(str(dres.outcome_name or "outcome").replace("_", " "))
     status = "proven optimal" if dres.proven_optimal else f"gap {100 * dres.mip_gap:.3g}% ({dres.status})"
     ax.set_title(f"{dres.mode} design, K = {dres.K}: objective {dres.objective:.4g}, {status}")
     ax.legend(frameon=False, fontsize=8)

@@ -86,6 +86,7 @@ class DesignResult:
     pool: list = None                 # top_K > 1: the ranked menu (design/menu.py), best first
     recommendation: Any = None        # top_K > 1: the fit-versus-power recommendation
     selection: str = "in_sample"
+    outcome_name: str = None          # the outcome column (figures' axis label)
     selection_key: str = None
     holdout_periods: int = None
 
@@ -329,7 +330,7 @@ def build_result(design, wide, T0, mode, lam, sv, bound, proven, status, info, c
                            bound=float(bound), proven_optimal=bool(proven), status=status,
                            certificate=freeze(info), pre_fit_rmse=pre_rmse, contrast_series=gs,
                            power_curve=None, outcome_pre=Y[:T0], settings=freeze(design.get_params()), arm=arm,
-                           unit_weights=unit_w, cost=cost,
+                           unit_weights=unit_w, cost=cost, outcome_name=wide.attrs.get("outcome"),
                            treated_path=pd.Series(Y @ a.to_numpy(), index=times, name="synthetic treated"),
                            control_path=pd.Series(Y @ c.to_numpy(), index=times, name="synthetic control"))
     import warnings

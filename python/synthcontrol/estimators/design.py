@@ -278,6 +278,7 @@ class SyntheticDesign(Settings):
         except Exception as e:  # noqa: BLE001
             raise DataError(f"cannot build the unit x period table: {e}") from None
         wide = wide.astype(float)
+        wide.attrs["outcome"] = outcome  # for the figures' axis label
         if wide.isna().any().any():
             t, u = next((t, u) for u in wide.columns for t in wide.index if np.isnan(wide.at[t, u]))
             raise DataError(f"the panel must be balanced with no missing outcome: unit {_py(u)!r} has none at "
