@@ -303,7 +303,7 @@ def _rollout_notes(ns):
         RMSPE-ratio p (is the post/pre misfit unusual?). The treated unit is an average of 25
         workspaces, much smoother than any single placebo, so the mean-gap comparison is lopsided;
         `res.placebo(statistic="mean_gap")` says so with a `SynthWarning` (listed above) and
-        [Inference](../inference.md#the-rollout-study) explains which one to read.
+        [Inference](../placebo.md#the-rollout-study) explains which one to read.
     """
 
 
@@ -406,7 +406,7 @@ def _prop99_notes(ns):
         KKT point). The placebo p is {pl.p_value:.4f} = {pl.details['rank']}/{pl.details['n_units']}, not
         ADH (2010)'s 1/39: ADH rank a covariate-weighted fit, while here every pre-period year is matched,
         and {who} reach a larger post/pre RMSPE ratio than California's {pl.details['observed_rmspe_ratio']:.1f}.
-        See [Inference](../inference.md#prop-99-p-339).
+        See [Inference](../placebo.md#prop-99-p-339).
 
         With ADH's predictors, Synth 1.1-8 stops at loss_v 3.209 and MSCMT at 3.077; synthcontrol
         finds {out.loss_v:.4f} and proves no choice of V can do better (the lower bound equals it, bound
