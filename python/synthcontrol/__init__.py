@@ -21,6 +21,7 @@ from .synth_compat import SynthData, SynthOutput, from_synth_dataprep, synth, sy
 
 from ._version import __version__
 from .versions import show_versions
+from .inference.ttest import rae
 
 
 def __getattr__(name):  # lazy: `sc.datasets` without importing it at package import
@@ -34,5 +35,5 @@ __all__ = [
     "Panel", "panel_from_events", "SyntheticControl", "SyntheticDesign", "power_analysis", "compare_methods", "SCResult", "Inference", "datasets", "inference", "parallel_backend",
     "SynthError", "SynthWarning", "DataError", "SpecificationError", "SolverError", "InfeasibleDesignError",
     "synth_dataprep", "from_synth_dataprep", "synth", "synth_tab", "SynthData", "SynthOutput",
-    "show_versions", "__version__",
+    "show_versions", "rae", "__version__",
 ]
