@@ -72,6 +72,7 @@ class SynthOutput:
     predictor_scale: pd.Series | None = None
     outcome_only_bound: float = float("nan")  # L(W**), below every V's loss
     bound_method: str = ""  # "lp-certificate" | "global (corners + MIQP)" | "outcome-only"
+    v_reported: str = "search"  # which V solution_v is: "search", "min.loss.w", "max.order" (or "custom_v")
 
     def as_dict(self) -> dict:
         """Plain values with Synth's result names (``solution.w`` ...) plus ours."""
@@ -84,6 +85,7 @@ class SynthOutput:
             "inner_gap": self.inner_gap, "backend": self.backend, "n_evals": self.n_evals,
             "seconds": self.seconds, "custom_v": self.custom_v,
             "outcome_only_bound": self.outcome_only_bound, "bound_method": self.bound_method,
+            "v_reported": self.v_reported,
         }
 
 
@@ -229,7 +231,7 @@ def _scale(X1, X0):
 
 
 def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None, backend="auto",
-          seed=0, certify=True, time_limit=None) -> SynthOutput:
+          seed=0, certify=True, time_limit=None, canonical_v=False) -> SynthOutput:
     """Synth's ``synth()``: predictor weights V and donor weights W, with proven bounds.
 
     ``backend``: ``"auto"`` (certificate, corners, multi-start search), ``"malo"``
@@ -240,10 +242,18 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
     :mod:`synthcontrol.solvers.global_bound`), under deterministic node and gap limits;
     ``time_limit`` (seconds, default none) adds a wall-clock cap, reported in the output's
     ``global_bound_stopped_by`` when it bites (the answer may then depend on machine speed).
+    ``canonical_v``: ``False`` (the search's V), ``"min.loss.w"`` or ``"max.order"`` -- which of the
+    V's that make the same W optimal is reported as ``solution_v`` (MSCMT's ``determine_v``; W,
+    ``loss_v`` unchanged, ``loss_w`` the reported V's; ``v_reported`` names it).  Not with ``custom_v``.
     """
     from ._validate import check_bool, check_choice, check_number, check_seed
-    from .solvers.vsearch import VProblem, solve_bilevel, v_choices
+    from .solvers.vsearch import CANONICAL_V, VProblem, reported_v, solve_bilevel, v_choices
     backend = check_choice("backend", backend, ("auto", "malo", "mscmt"))
+    if canonical_v is not False and canonical_v not in CANONICAL_V[1:]:
+        raise SpecificationError(f"canonical_v must be False, 'min.loss.w' or 'max.order', got {canonical_v!r}")
+    if canonical_v is not False and custom_v is not None:
+        raise SpecificationError("canonical_v chooses among the V's a search finds; with custom_v the V is "
+                                 "yours: give one or the other")
     seed = check_seed("seed", seed, allow_none=False)
     certify = check_bool("certify", certify)
     time_limit = check_number("time_limit", time_limit, low=0, low_open=True, allow_none=True)
@@ -286,13 +296,18 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
         return SynthOutput(pd.Series(w, index=donors, name="w.weight"), pd.Series(v, index=names, name="v"),
                            lv, prob.loss_w(v, w), lower, gap, gap <= 1e-9 * max(lower, 1e-300),
                            agree, prob.inner_gap(v, w) / prob._xscale, "custom_v", prob.n_evals, 0.0,
-                           custom_v=True, predictor_scale=pd.Series(div, index=names),
+                           custom_v=True, predictor_scale=pd.Series(div, index=names), v_reported="custom_v",
                            outcome_only_bound=cert.lower_bound, bound_method=method)
     fit = solve_bilevel(x1s, x0s, z1, z0, backend=backend, seed=seed, certify=certify, time_limit=time_limit)
+    v, loss_w, which, note = reported_v(fit, x1s, x0s, canonical_v)
+    if note:
+        import warnings
+        from .errors import SynthWarning
+        warnings.warn(note, SynthWarning, stacklevel=2)
     return SynthOutput(
         solution_w=pd.Series(fit.w, index=donors, name="w.weight"),
-        solution_v=pd.Series(fit.v, index=names, name="v"),
-        loss_v=fit.loss_v, loss_w=fit.loss_w, lower_bound=fit.lower_bound, bound_gap=fit.bound_gap,
+        solution_v=pd.Series(v, index=names, name="v"),
+        loss_v=fit.loss_v, loss_w=loss_w, v_reported=which, lower_bound=fit.lower_bound, bound_gap=fit.bound_gap,
         bound_attained=fit.attained, v_agreement=fit.v_agreement, inner_gap=fit.inner_gap_rel,
         backend=fit.backend, n_evals=fit.n_evals, seconds=fit.seconds,
         predictor_scale=pd.Series(div, index=names), outcome_only_bound=fit.outcome_only_bound,

@@ -275,3 +275,52 @@ def test_placebo_table_names_each_fits_certificate():
     assert any(all(u in str(x.message) for u in named) for x in w)
     out = sc.SyntheticControl().fit(p).placebo().details["table"]  # outcome-only: KKT certificates
     assert out["certified"].all() and (out["kkt_violation"] < 1e-12).all()
+
+
+def test_canonical_v_reports_a_canonical_v_and_keeps_the_fit(smoking):
+    """canonical_v ("min.loss.w" / "max.order") changes only which V is reported: W, loss_v and the
+    effects are the search's; V is the diagnostics' canonical vector; loss_w is recomputed for it (by
+    hand here); v_reported names it; synth() does the same.  Settings it cannot apply are refused."""
+    panel = sc.Panel(smoking, unit="state", time="year", outcome="cigsale", treated="California",
+                     treatment_time=1989)
+    kw = dict(covariates={"lnincome": (1980, 1988), "retprice": (1980, 1988), "age15to24": (1980, 1988),
+                          "beer": (1984, 1988)}, outcome_lags=[1975, 1980, 1988], fit_window=(1970, 1988))
+    base = sc.SyntheticControl(**kw).fit(panel)
+    assert base.diagnostics["v_reported"] == "search"
+    for cv, key in (("min.loss.w", "v_min_loss_w"), ("max.order", "v_max_order")):
+        r = sc.SyntheticControl(canonical_v=cv, **kw).fit(panel)
+        assert r.diagnostics["v_reported"] == cv
+        np.testing.assert_allclose(r.weights.to_numpy(), base.weights.to_numpy(), atol=1e-12)
+        assert r.diagnostics["loss_v"] == pytest.approx(base.diagnostics["loss_v"], rel=1e-12)
+        assert r.att == pytest.approx(base.att, rel=1e-12)
+        want = r.diagnostics[key]
+        np.testing.assert_allclose(r.V.to_numpy(), [want[k] for k in r.V.index], atol=0)
+    for bad, match in ((dict(canonical_v="median"), "canonical_v must be"),
+                       (dict(canonical_v="max.order"), "outcome-only fit has no predictor weights"),
+                       (dict(canonical_v="max.order", backend="penalized", covariates=["lnincome"]), "penalized"),
+                       (dict(canonical_v="max.order", augment="ridge"), "ridge")):
+        with pytest.raises(sc.SpecificationError, match=match):
+            sc.SyntheticControl(**bad).fit(panel)
+
+
+def test_synth_canonical_v(smoking):
+    ctrl = sorted(s for s in smoking.state.unique() if s != "California")
+    dp = sc.synth_dataprep(
+        foo=smoking, predictors=["lnincome", "retprice", "age15to24"], predictors_op="mean",
+        time_predictors_prior=range(1980, 1989),
+        special_predictors=[("beer", range(1984, 1989), "mean"), ("cigsale", [1975], "mean"),
+                            ("cigsale", [1980], "mean"), ("cigsale", [1988], "mean")],
+        dependent="cigsale", unit_variable="state", time_variable="year",
+        treatment_identifier="California", controls_identifier=ctrl,
+        time_optimize_ssr=range(1970, 1989), time_plot=range(1970, 2001))
+    a, b = sc.synth(dp), sc.synth(dp, canonical_v="max.order")
+    assert (a.v_reported, b.v_reported) == ("search", "max.order")
+    np.testing.assert_allclose(a.solution_w.to_numpy(), b.solution_w.to_numpy(), atol=1e-12)
+    assert b.loss_v == pytest.approx(a.loss_v, rel=1e-12)
+    assert b.as_dict()["v_reported"] == "max.order"
+    # loss_w is the reported V's predictor loss, by hand on Synth's scaled predictors
+    x1s, x0s, _ = sc.synth_compat._scale(dp.X1.to_numpy(dtype=float), dp.X0.to_numpy(dtype=float))
+    r = np.ravel(x1s) - x0s @ b.solution_w.to_numpy()
+    assert b.loss_w == pytest.approx(float(b.solution_v.to_numpy() @ r ** 2), rel=1e-9, abs=1e-15)
+    with pytest.raises(sc.SpecificationError, match="custom_v"):
+        sc.synth(dp, custom_v=[1] * 7, canonical_v="min.loss.w")

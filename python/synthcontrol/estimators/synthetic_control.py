@@ -24,7 +24,7 @@ __all__ = ["SyntheticControl", "fit_outcome_only"]
 
 _BACKENDS = ("auto", "outcome-only", "mscmt", "malo", "penalized")
 _PARAMS = ("covariates", "outcome_lags", "predictor_window", "fit_window", "backend", "augment", "ridge_lambda",
-           "residualize", "fixedeff", "seed", "n_jobs")
+           "residualize", "fixedeff", "seed", "n_jobs", "canonical_v")
 
 
 def _check_pre_treatment(panel: Panel, what, given, periods, is_range):
@@ -192,13 +192,22 @@ class SyntheticControl(Settings):
         Workers for the resampling loops (results do not depend on it):
         a whole number >= 1, or -1 for every core (-2 all but one, ...);
         checked at fit time.
+    canonical_v : {False, "min.loss.w", "max.order"}
+        Which predictor weights a covariate fit reports as :attr:`SCResult.V`.
+        V is often not identified: many V make the same donor weights optimal.
+        ``False`` (default): the V the search found.  ``"min.loss.w"``: the
+        one with the smallest predictor loss; ``"max.order"``: the one whose
+        smallest weight is largest (MSCMT's ``determine_v``).  W, the outcome
+        fit and the effects do not change; ``loss_w`` is the reported V's, and
+        ``diagnostics["v_reported"]`` names it.  Covariate fits with the
+        ``"auto"``, ``"malo"`` or ``"mscmt"`` backends only.
     """
 
     _PARAMS = _PARAMS
 
     def __init__(self, covariates=None, outcome_lags=None, predictor_window=None,
                  fit_window=None, backend="auto", augment=None, ridge_lambda=None,
-                 residualize=False, fixedeff=False, seed=0, n_jobs=1):
+                 residualize=False, fixedeff=False, seed=0, n_jobs=1, canonical_v=False):
         self.covariates = covariates
         self.outcome_lags = outcome_lags
         self.predictor_window = predictor_window
@@ -210,6 +219,7 @@ class SyntheticControl(Settings):
         self.fixedeff = fixedeff
         self.seed = seed
         self.n_jobs = n_jobs
+        self.canonical_v = canonical_v
 
     def _resolve_backend(self) -> str:
         if self.backend not in _BACKENDS:
@@ -380,11 +390,28 @@ class SyntheticControl(Settings):
                 f"fit() takes a synthcontrol.Panel, got {type(panel).__name__}; build one with "
                 f"sc.Panel(df, unit=..., time=..., outcome=..., ...)")
         backend = self._resolve_backend()
+        self._check_canonical_v(backend)
         check_seed("seed", self.seed)
         check_n_jobs("n_jobs", self.n_jobs, allow_none=True)  # None: one process, as joblib
         panel.require_estimable()
         self._period_settings(panel)  # every period named in the settings: typed, pre-treatment
         return _with_fit_checks(model_class(backend).fit_panel(self, panel, backend))
+
+    def _check_canonical_v(self, backend):
+        from ..solvers.vsearch import CANONICAL_V
+        cv = self.canonical_v
+        if cv is not False and cv not in CANONICAL_V[1:]:
+            raise SpecificationError(f"canonical_v must be False, 'min.loss.w' or 'max.order', got {cv!r}")
+        if cv is False:
+            return
+        bilevel = backend in ("auto", "malo", "mscmt") and self.augment is None and \
+            (bool(self.covariates) or bool(self.outcome_lags))
+        if not bilevel:
+            why = ("a ridge-augmented fit" if self.augment is not None else
+                   "the penalized backend fixes V (equal weights on the scaled predictors)" if backend == "penalized"
+                   else "an outcome-only fit has no predictor weights")
+            raise SpecificationError(f"canonical_v={cv!r} chooses which predictor weights V a covariate fit reports "
+                                     f"(backends 'auto', 'malo', 'mscmt'); {why}: drop it")
 
     def _fit_outcome(self, panel, mask, backend):
         w, diag = fit_outcome_only(panel.y_treated, panel.X_donors, mask)
@@ -521,6 +548,11 @@ class SyntheticControl(Settings):
             say(f"the covariate fit (backend={backend!r}) is not certified: loss_v {fit.loss_v:.6g} against a "
                 f"proven lower bound {fit.lower_bound:.6g} (gap {fit.bound_gap:.3g}, {100 * rel:.3g}% of the "
                 f"loss); a better V may exist. backend='auto' runs the certified search", diag)
-        V = pd.Series(fit.v, index=names, name="V")
+        from ..solvers.vsearch import reported_v
+        v, loss_w, which, note = reported_v(fit, X1, X0, self.canonical_v)
+        diag["loss_w"], diag["v_reported"] = loss_w, which
+        if note:
+            say(note, diag)
+        V = pd.Series(v, index=names, name="V")
         model = PredictorModel(panel, self, mask, backend, pr, panel.outcome)
         return SCResult.from_weights(panel, fit.w, diag, model=model, fit_mask=mask, V=V)

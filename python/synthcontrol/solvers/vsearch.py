@@ -62,7 +62,9 @@ from .bilevel import outcome_bound_certificate
 from .simplex import _colnorms, _kkt_from_gradient, _resid_scale, center, certified, simplex_ls, simplex_ls_gram
 
 __all__ = ["VProblem", "BilevelFit", "solve_bilevel", "penalized_fit", "penalized_certificate",
-           "flag_penalized_lambda", "PENALIZED_LAMBDAS", "v_choices"]
+           "flag_penalized_lambda", "PENALIZED_LAMBDAS", "v_choices", "CANONICAL_V", "reported_v"]
+
+CANONICAL_V = (False, "min.loss.w", "max.order")  # which V a covariate fit reports (MSCMT's determine_v)
 
 _LOG_LO = -8.0  # smallest log10 weight the searches use (MSCMT's default lower bound on V is 1e-8)
 
@@ -381,6 +383,25 @@ def _finish(prob, best, backend, cert, t0, stages, gb=None) -> BilevelFit:
         v_min_loss_w=v1, v_max_order=v2, backend=backend, n_evals=prob.n_evals,
         seconds=time.perf_counter() - t0, stages=stages, certificate=cert, global_bound=gb,
         global_bound_stopped_by=None if gb is None else gb.stopped_by)
+
+
+def reported_v(fit: BilevelFit, X1, X0, canonical_v=False):
+    """The V a covariate fit reports, with its predictor loss: the search's V (``canonical_v=False``),
+    or one of the two canonical V's under which the same donor weights are optimal (MSCMT's
+    ``determine_v``): ``"min.loss.w"`` (the smallest predictor loss) or ``"max.order"`` (the largest
+    smallest weight).  Every such V gives the same W and the same outcome fit ``loss_v``; only V and
+    ``loss_w`` change.  Returns ``(v, loss_w, reported, note)``: ``reported`` names the V returned,
+    ``note`` says why it is the search's V when the canonical one could not be computed (else None)."""
+    if canonical_v is False:
+        return fit.v, fit.loss_w, "search", None
+    v = fit.v_min_loss_w if canonical_v == "min.loss.w" else fit.v_max_order
+    if v is None:
+        return fit.v, fit.loss_w, "search", (
+            f"canonical_v={canonical_v!r}: no canonical V could be computed at this W (the polytope of V's "
+            f"making W optimal is empty at the solver's tolerance); the search's V is reported")
+    v = np.asarray(v, dtype=float)
+    r = np.asarray(X1, dtype=float) - np.asarray(X0, dtype=float) @ fit.w
+    return v, float(v @ (r * r)), canonical_v, None
 
 
 def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=32,
