@@ -231,7 +231,8 @@ def _scale(X1, X0):
 
 
 def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None, backend="auto",
-          seed=0, certify=True, time_limit=None, canonical_v=False) -> SynthOutput:
+          seed=0, certify=True, time_limit=None, canonical_v=False, mscmt_maxiter=60,
+          mscmt_popsize=10) -> SynthOutput:
     """Synth's ``synth()``: predictor weights V and donor weights W, with proven bounds.
 
     ``backend``: ``"auto"`` (certificate, corners, multi-start search), ``"malo"``
@@ -245,12 +246,19 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
     ``canonical_v``: ``False`` (the search's V), ``"min.loss.w"`` or ``"max.order"`` -- which of the
     V's that make the same W optimal is reported as ``solution_v`` (MSCMT's ``determine_v``; W,
     ``loss_v`` unchanged, ``loss_w`` the reported V's; ``v_reported`` names it).  Not with ``custom_v``.
+    ``mscmt_maxiter``, ``mscmt_popsize``: the ``"mscmt"`` backend's differential-evolution budget
+    (generations, population per predictor), as on :class:`~synthcontrol.SyntheticControl`.
     """
     from ._validate import check_bool, check_choice, check_number, check_seed
     from .solvers.vsearch import CANONICAL_V, VProblem, reported_v, solve_bilevel, v_choices
     backend = check_choice("backend", backend, ("auto", "malo", "mscmt"))
     if canonical_v is not False and canonical_v not in CANONICAL_V[1:]:
         raise SpecificationError(f"canonical_v must be False, 'min.loss.w' or 'max.order', got {canonical_v!r}")
+    for name, value, default in (("mscmt_maxiter", mscmt_maxiter, 60), ("mscmt_popsize", mscmt_popsize, 10)):
+        from ._validate import check_count
+        if check_count(name, value, 1) != default and backend != "mscmt":
+            raise SpecificationError(f"{name}={value} sets the 'mscmt' backend's search budget; this call uses "
+                                     f"backend={backend!r}: drop it or set backend='mscmt'")
     if canonical_v is not False and custom_v is not None:
         raise SpecificationError("canonical_v chooses among the V's a search finds; with custom_v the V is "
                                  "yours: give one or the other")
@@ -298,7 +306,8 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
                            agree, prob.inner_gap(v, w) / prob._xscale, "custom_v", prob.n_evals, 0.0,
                            custom_v=True, predictor_scale=pd.Series(div, index=names), v_reported="custom_v",
                            outcome_only_bound=cert.lower_bound, bound_method=method)
-    fit = solve_bilevel(x1s, x0s, z1, z0, backend=backend, seed=seed, certify=certify, time_limit=time_limit)
+    fit = solve_bilevel(x1s, x0s, z1, z0, backend=backend, seed=seed, certify=certify, time_limit=time_limit,
+                        de_maxiter=int(mscmt_maxiter), de_popsize=int(mscmt_popsize))
     v, loss_w, which, note = reported_v(fit, x1s, x0s, canonical_v)
     if note:
         import warnings

@@ -324,3 +324,24 @@ def test_synth_canonical_v(smoking):
     assert b.loss_w == pytest.approx(float(b.solution_v.to_numpy() @ r ** 2), rel=1e-9, abs=1e-15)
     with pytest.raises(sc.SpecificationError, match="custom_v"):
         sc.synth(dp, custom_v=[1] * 7, canonical_v="min.loss.w")
+
+
+def test_mscmt_budget_is_a_setting(smoking):
+    """mscmt_maxiter / mscmt_popsize set the mscmt backend's differential evolution: a smaller budget
+    evaluates fewer V's (n_evals; a bigger budget is not guaranteed a lower loss, DE being a heuristic)
+    and the fit says how far it may be from the optimum (bound_gap);
+    the same settings reach the refits (the model's settings) and sc.synth; other backends refuse them."""
+    panel = sc.Panel(smoking, unit="state", time="year", outcome="cigsale", treated="California",
+                     treatment_time=1989)
+    kw = dict(covariates={"lnincome": (1980, 1988), "beer": (1984, 1988)}, outcome_lags=[1975, 1980, 1988],
+              fit_window=(1970, 1988))
+    small = sc.SyntheticControl(backend="mscmt", mscmt_maxiter=5, mscmt_popsize=3, **kw).fit(panel)
+    big = sc.SyntheticControl(backend="mscmt", mscmt_maxiter=30, mscmt_popsize=8, **kw).fit(panel)
+    assert small.diagnostics["n_evals"] < big.diagnostics["n_evals"]
+    for r in (small, big):
+        assert r.diagnostics["loss_v"] >= r.diagnostics["lower_bound"] * (1 - 1e-9)
+    assert small.model.settings["mscmt_maxiter"] == 5 and small.model.settings["mscmt_popsize"] == 3
+    with pytest.raises(sc.SpecificationError, match="mscmt_maxiter=5 sets the 'mscmt' backend"):
+        sc.SyntheticControl(mscmt_maxiter=5, **kw).fit(panel)
+    with pytest.raises(sc.SpecificationError, match="mscmt_popsize"):
+        sc.SyntheticControl(backend="mscmt", mscmt_popsize=0, **kw).fit(panel)

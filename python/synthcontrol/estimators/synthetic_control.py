@@ -8,7 +8,7 @@ import pandas as pd
 
 from collections.abc import Iterable, Mapping
 
-from .._validate import _py, check_n_jobs, check_seed, check_window
+from .._validate import _py, check_count, check_n_jobs, check_seed, check_window
 from ..errors import DataError, SolverError, SpecificationError
 from ..inference._undefined import say
 from ..panel import Panel, coerce_period, period_key
@@ -24,7 +24,7 @@ __all__ = ["SyntheticControl", "fit_outcome_only"]
 
 _BACKENDS = ("auto", "outcome-only", "mscmt", "malo", "penalized")
 _PARAMS = ("covariates", "outcome_lags", "predictor_window", "fit_window", "backend", "augment", "ridge_lambda",
-           "residualize", "fixedeff", "seed", "n_jobs", "canonical_v")
+           "residualize", "fixedeff", "seed", "n_jobs", "canonical_v", "mscmt_maxiter", "mscmt_popsize")
 
 
 def _check_pre_treatment(panel: Panel, what, given, periods, is_range):
@@ -201,13 +201,20 @@ class SyntheticControl(Settings):
         fit and the effects do not change; ``loss_w`` is the reported V's, and
         ``diagnostics["v_reported"]`` names it.  Covariate fits with the
         ``"auto"``, ``"malo"`` or ``"mscmt"`` backends only.
+    mscmt_maxiter, mscmt_popsize : int
+        The ``"mscmt"`` backend's differential-evolution budget: generations
+        (default 60) and population size per predictor (default 10; scipy's
+        ``popsize``).  A larger budget searches longer before the local polish
+        and the certificate; the answer's bound gap says how far it may be from
+        the optimum either way.  Only with ``backend="mscmt"``.
     """
 
     _PARAMS = _PARAMS
 
     def __init__(self, covariates=None, outcome_lags=None, predictor_window=None,
                  fit_window=None, backend="auto", augment=None, ridge_lambda=None,
-                 residualize=False, fixedeff=False, seed=0, n_jobs=1, canonical_v=False):
+                 residualize=False, fixedeff=False, seed=0, n_jobs=1, canonical_v=False,
+                 mscmt_maxiter=60, mscmt_popsize=10):
         self.covariates = covariates
         self.outcome_lags = outcome_lags
         self.predictor_window = predictor_window
@@ -220,6 +227,8 @@ class SyntheticControl(Settings):
         self.seed = seed
         self.n_jobs = n_jobs
         self.canonical_v = canonical_v
+        self.mscmt_maxiter = mscmt_maxiter
+        self.mscmt_popsize = mscmt_popsize
 
     def _resolve_backend(self) -> str:
         if self.backend not in _BACKENDS:
@@ -391,11 +400,19 @@ class SyntheticControl(Settings):
                 f"sc.Panel(df, unit=..., time=..., outcome=..., ...)")
         backend = self._resolve_backend()
         self._check_canonical_v(backend)
+        self._check_mscmt_budget(backend)
         check_seed("seed", self.seed)
         check_n_jobs("n_jobs", self.n_jobs, allow_none=True)  # None: one process, as joblib
         panel.require_estimable()
         self._period_settings(panel)  # every period named in the settings: typed, pre-treatment
         return _with_fit_checks(model_class(backend).fit_panel(self, panel, backend))
+
+    def _check_mscmt_budget(self, backend):
+        for name, default in (("mscmt_maxiter", 60), ("mscmt_popsize", 10)):
+            value = check_count(name, getattr(self, name), 1)
+            if value != default and backend != "mscmt":
+                raise SpecificationError(f"{name}={value} sets the 'mscmt' backend's search budget; this fit uses "
+                                         f"backend={backend!r}: drop it or set backend='mscmt'")
 
     def _check_canonical_v(self, backend):
         from ..solvers.vsearch import CANONICAL_V
@@ -510,7 +527,8 @@ class SyntheticControl(Settings):
             return SCResult.from_weights(panel, w, diag, model=PredictorModel(panel, self, mask, backend, pr, panel.outcome),
                                          fit_mask=mask, V=pd.Series(np.full(len(names), 1.0 / len(names)), index=names,
                                                      name="V"))
-        fit = solve_bilevel(X1, X0, Z1, Z0, backend=backend, seed=self.seed)
+        fit = solve_bilevel(X1, X0, Z1, Z0, backend=backend, seed=self.seed, de_maxiter=self.mscmt_maxiter,
+                            de_popsize=self.mscmt_popsize)
         from ..solvers.simplex import kkt_certificate
         sv = np.sqrt(fit.v)
         _, inner_kkt, _ = kkt_certificate(sv[:, None] * X0, sv * X1, fit.w)
