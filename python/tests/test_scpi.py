@@ -155,3 +155,24 @@ def test_n_jobs_gives_the_same_draws(prop99):
     assert np.array_equal(a.details["draws_lower"], b.details["draws_lower"])
     assert np.array_equal(a.details["draws_upper"], b.details["draws_upper"])
     assert (a.ci_lower, a.ci_upper) == (b.ci_lower, b.ci_upper)
+
+
+def test_u_missp_false_centres_nothing(prop99):
+    """u_missp=False (scpi's u.missp = FALSE): E[u | H] = 0, so the HC1 variance is built from the raw
+    residuals -- Sigma recomputed by hand here -- and the in-sample bounds change; the default (True)
+    regresses the residuals on the active donors' design (a non-zero u_mean on Prop 99)."""
+    on = prop99.scpi(sims=50, seed=0)
+    off = prop99.scpi(sims=50, seed=0, u_missp=False)
+    assert on.details["u_missp"] is True and off.details["u_missp"] is False
+    assert np.abs(on.details["u_mean"]).max() > 0 and not np.any(off.details["u_mean"])
+    p = prop99.panel
+    mask = np.asarray(prop99.fit_mask, dtype=bool)
+    B = np.asarray(p.X_donors, dtype=float)[mask]
+    u = np.asarray(p.y_treated, dtype=float)[mask] - B @ np.asarray(prop99.w, dtype=float)
+    T0, df = len(u), off.details["df"]
+    omega = u ** 2 * T0 / (T0 - df)
+    np.testing.assert_allclose(off.details["Sigma"], (B * omega[:, None]).T @ B / T0 ** 2, rtol=1e-12, atol=0)
+    t_on, t_off = on.details["table"], off.details["table"]
+    assert not np.allclose(t_on.cf_lower.to_numpy(), t_off.cf_lower.to_numpy())
+    with pytest.raises(sc.SpecificationError, match="u_missp"):
+        prop99.scpi(u_missp="yes")

@@ -358,7 +358,7 @@ def _simulate(progs, Sroot, rows, sims, seed, n_jobs, use_kernel=True):
                                               ("sims", args.sims), ("seed", args.seed)) if v is not None},
           cli_table=["period", "observed", "counterfactual", "effect", "effect_lower", "effect_upper"])
 def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alpha=None, e_alpha=None,
-                   rho=None, rho_max=0.2, n_jobs=1, solver="auto") -> Inference:
+                   rho=None, rho_max=0.2, n_jobs=1, solver="auto", u_missp=True) -> Inference:
     """SCPI prediction intervals (Cattaneo, Feng & Titiunik 2021), as the scpi package computes
         them for the simplex: an in-sample simulation of the weights' error (``sims`` seeded draws,
         two small conic programmes each per post period) plus an out-of-sample location-scale
@@ -373,6 +373,10 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
         (approximate, see ``details["design"]``); ridge fits an L2-ball set.  ``solver="conic"``
         solves every in-sample programme with Clarabel instead of the exact compiled kernel (a
         cross-check; ``details["in_sample_solver"]`` says which solved what).
+        ``u_missp`` (scpi's ``u.missp``): True (default) allows the weights' model to be misspecified and
+        estimates the residuals' conditional mean ``E[u | H]`` by regressing them on the active donors'
+        design (``details["u_mean"]``); False sets it to 0, so the variance is built from the raw
+        residuals.
         """
     alpha = check_alpha("alpha", alpha, high=0.5)
     sims = check_count("sims", sims, 10)
@@ -383,6 +387,8 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
     rho = check_number("rho", rho, low=0, allow_none=True)
     rho_max = check_number("rho_max", rho_max, low=0, low_open=True)
     n_jobs = check_n_jobs("n_jobs", n_jobs, allow_none=True)
+    from .._validate import check_bool
+    u_missp = check_bool("u_missp", u_missp)
     solver = check_choice("solver", solver, ("auto", "conic"),
                           what="'auto' (the exact kernel when built, else Clarabel) or 'conic' (Clarabel for "
                                "every programme)")
@@ -443,7 +449,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
 
     # conditional mean and HC1 variance of the residuals; Sigma over all donors
     Dpre, Dpost, cols = _design(B, rows, active, T0)
-    u_mean = Dpre @ _ols(Dpre, u)
+    u_mean = Dpre @ _ols(Dpre, u) if u_missp else np.zeros_like(u)
     omega = (u - u_mean) ** 2 * T0 / (T0 - df)
     Sigma = (B * omega[:, None]).T @ B / T0 ** 2
     Q = B.T @ B / T0
@@ -542,7 +548,7 @@ def scpi_inference(res, alpha=0.05, sims=200, e_method="gaussian", seed=0, u_alp
         "df": df, "u_alpha": u_alpha, "e_alpha": e_alpha, "e_method": e_method,
         "sims": int(sims), "seed": seed, "failed_sims": n_failed,
         "coverage": 1 - u_alpha - e_alpha,
-        "u_mean": u_mean, "u_var": omega, "Sigma": Sigma, "e_mean": e_mean[:T1],
+        "u_missp": u_missp, "u_mean": u_mean, "u_var": omega, "Sigma": Sigma, "e_mean": e_mean[:T1],
         "e_var": sigma[:T1] ** 2, "joint_in_sample": (wj_lb, wj_ub),
         "draws_lower": low_draws, "draws_upper": high_draws,
         "fit_kind": model.kind, "design": design, "in_sample_solver": solver_info,
