@@ -73,6 +73,7 @@ class SynthOutput:
     outcome_only_bound: float = float("nan")  # L(W**), below every V's loss
     bound_method: str = ""  # "lp-certificate" | "global (corners + MIQP)" | "outcome-only"
     v_reported: str = "search"  # which V solution_v is: "search", "min.loss.w", "max.order" (or "custom_v")
+    r_squared: float = float("nan")  # 1 - ||Z1 - Z0 w||^2 / ||Z1 - mean(Z1)||^2 over time_optimize_ssr
 
     def as_dict(self) -> dict:
         """Plain values with Synth's result names (``solution.w`` ...) plus ours."""
@@ -85,7 +86,7 @@ class SynthOutput:
             "inner_gap": self.inner_gap, "backend": self.backend, "n_evals": self.n_evals,
             "seconds": self.seconds, "custom_v": self.custom_v,
             "outcome_only_bound": self.outcome_only_bound, "bound_method": self.bound_method,
-            "v_reported": self.v_reported,
+            "v_reported": self.v_reported, "r_squared": self.r_squared,
         }
 
 
@@ -230,6 +231,14 @@ def _scale(X1, X0):
     return X1 / div, X0 / div[:, None], div
 
 
+def _r_squared(z1, z0, w) -> float:
+    """Pre-period R^2 of the outcome fit over the optimisation window (NaN for a flat treated series)."""
+    z1 = np.ravel(z1)
+    g = z1 - z0 @ w
+    sst = float(((z1 - z1.mean()) ** 2).sum())
+    return 1.0 - float(g @ g) / sst if sst > 0 else float("nan")
+
+
 def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None, backend="auto",
           seed=0, certify=True, time_limit=None, canonical_v=False, mscmt_maxiter=60,
           mscmt_popsize=10) -> SynthOutput:
@@ -305,6 +314,7 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
                            lv, prob.loss_w(v, w), lower, gap, gap <= 1e-9 * max(lower, 1e-300),
                            agree, prob.inner_gap(v, w) / prob._xscale, "custom_v", prob.n_evals, 0.0,
                            custom_v=True, predictor_scale=pd.Series(div, index=names), v_reported="custom_v",
+                           r_squared=_r_squared(z1, z0, w),
                            outcome_only_bound=cert.lower_bound, bound_method=method)
     fit = solve_bilevel(x1s, x0s, z1, z0, backend=backend, seed=seed, certify=certify, time_limit=time_limit,
                         de_maxiter=int(mscmt_maxiter), de_popsize=int(mscmt_popsize))
@@ -316,7 +326,7 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
     return SynthOutput(
         solution_w=pd.Series(fit.w, index=donors, name="w.weight"),
         solution_v=pd.Series(v, index=names, name="v"),
-        loss_v=fit.loss_v, loss_w=loss_w, v_reported=which, lower_bound=fit.lower_bound, bound_gap=fit.bound_gap,
+        loss_v=fit.loss_v, loss_w=loss_w, v_reported=which, r_squared=_r_squared(z1, z0, fit.w), lower_bound=fit.lower_bound, bound_gap=fit.bound_gap,
         bound_attained=fit.attained, v_agreement=fit.v_agreement, inner_gap=fit.inner_gap_rel,
         backend=fit.backend, n_evals=fit.n_evals, seconds=fit.seconds,
         predictor_scale=pd.Series(div, index=names), outcome_only_bound=fit.outcome_only_bound,

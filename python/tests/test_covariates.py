@@ -345,3 +345,20 @@ def test_mscmt_budget_is_a_setting(smoking):
         sc.SyntheticControl(mscmt_maxiter=5, **kw).fit(panel)
     with pytest.raises(sc.SpecificationError, match="mscmt_popsize"):
         sc.SyntheticControl(backend="mscmt", mscmt_popsize=0, **kw).fit(panel)
+
+
+def test_synth_reports_the_pre_period_r_squared(smoking):
+    """SynthOutput.r_squared (Malo et al. 2024 report it): 1 - SSR/SST of the outcome fit over
+    time_optimize_ssr, which with loss_v = SSR / T is 1 - T loss_v / SST (checked by hand)."""
+    ctrl = sorted(s for s in smoking.state.unique() if s != "California")
+    dp = sc.synth_dataprep(foo=smoking, predictors=["lnincome", "retprice"], predictors_op="mean",
+                           time_predictors_prior=range(1980, 1989),
+                           special_predictors=[("cigsale", [1975], "mean"), ("cigsale", [1988], "mean")],
+                           dependent="cigsale", unit_variable="state", time_variable="year",
+                           treatment_identifier="California", controls_identifier=ctrl,
+                           time_optimize_ssr=range(1970, 1989), time_plot=range(1970, 2001))
+    out = sc.synth(dp)
+    z1 = dp.Z1.to_numpy(dtype=float).ravel()
+    sst = float(((z1 - z1.mean()) ** 2).sum())
+    assert out.r_squared == pytest.approx(1 - len(z1) * out.loss_v / sst, rel=1e-10)
+    assert 0.9 < out.r_squared < 1 and out.as_dict()["r_squared"] == out.r_squared
