@@ -385,3 +385,23 @@ def test_estimated_bias_with_covariates_differs_from_augsynths_print_for_a_known
     r0 = sc.SyntheticControl(augment="ridge").fit(p)
     assert "Avg Estimated Bias: 0.011" in _ref("ridge")["summary_conformal_default"]["printed"]
     assert round(r0.diagnostics["estimated_bias"], 3) == 0.011
+
+
+def test_in_time_placebo_skips_dates_without_covariate_data():
+    """A ridge fit with covariates that have no value early in the pre-period (Kansas's revenue
+    series): the in-time sweep skips the fake dates whose refit has no data, says so, and runs the
+    rest (it used to stop at the first such date with a DataError)."""
+    import warnings
+    ks = sc.datasets.load("kansas")
+    ks["lrevstate"] = np.log(ks["revstatecapita"])
+    kp = sc.Panel(ks, unit="state", time="year_qtr", outcome="lngdpcapita", treat="treated")
+    r = sc.SyntheticControl(augment="ridge", covariates=["lrevstate"]).fit(kp)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        it = r.in_time_placebo()
+    said = [str(x.message) for x in w if issubclass(x.category, sc.SynthWarning)]
+    assert any("are skipped: the refit before them has no data" in m and "lrevstate" in m for m in said), said
+    t = it.details["table"]
+    assert len(t) > 0 and t["att"].notna().all()
+    with pytest.raises(sc.DataError, match="lrevstate"):
+        r.in_time_placebo(fake_time=1995.0)

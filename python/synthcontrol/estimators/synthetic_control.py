@@ -270,7 +270,10 @@ class SyntheticControl(Settings):
         if self.backend not in ("auto", "outcome-only"):
             raise SpecificationError(
                 f"augment='ridge' augments the outcome-only simplex fit (augsynth's scm=TRUE); "
-                f"backend={self.backend!r} cannot be combined with it")
+                f"backend={self.backend!r} cannot be combined with it: not implemented -- the ridge correction "
+                f"of a V-weighted or penalized fit (Ben-Michael et al. allow any weights) would also need its "
+                f"own cross-validation of the penalty around that fit. Use backend='auto' without predictors, "
+                f"or augment='ridge' with covariates (averaged over the pre-period, as augsynth)")
         if self.outcome_lags:
             raise SpecificationError("outcome_lags are not used by augment='ridge' (it matches every "
                                      "pre-period outcome already); drop them")

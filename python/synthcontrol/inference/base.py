@@ -116,7 +116,8 @@ class InferenceMethod:
     its name on the command line (default: ``name``).  ``cli``: optional ``args -> kwargs`` for
     the command line's flags (default: ``--alpha`` and ``--seed`` when given and accepted).
     ``cli_table``: the columns of ``details["table"]`` the command line prints (``"all"``, a list,
-    or None for none).
+    or None for none).  ``why_not``: for a fit kind it does not support, why (said in the refusal and
+    in the docs' backend x inference matrix).
     """
 
     name: str
@@ -127,6 +128,7 @@ class InferenceMethod:
     cli_name: str | None = None
     cli: Callable | None = None
     cli_table: Any = None
+    why_not: Any = None  # fit kind -> the reason it is not defined / not implemented for it
 
     @property
     def parameters(self) -> dict:
@@ -156,7 +158,7 @@ _ALIASES: dict[str, str] = {}
 
 
 def register(name, *, supports=("outcome", "predictors", "ridge"), title="", aliases=(), cli_name=None,
-             cli=None, cli_table=None, replace=False):
+             cli=None, cli_table=None, replace=False, why_not=None):
     """Decorator: register ``func(res, **kwargs)`` as the inference method ``name``."""
     from ..models import KINDS
     bad = [k for k in supports if k not in KINDS]
@@ -167,7 +169,7 @@ def register(name, *, supports=("outcome", "predictors", "ridge"), title="", ali
         if not replace and (name in _REGISTRY or name in _ALIASES):
             raise SpecificationError(f"an inference method named {name!r} is already registered")
         m = InferenceMethod(name, func, tuple(supports), title or (func.__doc__ or name).strip().splitlines()[0],
-                            tuple(aliases), cli_name, cli, cli_table)
+                            tuple(aliases), cli_name, cli, cli_table, dict(why_not or {}))
         _REGISTRY[name] = m
         for a in (*aliases, cli_name):
             if a and a != name:
@@ -216,8 +218,10 @@ def infer(res, name, **kwargs):
         from ..models import KINDS
         what = {"outcome": "outcome-only fits", "predictors": "covariate (V-weighted) fits",
                 "ridge": "ridge-augmented fits"}
+        why = (m.why_not or {}).get(kind)
         raise SpecificationError(
-            f"{m.name} is not available for {res.model.description}; it supports "
+            f"{m.name} is not available for {res.model.description}"
+            + (f": {why}" if why else "") + "; it supports "
             + ", ".join(what[k] for k in KINDS if k in m.supports))
     params = m.parameters
     # progress: an option of every method's loops, not of the method (see synthcontrol.parallel)

@@ -55,7 +55,12 @@ class _Rep:
         return self.from_counts(self.counts(state))
 
 
-@register("bootstrap", supports=("outcome",), title="User-level cluster bootstrap")
+@register("bootstrap", supports=("outcome",), title="User-level cluster bootstrap", why_not={
+    "predictors": "each resample rebuilds the panel's outcome cells from the users drawn, but covariates come "
+                  "from unit-level columns that a user resample cannot rebuild (and every resample would rerun "
+                  "the V search)",
+    "ridge": "not implemented: each resample would also have to re-choose the ridge penalty by cross-validation; "
+             "for the ridge fit use conformal() or jackknife_plus()"})
 def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress=None) -> Inference:
     """User-level cluster bootstrap (panels built with :func:`panel_from_events`).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import SpecificationError
+from ..errors import DataError, SpecificationError
 from .._validate import _py
 from .base import Inference, register
 from .._numerics import rms
@@ -84,13 +84,24 @@ def in_time_placebo(res, fake_time=None) -> Inference:
         # dates before every predictor's window (covariate fits) leave nothing to fit on: skipped
         before = {k: _model_before_or_none(res, k) for k in ks}  # each date's model, made once
         no_predictors = [k for k in ks if before[k] is None]
-        fits = [_one(res, k, before[k]) for k in ks if before[k] is not None]
+        fits, no_data = [], []
+        for k in ks:
+            if before[k] is None:
+                continue
+            try:
+                fits.append(_one(res, k, before[k]))
+            except DataError as e:  # e.g. a ridge fit's covariate with no value before this date
+                no_data.append((k, str(e)))
         if not fits:
             raise SpecificationError(
                 "no feasible fake treatment time: every earlier date leaves fewer than 2 periods of "
                 "the fit window to fit on" + (", or no predictor measured wholly before it" if no_predictors else ""))
         table = pd.DataFrame([f[2] for f in fits])
         details = {"table": table}
+        if no_data:
+            say(f"in-time placebo: {len(no_data)} fake date(s) (from {_py(times[no_data[0][0]])!r} to "
+                f"{_py(times[no_data[-1][0]])!r}) are skipped: the refit before them has no data to fit on "
+                f"({no_data[0][1]})", details)
         if no_predictors:
             say(f"in-time placebo: {len(no_predictors)} earlier fake date(s) (up to "
                 f"{_py(times[no_predictors[-1]])!r}) are skipped: every predictor is measured on or after them",
