@@ -318,7 +318,7 @@ as.data.frame.synthcontrol_conformal <- function(x, row.names = NULL, optional =
 # SCPI prediction intervals (Cattaneo, Feng & Titiunik 2021) for the counterfactual, the effect of
 # every post period and the ATT; Python's SCResult.scpi().  Coverage is 1 - u_alpha - e_alpha.
 scpi <- function(fit, alpha = 0.05, sims = 200, e_method = c("gaussian", "ls", "qreg", "empirical"),
-                 seed = 0, u_alpha = NULL, e_alpha = NULL, rho = NULL, rho_max = 0.2) {
+                 seed = 0, u_alpha = NULL, e_alpha = NULL, rho = NULL, rho_max = 0.2, u_missp = TRUE) {
   cl <- match.call()
   e_method <- if (identical(e_method, c("gaussian", "ls", "qreg", "empirical"))) "gaussian" else
     .choice(e_method, c("gaussian", "ls", "qreg", "empirical"), "e_method")
@@ -330,13 +330,16 @@ scpi <- function(fit, alpha = 0.05, sims = 200, e_method = c("gaussian", "ls", "
   .check_number(seed, "seed", "a whole number", .whole)
   .null_or_number(rho, "rho", "NULL or a number >= 0", function(x) x >= 0)
   .check_number(rho_max, "rho_max", "a positive number", function(x) x > 0)
+  u_missp <- .flag(u_missp, "u_missp")
   res <- .py_result(fit)
-  key <- paste(alpha, sims, e_method, seed, format(u_alpha), format(e_alpha), format(rho), rho_max, sep = "|")
+  key <- paste(alpha, sims, e_method, seed, format(u_alpha), format(e_alpha), format(rho), rho_max, u_missp,
+               sep = "|")
   .cached_inference(fit, "scpi", key, function() {
     v <- .py_call("scpi", res, alpha = as.double(alpha), sims = sims, e_method = e_method,
                   seed = seed, u_alpha = if (is.null(u_alpha)) NULL else as.double(u_alpha),
                   e_alpha = if (is.null(e_alpha)) NULL else as.double(e_alpha),
-                  rho = if (is.null(rho)) NULL else as.double(rho), rho_max = as.double(rho_max), call = cl)
+                  rho = if (is.null(rho)) NULL else as.double(rho), rho_max = as.double(rho_max),
+                  u_missp = u_missp, call = cl)
     d <- reticulate::py_to_r(v)
     det <- .scalars(d$details)
     structure(c(.interval_core(d, det, fit), list(
@@ -350,6 +353,7 @@ scpi <- function(fit, alpha = 0.05, sims = 200, e_method = c("gaussian", "ls", "
       seed = seed,
       rho = as.double(det$rho),
       rho_max = rho_max,
+      u_missp = u_missp,
       active_donors = as.character(unlist(d$lists$active_donors)),
       design_donors = as.character(unlist(d$lists$design_donors)),
       df = as.integer(det$df),

@@ -150,7 +150,7 @@ def _estimator_options(options, tdt):
     if opts.get("predictor_window") is not None:
         pw = _window(opts["predictor_window"], tdt)
         opts["predictor_window"] = pw if isinstance(pw, (tuple, list)) else [pw]
-    for k in ("seed", "n_jobs"):  # whole R doubles -> int; anything else is left to the core to refuse
+    for k in ("seed", "n_jobs", "mscmt_maxiter", "mscmt_popsize"):  # whole R doubles -> int; else the core refuses
         if k in opts:
             opts[k] = _int_or_same(opts[k])
     # ridge augmentation (augsynth's progfunc = "ridge", lambda, residualize, fixedeff)

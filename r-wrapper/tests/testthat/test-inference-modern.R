@@ -100,6 +100,29 @@ test_that("ttest(K = 'auto') and oracle weights", {
   expect_equal(to$folds$post_gap, rep(fit$att, 3), tolerance = 1e-8)
 })
 
+test_that("scpi(u_missp = FALSE) takes the residuals' conditional mean as 0 (scpi's u.missp)", {
+  fit <- prop99_fit()
+  a <- suppressWarnings(scpi(fit, sims = 20, seed = 0))
+  b <- suppressWarnings(scpi(fit, sims = 20, seed = 0, u_missp = FALSE))
+  expect_true(a$u_missp)
+  expect_false(b$u_missp)
+  expect_false(isTRUE(all.equal(a$table$cf_lower, b$table$cf_lower)))   # the in-sample bound moves
+  expect_equal(a$table$e_mean, b$table$e_mean, tolerance = 1e-12)        # the out-of-sample part does not
+  expect_error(scpi(fit, u_missp = "yes"), "u_missp", class = "synthcontrol_spec_error")
+})
+
+test_that("synthcontrol() passes canonical_v and the mscmt budget to the core", {
+  skip_if_no_python_core()
+  cov <- list(lnincome = c(1980, 1988), beer = c(1984, 1988))
+  one <- function(...) synthcontrol(cigsale ~ 1, unit = state, time = year, data = prop99(),
+                                    treated = "California", treatment_time = 1989, ...)
+  a <- one(covariates = cov, outcome_lags = c(1975, 1980, 1988), fit_window = c(1970, 1988))
+  b <- one(covariates = cov, outcome_lags = c(1975, 1980, 1988), fit_window = c(1970, 1988),
+           canonical_v = "max.order")
+  expect_equal(b$att, a$att, tolerance = 1e-10)
+  expect_error(one(mscmt_maxiter = 5), "mscmt_maxiter = 5 sets the 'mscmt' backend", class = "synthcontrol_error")
+})
+
 test_that("scpi() on Prop 99: the ATT interval excludes 0, per-period intervals bracket the effect", {
   fit <- prop99_fit()
   # scpi's rule gives rho 0.744, capped at rho_max = 0.2: a tuning value on its range's edge is said
