@@ -259,15 +259,9 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
     (generations, population per predictor), as on :class:`~synthcontrol.SyntheticControl`.
     """
     from ._validate import check_bool, check_choice, check_number, check_seed
-    from .solvers.vsearch import CANONICAL_V, VProblem, reported_v, solve_bilevel, v_choices
+    from .solvers.vsearch import VProblem, check_v_options, reported_v, solve_bilevel, v_choices
     backend = check_choice("backend", backend, ("auto", "malo", "mscmt"))
-    if canonical_v is not False and canonical_v not in CANONICAL_V[1:]:
-        raise SpecificationError(f"canonical_v must be False, 'min.loss.w' or 'max.order', got {canonical_v!r}")
-    for name, value, default in (("mscmt_maxiter", mscmt_maxiter, 60), ("mscmt_popsize", mscmt_popsize, 10)):
-        from ._validate import check_count
-        if check_count(name, value, 1) != default and backend != "mscmt":
-            raise SpecificationError(f"{name}={value} sets the 'mscmt' backend's search budget; this call uses "
-                                     f"backend={backend!r}: drop it or set backend='mscmt'")
+    mscmt_maxiter, mscmt_popsize = check_v_options(backend, canonical_v, mscmt_maxiter, mscmt_popsize, who="call")
     if canonical_v is not False and custom_v is not None:
         raise SpecificationError("canonical_v chooses among the V's a search finds; with custom_v the V is "
                                  "yours: give one or the other")
@@ -317,7 +311,7 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
                            r_squared=_r_squared(z1, z0, w),
                            outcome_only_bound=cert.lower_bound, bound_method=method)
     fit = solve_bilevel(x1s, x0s, z1, z0, backend=backend, seed=seed, certify=certify, time_limit=time_limit,
-                        de_maxiter=int(mscmt_maxiter), de_popsize=int(mscmt_popsize))
+                        de_maxiter=mscmt_maxiter, de_popsize=mscmt_popsize)
     v, loss_w, which, note = reported_v(fit, x1s, x0s, canonical_v)
     if note:
         import warnings

@@ -8,7 +8,7 @@ import pandas as pd
 
 from collections.abc import Iterable, Mapping
 
-from .._validate import _py, check_count, check_n_jobs, check_seed, check_window
+from .._validate import _py, check_n_jobs, check_seed, check_window
 from ..errors import DataError, SolverError, SpecificationError
 from ..inference._undefined import say
 from ..panel import Panel, coerce_period, period_key
@@ -403,25 +403,16 @@ class SyntheticControl(Settings):
                 f"sc.Panel(df, unit=..., time=..., outcome=..., ...)")
         backend = self._resolve_backend()
         self._check_canonical_v(backend)
-        self._check_mscmt_budget(backend)
         check_seed("seed", self.seed)
         check_n_jobs("n_jobs", self.n_jobs, allow_none=True)  # None: one process, as joblib
         panel.require_estimable()
         self._period_settings(panel)  # every period named in the settings: typed, pre-treatment
         return _with_fit_checks(model_class(backend).fit_panel(self, panel, backend))
 
-    def _check_mscmt_budget(self, backend):
-        for name, default in (("mscmt_maxiter", 60), ("mscmt_popsize", 10)):
-            value = check_count(name, getattr(self, name), 1)
-            if value != default and backend != "mscmt":
-                raise SpecificationError(f"{name}={value} sets the 'mscmt' backend's search budget; this fit uses "
-                                         f"backend={backend!r}: drop it or set backend='mscmt'")
-
     def _check_canonical_v(self, backend):
-        from ..solvers.vsearch import CANONICAL_V
+        from ..solvers.vsearch import check_v_options
         cv = self.canonical_v
-        if cv is not False and cv not in CANONICAL_V[1:]:
-            raise SpecificationError(f"canonical_v must be False, 'min.loss.w' or 'max.order', got {cv!r}")
+        check_v_options(backend, cv, self.mscmt_maxiter, self.mscmt_popsize)
         if cv is False:
             return
         bilevel = backend in ("auto", "malo", "mscmt") and self.augment is None and \

@@ -62,7 +62,8 @@ from .bilevel import outcome_bound_certificate
 from .simplex import _colnorms, _kkt_from_gradient, _resid_scale, center, certified, simplex_ls, simplex_ls_gram
 
 __all__ = ["VProblem", "BilevelFit", "solve_bilevel", "penalized_fit", "penalized_certificate",
-           "flag_penalized_lambda", "PENALIZED_LAMBDAS", "v_choices", "CANONICAL_V", "reported_v"]
+           "flag_penalized_lambda", "PENALIZED_LAMBDAS", "v_choices", "CANONICAL_V", "reported_v",
+           "check_v_options", "MSCMT_BUDGET"]
 
 CANONICAL_V = (False, "min.loss.w", "max.order")  # which V a covariate fit reports (MSCMT's determine_v)
 
@@ -383,6 +384,27 @@ def _finish(prob, best, backend, cert, t0, stages, gb=None) -> BilevelFit:
         v_min_loss_w=v1, v_max_order=v2, backend=backend, n_evals=prob.n_evals,
         seconds=time.perf_counter() - t0, stages=stages, certificate=cert, global_bound=gb,
         global_bound_stopped_by=None if gb is None else gb.stopped_by)
+
+
+MSCMT_BUDGET = {"mscmt_maxiter": 60, "mscmt_popsize": 10}  # the "mscmt" backend's DE budget (defaults)
+
+
+def check_v_options(backend, canonical_v=False, mscmt_maxiter=60, mscmt_popsize=10, *, who="fit"):
+    """The V-search options of ``SyntheticControl`` and ``sc.synth``, checked in one place:
+    ``canonical_v`` one of :data:`CANONICAL_V`; the mscmt budget whole numbers >= 1, and other than
+    its defaults only with ``backend="mscmt"``.  Returns ``(maxiter, popsize)`` as ints."""
+    from .._validate import check_count
+    from ..errors import SpecificationError
+    if canonical_v is not False and canonical_v not in CANONICAL_V[1:]:
+        raise SpecificationError(f"canonical_v must be False, 'min.loss.w' or 'max.order', got {canonical_v!r}")
+    out = []
+    for name, value in (("mscmt_maxiter", mscmt_maxiter), ("mscmt_popsize", mscmt_popsize)):
+        value = check_count(name, value, 1)
+        if value != MSCMT_BUDGET[name] and backend != "mscmt":
+            raise SpecificationError(f"{name}={value} sets the 'mscmt' backend's search budget; this {who} uses "
+                                     f"backend={backend!r}: drop it or set backend='mscmt'")
+        out.append(int(value))
+    return tuple(out)
 
 
 def reported_v(fit: BilevelFit, X1, X0, canonical_v=False):
