@@ -342,6 +342,16 @@ def _predictor_options(args, df) -> dict:
         out["outcome_lags"] = _coerce_like([x for v in args.outcome_lags for x in v.split(",") if x], t)
     if args.fit_window:
         out["fit_window"] = _window(args.fit_window, t, "--fit-window")
+    if args.penalized_cv is not None or args.penalized_lambda is not None:
+        if args.backend != "penalized":
+            flag = "--penalized-cv" if args.penalized_cv is not None else "--penalized-lambda"
+            raise SpecificationError(f"{flag} is an option of --backend penalized; add it, or drop {flag}")
+        if args.penalized_cv is not None:
+            out["penalized_cv"] = args.penalized_cv
+        if args.penalized_lambda is not None:
+            from ._validate import check_number
+            out["penalized_lambda"] = check_number(
+                "--penalized-lambda", _cli_number("--penalized-lambda", args.penalized_lambda, float), low=0)
     return out
 
 
@@ -677,7 +687,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--fit-window", help="START:END periods whose outcome fit the V search minimises")
     f.add_argument("--backend", default="auto", choices=["auto", "outcome-only", "malo", "mscmt", "penalized"],
                    help="the weights' solver: auto = outcome-only without covariates, else the certified V "
-                        "search (docs: outcome_only.md, covariates.md)")
+                        "search; penalized = Abadie & L'Hour, with or without covariates (docs: outcome_only.md, "
+                        "covariates.md, penalized.md)")
+    f.add_argument("--penalized-cv", choices=["holdout", "loo", "pensynth"], default=None,
+                   help="--backend penalized: the rule that chooses lambda (default holdout; loo is the paper's)")
+    f.add_argument("--penalized-lambda", default=None, help="--backend penalized: a fixed lambda >= 0")
     f.add_argument("--augment", choices=["ridge"], default=None,
                    help="ridge-augmented SCM (augsynth's progfunc='Ridge'); --covariates are then unit means")
     f.add_argument("--ridge-lambda", default=None, help="fixed ridge penalty (default: CV)")

@@ -16,8 +16,10 @@ Three kinds, one class each:
     one Gram matrix, and a refit is reused exactly when the units it must leave out carry no weight
     in it (if ``w`` is optimal over a pool and zero on the units removed from it, it is still
     feasible and its KKT conditions still hold on the smaller pool).
+``outcome`` also covers :class:`PenalizedOutcomeModel`, the penalized fit without covariates (its
+    weights depend on the outcomes alone; refits keep the fitted lambda and do not reuse support).
 ``predictors`` (:class:`PredictorModel`)
-    a covariate fit (the bilevel V search or the penalized fit).  Every refit runs the same search
+    a covariate fit (the bilevel V search or the penalized fit, whose refits keep its lambda).  Every refit runs the same search
     on the predictor table built once at fit time, sliced to the refit's units and rescaled over
     them as Synth does; nothing is read again from the DataFrame.
 ``ridge`` (:class:`RidgeModel`)
@@ -41,7 +43,7 @@ from .inference._undefined import say
 from .errors import DataError, SolverError, SpecificationError
 from .solvers.simplex import SharedGram, simplex_ls
 
-__all__ = ["FitModel", "OutcomeModel", "PredictorModel", "RidgeModel", "Refit", "KINDS",
+__all__ = ["FitModel", "OutcomeModel", "PenalizedOutcomeModel", "PredictorModel", "RidgeModel", "Refit", "KINDS",
            "V_GAP_RTOL", "unit_covariate_means", "fit_outcome_only", "model_class"]
 
 KINDS = ("outcome", "predictors", "ridge")
@@ -306,10 +308,19 @@ class OutcomeModel(FitModel):
         return refit
 
 
+class PenalizedDispatch:
+    """The penalized backend's fit: on covariates (:class:`PredictorModel`) or on the outcomes
+    (:class:`PenalizedOutcomeModel`), decided by the estimator's settings."""
+
+    @staticmethod
+    def fit_panel(estimator, panel, backend):
+        return estimator._fit_penalized(panel, estimator._fit_mask(panel))
+
+
 def model_class(backend):
     """The fit model of an estimator's resolved backend: ``"ridge"`` (augment='ridge'),
     ``"outcome-only"``, or a covariate backend (``auto``, ``malo``, ``mscmt``, ``penalized``)."""
-    return {"ridge": RidgeModel, "outcome-only": OutcomeModel, "demeaned": DemeanedModel,
+    return {"ridge": RidgeModel, "outcome-only": OutcomeModel, "penalized": PenalizedDispatch, "demeaned": DemeanedModel,
             "augsynth-scm": DemeanedModel}.get(backend, PredictorModel)
 
 
@@ -332,6 +343,78 @@ class _OutcomeEngine:
                      kkt_violation=float(fit.kkt_violation))
 
 
+def _penalized_rows(d):
+    rule = d.get("penalized_cv") or "fixed"
+    return [("Loss V (fit-window MSE)", f"{d['loss_v']:.6g}"),
+            ("Lambda", f"{d.get('lambda'):.4g}  ({rule}; pensynth's scale {d.get('lambda_pensynth'):.4g})"),
+            ("Duality gap (penalized)", f"{d.get('duality_gap', float('nan')):.2e}")]
+
+
+class PenalizedOutcomeModel(FitModel):
+    """The penalized fit (Abadie & L'Hour 2021) on the outcomes over the fitting periods (no
+    covariates).  Refits keep the fitted ``lam`` (as ridge refits keep theirs): one strictly convex
+    QP per refit, certified by its KKT conditions; refits on other outcome series (conformal) are
+    defined.  ``kind`` is ``"outcome"``: the weights are a function of the outcomes alone, so every
+    method for outcome-only fits applies (support reuse does not: the penalty moves with the target)."""
+
+    kind = "outcome"
+    cheap = True
+    scpi_design = ("penalized fit on the outcomes: the Cattaneo-Feng-Titiunik simplex construction around "
+                   "the penalized weights (an approximation: the penalty also shaped them)")
+
+    def __init__(self, panel, estimator, fit_mask, backend, lam):
+        super().__init__(panel, estimator, fit_mask, backend)
+        self.lam = float(lam)
+
+    @property
+    def description(self):
+        return f"penalized fits on the outcomes (lambda {self.lam:.4g}, kept by every refit)"
+
+    def engine(self, mask=None, **options):
+        return _PenalizedEngine(self, self.fit_mask if mask is None else mask)
+
+    @classmethod
+    def fit_panel(cls, estimator, panel, backend):
+        return estimator._fit_penalized(panel, estimator._fit_mask(panel))
+
+    def summary_rows(self, d):
+        return _penalized_rows(d)
+
+    def solve(self, y, X):
+        """``(weights, certified, kkt_violation)`` of the penalized fit of ``y`` from the columns of ``X``."""
+        from .solvers.vsearch import penalized_certificate, penalized_weights
+        w = penalized_weights(y, X, self.lam).weights
+        _, kkt, _, ok = penalized_certificate(y, X, w, self.lam)
+        return w, bool(ok), float(kkt)
+
+    def refit_arrays(self, Y=None, y=None):
+        stats = {"n_fits": 0, "n_uncertified": 0}
+
+        def refit(Yd, yt):
+            w, ok, _ = self.solve(np.asarray(yt, dtype=float), np.asarray(Yd, dtype=float))
+            stats["n_fits"] += 1
+            stats["n_uncertified"] += not ok
+            return Yd @ w
+        refit.stats = stats
+        return refit
+
+
+class _PenalizedEngine:
+    def __init__(self, model, mask):
+        self.model = model
+        self.mask = np.asarray(mask, dtype=bool)
+
+    def fit(self, k, D, y=None):
+        m = self.model
+        D = np.asarray(D, dtype=int)
+        yy = m.Z[:, k] if y is None else np.asarray(y, dtype=float)
+        X = m.Z[:, D]
+        w, ok, kkt = m.solve(yy[self.mask], X[self.mask])
+        gap = yy - X @ w
+        gap.setflags(write=False)
+        return Refit(D, w, gap, certified=ok, n_uncertified=int(not ok), kkt_violation=kkt)
+
+
 # ------------------------------------------------------------------------------------------------
 # covariate (predictor) fits
 # ------------------------------------------------------------------------------------------------
@@ -348,8 +431,10 @@ class PredictorModel(FitModel):
     scpi_design = ("covariate fit: the in-sample term uses the outcome design B with the V-weighted "
                    "weights (an approximation: the weights were also shaped by the predictors)")
 
-    def __init__(self, panel, estimator, fit_mask, backend, predictors, outcome):
+    def __init__(self, panel, estimator, fit_mask, backend, predictors, outcome, penalized_lambda=None):
         super().__init__(panel, estimator, fit_mask, backend)
+        #: the penalized backend's lambda, chosen at fit time and kept by every refit
+        self.lam = penalized_lambda
         self.table = predictors.table()
         self.table.flags.allows_duplicate_labels = True
         self.names = list(predictors.names)
@@ -359,16 +444,18 @@ class PredictorModel(FitModel):
         self.outcome = outcome
         self.seed = self.settings.get("seed", 0)
 
-    @property
-    def description(self):
-        return f"covariate fits (backend {self.backend!r})"
-
     def engine(self, mask=None, **options):
         return _PredictorEngine(self, self.fit_mask if mask is None else mask)
 
     @classmethod
     def fit_panel(cls, estimator, panel, backend):
         return estimator._fit_predictors(panel, estimator._fit_mask(panel), backend)
+
+    @property
+    def description(self):
+        if self.backend == "penalized":
+            return f"penalized fits on covariates (lambda {self.lam:.4g}, kept by every refit)"
+        return f"covariate fits (backend {self.backend!r})"
 
     def summary_rows(self, d):
         if "lower_bound" in d:
@@ -380,7 +467,7 @@ class PredictorModel(FitModel):
                 ("Loss W (predictors)", f"{d['loss_w']:.3g}"),
                 ("V agreement", f"{d.get('v_agreement', float('nan')):.3g}"),
             ]
-        return [("Loss V (fit-window MSE)", f"{d['loss_v']:.6g}"), ("Lambda", f"{d.get('lambda')}")]
+        return _penalized_rows(d)
 
     def refit(self, target, donors, mask=None, y=None):
         if y is not None:
@@ -402,11 +489,12 @@ class PredictorModel(FitModel):
         """Weights of the covariate backend with ``treated`` (labels) as the target and ``donors``
         (labels) as the pool, the outcome fit on ``Z1``/``Z0``.  Returns ``(w, bound_gap, certified)``
         (``bound_gap`` NaN for the penalized backend, certified by its KKT certificate)."""
-        from .solvers.vsearch import penalized_certificate, penalized_fit, solve_bilevel
+        from .solvers.vsearch import penalized_certificate, penalized_weights, solve_bilevel
         X1, X0 = self.scaled(treated, donors)
         if self.backend == "penalized":
-            w, lam, _ = penalized_fit(X1, X0, Z1, Z0)
-            return w, math.nan, bool(penalized_certificate(X1, X0, w, lam)[3])
+            # lambda stays at its fitted value (as a ridge refit keeps its penalty)
+            w = penalized_weights(X1, X0, self.lam).weights
+            return w, math.nan, bool(penalized_certificate(X1, X0, w, self.lam)[3])
         fit = solve_bilevel(X1, X0, Z1, Z0, backend=self.backend, seed=self.seed,
                             de_maxiter=self.settings.get("mscmt_maxiter", 60),
                             de_popsize=self.settings.get("mscmt_popsize", 10))

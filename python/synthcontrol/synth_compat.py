@@ -75,6 +75,13 @@ class SynthOutput:
     v_reported: str = "search"  # which V solution_v is: "search", "min.loss.w", "max.order" (or "custom_v")
     r_squared: float = float("nan")  # 1 - ||Z1 - Z0 w||^2 / ||Z1 - mean(Z1)||^2 over time_optimize_ssr
 
+    @property
+    def loss_w_per_predictor(self) -> float:
+        """``loss_w`` divided by the number of predictors K: the 1/K convention of Malo et al.'s
+        eq. 8.  ``loss_w`` itself is Synth's ``loss.w``, ``(X1 - X0 w)' V (X1 - X0 w)`` on the scaled
+        predictors with V summing to one (no 1/K)."""
+        return self.loss_w / max(len(self.solution_v), 1)
+
     def as_dict(self) -> dict:
         """Plain values with Synth's result names (``solution.w`` ...) plus ours."""
         return {
@@ -87,6 +94,7 @@ class SynthOutput:
             "seconds": self.seconds, "custom_v": self.custom_v,
             "outcome_only_bound": self.outcome_only_bound, "bound_method": self.bound_method,
             "v_reported": self.v_reported, "r_squared": self.r_squared,
+            "loss_w_per_predictor": self.loss_w_per_predictor,
         }
 
 

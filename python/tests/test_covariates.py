@@ -362,3 +362,10 @@ def test_synth_reports_the_pre_period_r_squared(smoking):
     sst = float(((z1 - z1.mean()) ** 2).sum())
     assert out.r_squared == pytest.approx(1 - len(z1) * out.loss_v / sst, rel=1e-10)
     assert 0.9 < out.r_squared < 1 and out.as_dict()["r_squared"] == out.r_squared
+    # loss_w in Synth's convention (V sums to one: recomputed by hand here) and with the 1/K factor
+    x1 = dp.X1.to_numpy(dtype=float).ravel() / out.predictor_scale.to_numpy()
+    x0 = dp.X0.to_numpy(dtype=float) / out.predictor_scale.to_numpy()[:, None]
+    r = x1 - x0 @ out.solution_w.to_numpy()
+    assert out.loss_w == pytest.approx(float(r @ (out.solution_v.to_numpy() * r)), rel=1e-8, abs=1e-14)
+    assert out.loss_w_per_predictor == pytest.approx(out.loss_w / 4, rel=1e-15)
+    assert out.as_dict()["loss_w_per_predictor"] == out.loss_w_per_predictor

@@ -24,7 +24,8 @@ __all__ = ["SyntheticControl", "fit_outcome_only"]
 
 _BACKENDS = ("auto", "outcome-only", "mscmt", "malo", "penalized")
 _PARAMS = ("covariates", "outcome_lags", "predictor_window", "fit_window", "backend", "augment", "ridge_lambda",
-           "residualize", "fixedeff", "seed", "n_jobs", "canonical_v", "mscmt_maxiter", "mscmt_popsize")
+           "residualize", "fixedeff", "seed", "n_jobs", "canonical_v", "mscmt_maxiter", "mscmt_popsize",
+           "penalized_cv", "penalized_lambda")
 
 
 def _check_pre_treatment(panel: Panel, what, given, periods, is_range):
@@ -171,8 +172,11 @@ class SyntheticControl(Settings):
         ``"malo"``: certificate, corner solutions and local descent (Malo et
         al. 2024).  ``"mscmt"``: seeded differential evolution over log10 V with
         the exact inner solve (Becker & Kloessner 2018).  ``"penalized"``:
-        Abadie & L'Hour (2021) on the scaled predictors, lambda chosen by the
-        outcome fit over ``fit_window``.  Every bilevel fit reports
+        Abadie & L'Hour (2021): the unique, sparse weights of
+        ``||X1 - X0 W||^2 + lambda sum_j W_j ||X1 - X0_j||^2`` on the scaled
+        predictors, or on the outcomes over ``fit_window`` when no covariates
+        or lags are given; ``lambda`` by ``penalized_cv`` (see
+        ``docs/penalized.md``).  Every bilevel fit reports
         ``loss_v``, ``loss_w``, ``lower_bound`` and the proven ``bound_gap``
         in :attr:`SCResult.diagnostics`; see ``docs/covariates.md``.
     augment : {None, "ridge"}
@@ -207,6 +211,20 @@ class SyntheticControl(Settings):
         ``popsize``).  A larger budget searches longer before the local polish
         and the certificate; the answer's bound gap says how far it may be from
         the optimum either way.  Only with ``backend="mscmt"``.
+    penalized_cv : {"holdout", "loo", "pensynth"}
+        How the ``"penalized"`` backend chooses ``lambda`` (on 0 and 25 values
+        from 1e-4 to 100; the penalty is scale-free).  ``"holdout"``
+        (default): with covariates, weights on the predictors scored on the
+        fitting periods' outcomes; without, weights on the first 70% of the
+        fitting periods scored on the last 30%.  ``"loo"``: the paper's rule,
+        each donor predicted from the others and scored on its post-period
+        outcomes (the treated unit takes no part).  ``"pensynth"``: the
+        holdout on pensynth's ``cv_pensynth`` grid.  ``lambda`` is reported in
+        the paper's scale (``diagnostics["lambda"]``; pensynth's is half:
+        ``"lambda_pensynth"``).  Refits for inference keep the fitted lambda.
+    penalized_lambda : float, optional
+        Fix the ``"penalized"`` backend's ``lambda`` (>= 0) instead of
+        choosing it.
     """
 
     _PARAMS = _PARAMS
@@ -214,7 +232,7 @@ class SyntheticControl(Settings):
     def __init__(self, covariates=None, outcome_lags=None, predictor_window=None,
                  fit_window=None, backend="auto", augment=None, ridge_lambda=None,
                  residualize=False, fixedeff=False, seed=0, n_jobs=1, canonical_v=False,
-                 mscmt_maxiter=60, mscmt_popsize=10):
+                 mscmt_maxiter=60, mscmt_popsize=10, penalized_cv="holdout", penalized_lambda=None):
         self.covariates = covariates
         self.outcome_lags = outcome_lags
         self.predictor_window = predictor_window
@@ -229,6 +247,8 @@ class SyntheticControl(Settings):
         self.canonical_v = canonical_v
         self.mscmt_maxiter = mscmt_maxiter
         self.mscmt_popsize = mscmt_popsize
+        self.penalized_cv = penalized_cv
+        self.penalized_lambda = penalized_lambda
 
     def _resolve_backend(self) -> str:
         if self.backend not in _BACKENDS:
@@ -256,7 +276,9 @@ class SyntheticControl(Settings):
             raise SpecificationError(
                 "backend='outcome-only' ignores predictors, but covariates/outcome_lags were given; "
                 "use backend='auto' (or 'malo', 'mscmt', 'penalized') to use them, or drop them")
-        if self.backend in ("mscmt", "malo", "penalized") and not has_predictors:
+        if self.backend == "penalized":
+            return "penalized"  # with or without predictors (the outcomes then)
+        if self.backend in ("mscmt", "malo") and not has_predictors:
             raise SpecificationError(
                 f"backend={self.backend!r} weights predictors, but no covariates or outcome_lags "
                 f"were given; add them, or use backend='auto' for the outcome-only fit")
@@ -403,6 +425,7 @@ class SyntheticControl(Settings):
                 f"sc.Panel(df, unit=..., time=..., outcome=..., ...)")
         backend = self._resolve_backend()
         self._check_canonical_v(backend)
+        self._check_penalized(backend)
         check_seed("seed", self.seed)
         check_n_jobs("n_jobs", self.n_jobs, allow_none=True)  # None: one process, as joblib
         panel.require_estimable()
@@ -423,6 +446,20 @@ class SyntheticControl(Settings):
                    else "an outcome-only fit has no predictor weights")
             raise SpecificationError(f"canonical_v={cv!r} chooses which predictor weights V a covariate fit reports "
                                      f"(backends 'auto', 'malo', 'mscmt'); {why}: drop it")
+
+    def _check_penalized(self, backend):
+        from ..solvers.vsearch import PENALIZED_CV
+        if self.penalized_cv not in PENALIZED_CV:
+            raise SpecificationError(f"penalized_cv must be one of {PENALIZED_CV}, got {self.penalized_cv!r}")
+        lam = self.penalized_lambda
+        if lam is not None and not (isinstance(lam, (int, float, np.integer, np.floating)) and not isinstance(lam, bool)
+                                    and math.isfinite(float(lam)) and float(lam) >= 0):
+            raise SpecificationError(f"penalized_lambda must be a finite number >= 0 or None, got {lam!r}")
+        if backend != "penalized" and (self.penalized_cv != "holdout" or lam is not None):
+            name = "penalized_lambda" if lam is not None else "penalized_cv"
+            raise SpecificationError(f"{name} is an option of backend='penalized'; this fit uses backend="
+                                     f"{self.backend!r}" + (" with augment='ridge'" if self.augment else "")
+                                     + ": drop it or set backend='penalized'")
 
     def _fit_outcome(self, panel, mask, backend):
         w, diag = fit_outcome_only(panel.y_treated, panel.X_donors, mask)
@@ -492,8 +529,78 @@ class SyntheticControl(Settings):
             pw = window(pw, "predictor_window")
         return {"covariates": cov, "outcome_lags": lags, "predictor_window": pw}
 
+    def _fit_penalized(self, panel, mask):
+        """The penalized backend (Abadie & L'Hour 2021): on the scaled predictors when covariates or
+        outcome lags are given, else on the outcomes over the fitting periods; ``lambda`` fixed
+        (``penalized_lambda``) or chosen by ``penalized_cv``."""
+        from ..models import PenalizedOutcomeModel
+        from ..solvers.vsearch import (flag_penalized_lambda, holdout_split, penalized_certificate,
+                                       penalized_fit)
+        has_predictors = bool(self.covariates) or bool(self.outcome_lags)
+        y = np.asarray(panel.y_treated, dtype=float)
+        Yd = np.asarray(panel.X_donors, dtype=float)
+        Z1, Z0 = y[mask], Yd[mask]
+        cv, lam_fixed = self.penalized_cv, self.penalized_lambda
+        if has_predictors:
+            pr = self.predictors(panel)
+            X1s, X0s, divisor = pr.scaled()
+            X1, X0 = X1s.to_numpy(dtype=float), X0s.to_numpy(dtype=float)
+            names = list(pr.names)
+        else:
+            pr, X1, X0, names = None, Z1, Z0, None
+        post = np.asarray(panel.post, dtype=bool)
+        kw, rule = {}, None
+        if lam_fixed is not None:
+            rule = "fixed by penalized_lambda"
+        elif cv == "loo":
+            if not post.any():
+                raise SpecificationError("penalized_cv='loo' scores each donor's post-period outcomes; this panel "
+                                         "has no post-treatment periods")
+            if Yd.shape[1] < 3:
+                raise SpecificationError("penalized_cv='loo' needs >= 3 donors (each is predicted from the others)")
+            kw = dict(donor_post=Yd[post])
+            rule = (f"leave-one-out over the {Yd.shape[1]} donors, each predicted from the others and scored on "
+                    f"its {int(post.sum())} post-period outcomes (Abadie & L'Hour 2021)")
+        elif has_predictors:
+            kw = dict(Z1=Z1, Z0=Z0)
+            rule = (f"weights on the predictors, scored on the outcomes of the {int(mask.sum())} fitting periods"
+                    + (" (pensynth's cv_pensynth grid)" if cv == "pensynth" else ""))
+        else:
+            n_tr, n_va = holdout_split(int(mask.sum()))
+            kw = dict(Z1=Z1[n_tr:], Z0=Z0[n_tr:], train=(Z1[:n_tr], Z0[:n_tr]))
+            rule = (f"weights on the first {n_tr} fitting periods, scored on the last {n_va}"
+                    + (" (pensynth's cv_pensynth grid)" if cv == "pensynth" else ""))
+        grid_info = {}
+        w, lam, table = penalized_fit(X1, X0, cv=cv, lam=lam_fixed, info=grid_info, **kw)
+        r = Z1 - Z0 @ w
+        rx = X1 - X0 @ w
+        obj, kkt, gap, ok = penalized_certificate(X1, X0, w, lam)
+        diag = {"solver": "penalized simplex QP (Abadie-L'Hour)", "lambda": lam, "lambda_pensynth": lam / 2,
+                "penalized_cv": None if lam_fixed is not None else cv, "lambda_rule": rule,
+                "lambda_path": None if lam_fixed is not None else table,
+                "loss_v": float(r @ r) / len(r), "loss_w": float(rx @ rx) / len(rx),
+                "loss_w_per_predictor": float(rx @ rx) / len(rx) ** 2,
+                "n_active_donors": int(np.count_nonzero(w)), "backend": "penalized",
+                "predictors": "covariates" if has_predictors else "outcomes over the fitting periods",
+                "penalized_objective": obj, "kkt_violation": kkt, "duality_gap": gap, "certified": ok}
+        if has_predictors:
+            diag["predictor_scale"] = divisor.to_dict()
+        if lam_fixed is None:
+            flag_penalized_lambda(lam, table, diag, grid_info)  # lambda_at_grid_edge, n_uncertified_fits
+        if not ok:
+            say(f"the penalized fit (lambda {lam:.4g}) is not certified: its duality gap {gap:.3g} "
+                f"is large against the objective {obj:.4g} (KKT violation {kkt:.3g})", diag)
+        if has_predictors:
+            model = PredictorModel(panel, self, mask, "penalized", pr, panel.outcome, penalized_lambda=lam)
+            V = pd.Series(np.full(len(names), 1.0 / len(names)), index=names, name="V")
+            return SCResult.from_weights(panel, w, diag, model=model, fit_mask=mask, V=V)
+        model = PenalizedOutcomeModel(panel, self, mask, "penalized", lam)
+        return SCResult.from_weights(panel, w, diag, model=model, fit_mask=mask)
+
     def _fit_predictors(self, panel, mask, backend):
-        from ..solvers.vsearch import penalized_certificate, penalized_fit, solve_bilevel
+        from ..solvers.vsearch import solve_bilevel
+        if backend == "penalized":
+            return self._fit_penalized(panel, mask)
         pr = self.predictors(panel)
         X1s, X0s, divisor = pr.scaled()
         X1 = X1s.to_numpy(dtype=float)
@@ -501,26 +608,6 @@ class SyntheticControl(Settings):
         Z1 = np.asarray(panel.y_treated)[mask]
         Z0 = np.asarray(panel.X_donors)[mask]
         names = list(pr.names)
-        if backend == "penalized":
-            grid_info = {}
-            w, lam, table = penalized_fit(X1, X0, Z1, Z0, info=grid_info)
-            r = Z1 - Z0 @ w
-            rx = X1 - X0 @ w
-            obj, kkt, gap, ok = penalized_certificate(X1, X0, w, lam)
-            diag = {"solver": "penalized simplex QP (Abadie-L'Hour)", "lambda": lam,
-                    "lambda_path": table, "loss_v": float(r @ r) / len(r),
-                    "loss_w": float(rx @ rx) / len(rx), "n_active_donors": int(np.count_nonzero(w)),
-                    "backend": backend, "predictor_scale": divisor.to_dict(),
-                    "penalized_objective": obj, "kkt_violation": kkt, "duality_gap": gap,
-                    "certified": ok}
-            from ..solvers.vsearch import flag_penalized_lambda
-            flag_penalized_lambda(lam, table, diag, grid_info)  # lambda_at_grid_edge, n_uncertified_fits
-            if not ok:
-                say(f"the penalized fit (lambda {lam:.4g}) is not certified: its duality gap {gap:.3g} "
-                    f"is large against the objective {obj:.4g} (KKT violation {kkt:.3g})", diag)
-            return SCResult.from_weights(panel, w, diag, model=PredictorModel(panel, self, mask, backend, pr, panel.outcome),
-                                         fit_mask=mask, V=pd.Series(np.full(len(names), 1.0 / len(names)), index=names,
-                                                     name="V"))
         fit = solve_bilevel(X1, X0, Z1, Z0, backend=backend, seed=self.seed, de_maxiter=self.mscmt_maxiter,
                             de_popsize=self.mscmt_popsize)
         from ..solvers.simplex import kkt_certificate
@@ -563,6 +650,8 @@ class SyntheticControl(Settings):
         from ..solvers.vsearch import reported_v
         v, loss_w, which, note = reported_v(fit, X1, X0, self.canonical_v)
         diag["loss_w"], diag["v_reported"] = loss_w, which
+        # Synth's loss.w (V sums to one) and, named apart, the 1/K convention of Malo et al.'s eq. 8
+        diag["loss_w_per_predictor"] = loss_w / len(names)
         if note:
             say(note, diag)
         V = pd.Series(v, index=names, name="V")

@@ -57,8 +57,8 @@ class _Rep:
 
 @register("bootstrap", supports=("outcome",), title="User-level cluster bootstrap", why_not={
     "predictors": "each resample rebuilds the panel's outcome cells from the users drawn, but covariates come "
-                  "from unit-level columns that a user resample cannot rebuild (and every resample would rerun "
-                  "the V search)",
+                  "from unit-level columns that a user resample cannot rebuild (and, for a V search, every "
+                  "resample would rerun it)",
     "ridge": "not implemented: each resample would also have to re-choose the ridge penalty by cross-validation; "
              "for the ridge fit use conformal() or jackknife_plus()"})
 def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress=None) -> Inference:

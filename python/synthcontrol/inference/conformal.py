@@ -215,10 +215,12 @@ class _PeriodBand:
 
 @register("conformal", supports=("outcome", "ridge"), title="Conformal inference (Chernozhukov, Wuthrich & Zhu 2021)",
           cli_table="all", why_not={
-              "predictors": "not implemented: every null hypothesis on the grid refits the weights on all periods, "
-                            "which for a covariate fit is a V search per grid point and period (about "
-                            "grid_size x post periods searches); use placebo(), lto(), jackknife_plus(), scpi() "
-                            "or ttest() with covariates"})
+              "predictors": "the test's validity rests on refitting the weights on all periods, pre and post "
+                            "alike, under each null; a covariate fit's weights come from predictors measured in "
+                            "pre-treatment windows, which no null changes, so its refit is not that "
+                            "time-symmetric estimator (and for a V search it would cost a search per grid point "
+                            "and period); use placebo(), lto(), jackknife_plus(), scpi() or ttest() with "
+                            "covariates, or conformal() on the outcome-only or penalized fit without covariates"})
 def conformal_inference(res, alpha=0.1, kind="iid", q=1, grid_size=50, grid=None, n_perm=10000,
                         seed=0, refine=False, stat_func=None, keep_residuals=False) -> Inference:
     """Conformal inference (Chernozhukov, Wuthrich & Zhu 2021), as augsynth's

@@ -62,7 +62,8 @@ from .bilevel import outcome_bound_certificate
 from .simplex import _colnorms, _kkt_from_gradient, _resid_scale, center, certified, simplex_ls, simplex_ls_gram
 
 __all__ = ["VProblem", "BilevelFit", "solve_bilevel", "penalized_fit", "penalized_certificate",
-           "flag_penalized_lambda", "PENALIZED_LAMBDAS", "v_choices", "CANONICAL_V", "reported_v",
+           "flag_penalized_lambda", "PENALIZED_LAMBDAS", "PENALIZED_CV", "penalized_weights",
+           "pensynth_lambdas", "holdout_split", "v_choices", "CANONICAL_V", "reported_v",
            "check_v_options", "MSCMT_BUDGET"]
 
 CANONICAL_V = (False, "min.loss.w", "max.order")  # which V a covariate fit reports (MSCMT's determine_v)
@@ -490,48 +491,215 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
     return _certified_finish(prob, track, backend, cert, t0, stages, certify, time_limit)
 
 
-# the penalized backend's grid: 0 (plain predictor matching) and 25 values from 1e-4 to 100
+# the penalized backend's grid: 0 (plain predictor matching) and 25 values from 1e-4 to 100.  The
+# penalty is dimensionless (both terms of the objective are in squared predictor units), so one grid
+# serves every scale of data.
 PENALIZED_LAMBDAS = np.concatenate(([0.0], np.logspace(-4, 2, 25)))
+#: the rules that choose the penalized backend's lambda (``SyntheticControl(penalized_cv=...)``)
+PENALIZED_CV = ("holdout", "loo", "pensynth")
+#: the share of the fitting periods the ``"holdout"`` rule holds out when the predictors are the
+#: outcomes themselves (the last periods; at least one)
+HOLDOUT_SHARE = 0.3
 
 
-def penalized_fit(X1, X0, Z1, Z0, *, lambdas=None, info=None):
-    """Abadie & L'Hour (2021) penalised synthetic control on the (scaled) predictors.
+def penalized_weights(X1, X0, lam):
+    """The penalised weights at one ``lam``: the minimiser on the simplex of
+    ``||X1 - X0 W||^2 + lam * sum_j W_j ||X1 - X0_j||^2`` (Abadie & L'Hour 2021, eq. 5 for one
+    treated unit).  For ``lam > 0`` the objective is strictly convex in the fitted value and linear
+    in the penalty, and the weights are unique when the donors' predictors are in general position
+    (their Theorem 1).  Returns the solver's :class:`~synthcontrol.solvers.simplex.SimplexFit`
+    (``weights``, ``converged``); :func:`penalized_certificate` checks the answer."""
+    X1 = np.asarray(X1, dtype=float)
+    X0 = np.asarray(X0, dtype=float)
+    return _penalized_path(X1, X0, [lam], fits=True)[0]
 
-    ``min_W ||X1 - X0 W||^2 + lam * sum_j W_j ||X1 - X0_j||^2`` on the simplex, for each
-    ``lam`` in ``lambdas`` (default :data:`PENALIZED_LAMBDAS`); ``lam`` is chosen by the outcome fit
-    over the fit periods (the pre-period outcomes act as the holdout: the predictors train, the
-    outcomes validate; ties go to the smaller ``lam``).  Returns ``(w, lam, table)`` with ``table`` a
-    list of (lam, loss_v).  A choice on the grid's top is not determined by the grid: see
-    :func:`flag_penalized_lambda`.  ``info``: a dict to receive ``n_fits`` and ``n_uncertified``
-    (the grid's simplex fits whose certificate did not hold).
+
+def _interior_support(G, c, tol=1e-7):
+    """The support of the penalised QP ``min w'Gw/2 - c'w`` on the simplex, from an interior-point
+    solve (Clarabel): a start for the active-set kernel when its own path stalls (degenerate
+    vertices: more donors than predictors, a target almost inside their hull).  None on failure."""
+    try:
+        import clarabel
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover - clarabel comes with cvxpy
+        return None
+    J = G.shape[0]
+    st = clarabel.DefaultSettings()
+    st.verbose = False
+    st.tol_gap_abs = st.tol_gap_rel = st.tol_feas = 1e-12
+    A = sp.csc_matrix(np.vstack([np.ones((1, J)), -np.eye(J)]))
+    b = np.concatenate(([1.0], np.zeros(J)))
+    try:
+        sol = clarabel.DefaultSolver(sp.csc_matrix(np.triu(G)), -np.asarray(c, dtype=float), A, b,
+                                     [clarabel.ZeroConeT(1), clarabel.NonnegativeConeT(J)], st).solve()
+    except Exception:  # noqa: BLE001 - any solver failure: no start, the kernel's answer stands
+        return None
+    w = np.asarray(sol.x, dtype=float)
+    if w.shape != (J,) or not np.isfinite(w).all():
+        return None
+    S = np.flatnonzero(w > tol * max(1.0, float(w.max())))
+    return S if len(S) else None
+
+
+def _zero_plus(X1, X0, d):
+    """``lambda = 0``, read as the limit ``lambda -> 0+`` (the paper's Section 3): of all the
+    synthetic controls with the best fit, the one with the smallest penalty ``d'W``.  The fitted value
+    ``X0 W*`` of the plain fit is unique (the objective is strictly convex in it), so the limit is
+    the LP ``min d'W`` s.t. ``X0 W = X0 W*``, ``sum W = 1``, ``W >= 0`` (HiGHS): a vertex, hence sparse,
+    and unique unless the LP ties.  The LP's answer is kept only if its fit is as good as ``W*``'s
+    to the plain fit's own certificate; otherwise ``W*`` stands."""
+    fit = simplex_ls(X0, X1)
+    J = X0.shape[1]
+    if J <= 1 or np.count_nonzero(fit.weights) <= 1:
+        return fit
+    target = X0 @ fit.weights
+    scale = max(1.0, float(np.abs(X0).max()))
+    lp = linprog(d / max(float(d.max()), 1e-300), A_eq=np.vstack([X0 / scale, np.ones((1, J))]),
+                 b_eq=np.concatenate([target / scale, [1.0]]), bounds=(0, None), method="highs")
+    if lp.status != 0 or lp.x is None:
+        return fit
+    w = np.maximum(np.asarray(lp.x, dtype=float), 0.0)
+    w[w < 1e-12] = 0.0
+    w = w / w.sum()
+    r = X1 - X0 @ w
+    ssr = float(r @ r)
+    if not ssr <= fit.ssr + max(fit.duality_gap, 1e-12 * max(fit.ssr, float(X1 @ X1))):
+        return fit
+    from dataclasses import replace
+    return replace(fit, weights=w, ssr=ssr)
+
+
+def _penalized_path(X1, X0, lambdas, fits=False):
+    """Weights and certificate flags for each ``lam`` of ``lambdas`` on one problem (one Gram
+    matrix); ``lam = 0`` goes through the plain simplex fit (its QR polish).  A penalised solve
+    whose certificate does not hold is restarted from the support of an interior-point solve and
+    the better certified answer kept.  ``fits``: return the :class:`SimplexFit` objects."""
+    Xc, xc = center(X0, X1)
+    d = ((X0 - X1[:, None]) ** 2).sum(axis=0)
+    G = Xc.T @ Xc
+    c0 = Xc.T @ xc
+    out = []
+    for lam in lambdas:
+        if lam > 0:
+            c = c0 - 0.5 * lam * d
+            fit = simplex_ls_gram(G, c, Xc, xc, polish=False)
+            if not fit.converged:
+                S = _interior_support(G, c)
+                if S is not None:
+                    again = simplex_ls_gram(G, c, Xc, xc, polish=False, start=S)
+                    if again.converged or again.duality_gap < fit.duality_gap:
+                        fit = again
+        else:
+            fit = _zero_plus(X1, X0, d)
+        out.append(fit if fits else (fit.weights, bool(fit.converged)))
+    return out
+
+
+def pensynth_lambdas(X1, X0, n=100):
+    """pensynth's grid for ``cv_pensynth`` (van Kesteren's R package), in the paper's scale.
+
+    pensynth minimises ``||X1 - X0 W||^2 / 2 + lambda_p * Delta'W``, so its ``lambda_p`` is half the
+    paper's ``lambda``.  Its grid runs exponentially from ``1e-11`` to ``sum_j |X1'X0_j| / Delta_j``
+    in ``n`` steps (its ``lambda_sequence``); returned here doubled (the paper's scale).  Donors whose
+    predictors equal the treated unit's (``Delta_j = 0``) are left out of the sum."""
+    X1 = np.asarray(X1, dtype=float)
+    X0 = np.asarray(X0, dtype=float)
+    d = ((X0 - X1[:, None]) ** 2).sum(axis=0)
+    ok = d > 0
+    lmax = float(np.sum(np.abs((X1 @ X0)[ok] / d[ok]))) if ok.any() else 1.0
+    lmax = max(lmax, 1e-10)
+    return 2.0 * np.exp(np.linspace(math.log(1e-11), math.log(lmax), int(n)))
+
+
+def penalized_fit(X1, X0, Z1=None, Z0=None, *, cv="holdout", train=None, donor_post=None, lam=None,
+                  lambdas=None, info=None):
+    """Abadie & L'Hour (2021) penalised synthetic control, with its ``lambda`` chosen by a rule.
+
+    ``X1`` (K,), ``X0`` (K, J): the predictors of the final fit (scaled covariates, or the
+    outcomes over the fitting periods).  ``lam``: a fixed penalty (no search).  Otherwise ``lam``
+    is chosen on ``lambdas`` (default :data:`PENALIZED_LAMBDAS`; ``cv="pensynth"``: pensynth's
+    grid, :func:`pensynth_lambdas`) by ``cv``:
+
+    ``"holdout"``
+        weights fitted on ``train = (X1t, X0t)`` (default ``(X1, X0)``) and scored by the mean
+        squared error of the held-out outcomes ``Z1`` (T,), ``Z0`` (T, J).  With covariates the
+        predictors train and the pre-period outcomes validate; without, the caller passes the first
+        periods as ``train`` and the last ones as ``Z``.
+    ``"pensynth"``
+        the same, on pensynth's ``cv_pensynth`` grid (100 values).
+    ``"loo"``
+        the paper's rule: each untreated unit in turn is the target, fitted from the other untreated
+        units on its predictors (the columns of ``X0``), and scored by the squared error of its
+        post-period outcomes ``donor_post`` (T1, J), summed over units and periods (reported as a
+        mean).  The treated unit's outcomes take no part in it.
+
+    The smallest score wins; ties go to the smaller ``lam``.  Returns ``(w, lam, table)`` with
+    ``table`` a list of ``(lam, score)`` (NaN scores with a fixed ``lam``).  ``info``: a dict to
+    receive ``n_fits`` and ``n_uncertified`` (the grid's fits whose certificate did not hold).
     """
     X1 = np.asarray(X1, dtype=float)
     X0 = np.asarray(X0, dtype=float)
-    Z1 = np.asarray(Z1, dtype=float)
-    Z0 = np.asarray(Z0, dtype=float)
-    Xc, xc = center(X0, X1)
-    d = ((X0 - X1[:, None]) ** 2).sum(axis=0)  # pairwise discrepancies ||X1 - X0_j||^2
+    if cv not in PENALIZED_CV:
+        raise ValueError(f"cv must be one of {PENALIZED_CV}, got {cv!r}")
+    if lam is not None:
+        fit = penalized_weights(X1, X0, float(lam))
+        if info is not None:
+            info.update(n_fits=1, n_uncertified=int(not fit.converged))
+        return fit.weights, float(lam), [(float(lam), math.nan)]
+    X1t, X0t = (X1, X0) if train is None else (np.asarray(train[0], dtype=float), np.asarray(train[1], dtype=float))
     if lambdas is None:
-        lambdas = PENALIZED_LAMBDAS
-    G = Xc.T @ Xc
-    c0 = Xc.T @ xc
-    table = []
-    best = (math.inf, None, None)
-    n_bad = 0
-    for lam in lambdas:
-        # ||x - Xw||^2 + lam d'w : the Gram form with c = X'x - lam d / 2
-        fit = (simplex_ls_gram(G, c0 - 0.5 * lam * d, Xc, xc, polish=False) if lam > 0
-               else simplex_ls(X0, X1))
+        lambdas = pensynth_lambdas(X1t, X0t) if cv == "pensynth" else PENALIZED_LAMBDAS
+    lambdas = [float(x) for x in lambdas]
+    n_fits = n_bad = 0
+    if cv == "loo":
+        P = np.asarray(donor_post, dtype=float)
+        J = X0.shape[1]
+        if P.ndim != 2 or P.shape[1] != J or P.shape[0] == 0 or J < 3:
+            raise ValueError("the leave-one-out rule needs the donors' post-period outcomes and >= 3 donors")
+        sse = np.zeros(len(lambdas))
+        for j in range(J):
+            rest = np.delete(np.arange(J), j)
+            for i, (w, ok) in enumerate(_penalized_path(X0[:, j], X0[:, rest], lambdas)):
+                r = P[:, j] - P[:, rest] @ w
+                sse[i] += float(r @ r)
+                n_fits += 1
+                n_bad += not ok
+        scores = sse / P.size
+        path = None
+    else:
+        Z1 = np.asarray(Z1, dtype=float)
+        Z0 = np.asarray(Z0, dtype=float)
+        path = _penalized_path(X1t, X0t, lambdas)
+        scores = np.empty(len(lambdas))
+        for i, (w, ok) in enumerate(path):
+            r = Z1 - Z0 @ w
+            scores[i] = float(r @ r) / len(r)
+            n_fits += 1
+            n_bad += not ok
+    best = 0
+    for i in range(1, len(lambdas)):
+        if scores[i] < scores[best] - 1e-15 * max(1.0, abs(scores[best])):
+            best = i
+    lam = lambdas[best]
+    if path is not None and train is None:
+        w = path[best][0]
+    else:
+        fit = penalized_weights(X1, X0, lam)
+        n_fits += 1
         n_bad += not fit.converged
         w = fit.weights
-        r = Z1 - Z0 @ w
-        loss = float(r @ r) / Z0.shape[0]
-        table.append((float(lam), loss))
-        if loss < best[0] - 1e-15 * max(1.0, abs(loss)):
-            best = (loss, float(lam), w)
     if info is not None:
-        info.update(n_fits=len(table), n_uncertified=n_bad)
-    return best[2], best[1], table
+        info.update(n_fits=n_fits, n_uncertified=n_bad)
+    return w, lam, [(lam_i, float(s)) for lam_i, s in zip(lambdas, scores)]
+
+
+def holdout_split(T):
+    """``(n_train, n_held_out)`` of ``T`` fitting periods under the ``"holdout"`` rule without
+    covariates: the last ``max(1, round(HOLDOUT_SHARE * T))`` periods are held out."""
+    if T < 2:
+        raise ValueError("the holdout rule needs >= 2 fitting periods")
+    n_va = min(T - 1, max(1, int(round(HOLDOUT_SHARE * T))))
+    return T - n_va, n_va
 
 
 def flag_penalized_lambda(lam, table, details, info=None):

@@ -123,6 +123,20 @@ test_that("synthcontrol() passes canonical_v and the mscmt budget to the core", 
   expect_error(one(mscmt_maxiter = 5), "mscmt_maxiter = 5 sets the 'mscmt' backend", class = "synthcontrol_error")
 })
 
+test_that("synthcontrol() passes the penalized backend's lambda rule to the core", {
+  skip_if_no_python_core()
+  one <- function(...) suppressWarnings(synthcontrol(cigsale ~ 1, unit = state, time = year, data = prop99(),
+                                                     treated = "California", treatment_time = 1989,
+                                                     backend = "penalized", ...))
+  loo <- one(penalized_cv = "loo")
+  fixed <- one(penalized_lambda = 0.05)
+  expect_equal(loo$diagnostics$penalized_cv, "loo")
+  expect_equal(fixed$diagnostics$lambda, 0.05, tolerance = 1e-15)
+  expect_true(fixed$diagnostics$certified)
+  expect_false(isTRUE(all.equal(loo$att, fixed$att)))
+  expect_error(one(penalized_cv = "kfold"), "penalized_cv must be one of", class = "synthcontrol_error")
+})
+
 test_that("scpi() on Prop 99: the ATT interval excludes 0, per-period intervals bracket the effect", {
   fit <- prop99_fit()
   # scpi's rule gives rho 0.744, capped at rho_max = 0.2: a tuning value on its range's edge is said
