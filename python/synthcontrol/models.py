@@ -497,7 +497,8 @@ class PredictorModel(FitModel):
             return w, math.nan, bool(penalized_certificate(X1, X0, w, self.lam)[3])
         fit = solve_bilevel(X1, X0, Z1, Z0, backend=self.backend, seed=self.seed,
                             de_maxiter=self.settings.get("mscmt_maxiter", 60),
-                            de_popsize=self.settings.get("mscmt_popsize", 10))
+                            de_popsize=self.settings.get("mscmt_popsize", 10),
+                            prune_shady=self.settings.get("mscmt_prune_shady", False))
         ok = bool(fit.attained or fit.bound_gap <= V_GAP_RTOL * max(abs(fit.loss_v), 1e-300))
         return fit.w, fit.bound_gap, ok
 

@@ -249,7 +249,7 @@ def _r_squared(z1, z0, w) -> float:
 
 def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None, backend="auto",
           seed=0, certify=True, time_limit=None, canonical_v=False, mscmt_maxiter=60,
-          mscmt_popsize=10) -> SynthOutput:
+          mscmt_popsize=10, mscmt_prune_shady=False) -> SynthOutput:
     """Synth's ``synth()``: predictor weights V and donor weights W, with proven bounds.
 
     ``backend``: ``"auto"`` (certificate, corners, multi-start search), ``"malo"``
@@ -264,12 +264,14 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
     V's that make the same W optimal is reported as ``solution_v`` (MSCMT's ``determine_v``; W,
     ``loss_v`` unchanged, ``loss_w`` the reported V's; ``v_reported`` names it).  Not with ``custom_v``.
     ``mscmt_maxiter``, ``mscmt_popsize``: the ``"mscmt"`` backend's differential-evolution budget
-    (generations, population per predictor), as on :class:`~synthcontrol.SyntheticControl`.
+    (generations, population per predictor), and ``mscmt_prune_shady`` (search the sunny donors
+    only), as on :class:`~synthcontrol.SyntheticControl`.
     """
     from ._validate import check_bool, check_choice, check_number, check_seed
     from .solvers.vsearch import VProblem, check_v_options, reported_v, solve_bilevel, v_choices
     backend = check_choice("backend", backend, ("auto", "malo", "mscmt"))
-    mscmt_maxiter, mscmt_popsize = check_v_options(backend, canonical_v, mscmt_maxiter, mscmt_popsize, who="call")
+    mscmt_maxiter, mscmt_popsize = check_v_options(backend, canonical_v, mscmt_maxiter, mscmt_popsize,
+                                                   mscmt_prune_shady, who="call")
     if canonical_v is not False and custom_v is not None:
         raise SpecificationError("canonical_v chooses among the V's a search finds; with custom_v the V is "
                                  "yours: give one or the other")
@@ -319,7 +321,7 @@ def synth(data_prep_obj=None, X1=None, X0=None, Z1=None, Z0=None, custom_v=None,
                            r_squared=_r_squared(z1, z0, w),
                            outcome_only_bound=cert.lower_bound, bound_method=method)
     fit = solve_bilevel(x1s, x0s, z1, z0, backend=backend, seed=seed, certify=certify, time_limit=time_limit,
-                        de_maxiter=mscmt_maxiter, de_popsize=mscmt_popsize)
+                        de_maxiter=mscmt_maxiter, de_popsize=mscmt_popsize, prune_shady=mscmt_prune_shady)
     v, loss_w, which, note = reported_v(fit, x1s, x0s, canonical_v)
     if note:
         import warnings

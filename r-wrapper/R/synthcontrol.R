@@ -1,7 +1,7 @@
 # synthcontrol(): the estimator, augsynth-shaped.
 
 .estimator_options <- c("augment", "ridge_lambda", "seed", "n_jobs", "canonical_v", "mscmt_maxiter",
-                        "mscmt_popsize", "penalized_cv", "penalized_lambda")
+                        "mscmt_popsize", "mscmt_prune_shady", "penalized_cv", "penalized_lambda")
 .progfuncs <- c("none", "ridge")
 .inference_methods <- c("placebo", "leave_one_out", "in_time_placebo")
 

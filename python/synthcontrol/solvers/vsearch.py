@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import differential_evolution, linprog, minimize
+from scipy.optimize import nnls as _nnls
 from scipy.stats import qmc
 
 from .bilevel import outcome_bound_certificate
@@ -155,6 +156,42 @@ class VProblem:
         self._support = np.flatnonzero(w)
         return w
 
+    def inner_fast(self, v) -> np.ndarray:
+        """Donor weights optimal for ``v`` through one NNLS solve (Lawson-Hanson, scipy's C code):
+        a search's comparison of V's, several times cheaper than the active-set kernel on small
+        problems.  With ``B = b 1' - A`` (the residual of each donor alone), the simplex problem is
+        the minimum-norm point of conv(B); if ``u`` solves ``min_{u >= 0} ||B u||^2 + s^2 (1'u - 1)^2``
+        then ``u = w* s^2 / (s^2 + ||B w*||^2)`` (check the KKT conditions), so ``w* = u / sum(u)``
+        exactly.  Falls back to :meth:`inner` if NNLS fails."""
+        self.n_evals += 1
+        fb = self._fast_buffers()
+        Bx, E, f, rowsq, zsq = fb
+        P = self.P
+        np.multiply(np.sqrt(v)[:, None], Bx, out=E[:P])
+        sc = math.sqrt((float(v @ rowsq) + zsq) / self.J) or 1.0
+        E[-1] = sc
+        f[-1] = sc
+        try:
+            u, _ = _nnls(E, f)
+        except (RuntimeError, ValueError):
+            u = None
+        if u is None or not np.isfinite(u).all() or float(u.sum()) <= 0:
+            self.n_evals -= 1
+            return self.inner(v, exact=False)
+        return u / u.sum()
+
+    def _fast_buffers(self):
+        """The pieces of :meth:`inner_fast` that do not depend on V, built once: ``Bx`` (each donor's
+        predictor residual ``x1 - X0_j``), the stacked matrix (its outcome rows fixed), the target."""
+        if getattr(self, "_fb", None) is None:
+            Bx = self._xc[:, None] - self._Xc
+            Bz = self._zscale * (self._zc[:, None] - self._Zc)
+            E = np.empty((self.P + self.T + 1, self.J))
+            E[self.P:self.P + self.T] = Bz
+            f = np.zeros(E.shape[0])
+            self._fb = (Bx, E, f, (Bx * Bx).sum(axis=1), float((Bz * Bz).sum()))
+        return self._fb
+
     def inner_gap(self, v, w) -> float:
         """Exact ``L_W(v, w) - min_W L_W(v, W)`` (>= 0 up to rounding)."""
         sv = np.sqrt(v)
@@ -180,15 +217,20 @@ class _Tracker:
     re-solve from the data and no certificate per evaluation, about half an evaluation's cost);
     :attr:`best` is the best V's exact ``(loss_v, v, w)``, evaluated once when asked."""
 
-    def __init__(self, prob: VProblem):
+    def __init__(self, prob: VProblem, fast=False):
         self.prob = prob
+        self.fast = bool(fast)  # evaluate through VProblem.inner_fast (NNLS)
         self._best = (math.inf, None, None)  # by the search's evaluations
         self._exact = None  # _best re-evaluated exactly
 
     def __call__(self, v) -> float:
         v = np.asarray(v, dtype=float)
         v = v / v.sum()
-        loss, w = self.prob.value(v, exact=False)
+        if self.fast:
+            w = self.prob.inner_fast(v)
+            loss = self.prob.loss_v(w)
+        else:
+            loss, w = self.prob.value(v, exact=False)
         if loss < self._best[0]:
             self._best = (loss, v, w)
             self._exact = None
@@ -206,6 +248,56 @@ class _Tracker:
 
     def log(self, a) -> float:
         return self(VProblem.v_from_log(a))
+
+    def log_many(self, A):
+        """``log`` for each column of ``A`` (P, S): differential evolution's vectorised call (the V's
+        and the outcome losses computed for the whole population at once)."""
+        A = np.clip(np.atleast_2d(np.asarray(A, dtype=float).T), _LOG_LO - 4, 0.0)  # (S, P)
+        E = 10.0 ** (A - A.max(axis=1, keepdims=True))
+        Vs = E / E.sum(axis=1, keepdims=True)
+        prob = self.prob
+        inner = prob.inner_fast if self.fast else (lambda v: prob.inner(v, exact=False))
+        W = np.array([inner(v) for v in Vs])  # (S, J)
+        R = prob._zc[None, :] - W @ prob._Zc.T
+        losses = (R * R).sum(axis=1) / prob.T
+        i = int(np.argmin(losses))
+        if losses[i] < self._best[0]:
+            self._best = (float(losses[i]), Vs[i], W[i])
+            self._exact = None
+        return losses
+
+
+def sunny_donors(X1, X0):
+    """Donors that can carry weight in the predictor fit for some V (Becker & Kloessner's "sunny"
+    donors), by an LP per donor; the rest are "shady" for every V.
+
+    For a positive diagonal V and a treated point ``X1`` outside the donors' hull H, the V-weighted
+    projection ``p`` of ``X1`` on H satisfies ``(X1 - p)' V (q - p) <= 0`` for every ``q`` in H: the
+    normal ``n = V (X1 - p)`` makes ``p``'s face the maximiser of ``n'q`` over H, and ``n'(X1 - p) > 0``.
+    Every donor with positive weight lies on that face.  So donor ``j`` can carry weight only if some
+    ``n`` has ``n'(X0_i - X0_j) <= 0`` for every donor ``i`` and ``n'(X1 - X0_j) >= 1`` (the scale of
+    ``n`` is free): an LP in ``n``.  An infeasible LP proves ``j`` shady.  Returns a boolean mask
+    (True: sunny), or None when ``X1`` is in H (then every V fits it exactly and no donor is shady)
+    or an LP fails."""
+    X1 = np.asarray(X1, dtype=float)
+    X0 = np.asarray(X0, dtype=float)
+    P, J = X0.shape
+    s = max(float(np.abs(X0).max()), float(np.abs(X1).max()), 1e-300)
+    X0s, x1s = X0 / s, X1 / s
+    inside = linprog(np.zeros(J), A_eq=np.vstack([X0s, np.ones((1, J))]), b_eq=np.concatenate([x1s, [1.0]]),
+                     bounds=(0, None), method="highs")
+    if inside.status == 0:
+        return None
+    keep = np.ones(J, dtype=bool)
+    for j in range(J):
+        A = np.vstack([(X0s - X0s[:, [j]]).T, (X0s[:, j] - x1s)[None, :]])
+        b = np.concatenate([np.zeros(J), [-1.0]])
+        lp = linprog(np.zeros(P), A_ub=A, b_ub=b, bounds=(None, None), method="highs")
+        if lp.status == 2:
+            keep[j] = False
+        elif lp.status != 0:
+            return None
+    return keep if keep.any() else None
 
 
 def _corners(track: _Tracker):
@@ -390,10 +482,12 @@ def _finish(prob, best, backend, cert, t0, stages, gb=None) -> BilevelFit:
 MSCMT_BUDGET = {"mscmt_maxiter": 60, "mscmt_popsize": 10}  # the "mscmt" backend's DE budget (defaults)
 
 
-def check_v_options(backend, canonical_v=False, mscmt_maxiter=60, mscmt_popsize=10, *, who="fit"):
+def check_v_options(backend, canonical_v=False, mscmt_maxiter=60, mscmt_popsize=10, mscmt_prune_shady=False,
+                    *, who="fit"):
     """The V-search options of ``SyntheticControl`` and ``sc.synth``, checked in one place:
-    ``canonical_v`` one of :data:`CANONICAL_V`; the mscmt budget whole numbers >= 1, and other than
-    its defaults only with ``backend="mscmt"``.  Returns ``(maxiter, popsize)`` as ints."""
+    ``canonical_v`` one of :data:`CANONICAL_V`; the mscmt budget whole numbers >= 1 and
+    ``mscmt_prune_shady`` a bool, each other than its default only with ``backend="mscmt"``.
+    Returns ``(maxiter, popsize)`` as ints."""
     from .._validate import check_count
     from ..errors import SpecificationError
     if canonical_v is not False and canonical_v not in CANONICAL_V[1:]:
@@ -405,6 +499,10 @@ def check_v_options(backend, canonical_v=False, mscmt_maxiter=60, mscmt_popsize=
             raise SpecificationError(f"{name}={value} sets the 'mscmt' backend's search budget; this {who} uses "
                                      f"backend={backend!r}: drop it or set backend='mscmt'")
         out.append(int(value))
+    from .._validate import check_bool
+    if check_bool("mscmt_prune_shady", mscmt_prune_shady) and backend != "mscmt":
+        raise SpecificationError(f"mscmt_prune_shady=True sets the 'mscmt' backend's search; this {who} uses "
+                                 f"backend={backend!r}: drop it or set backend='mscmt'")
     return tuple(out)
 
 
@@ -429,7 +527,7 @@ def reported_v(fit: BilevelFit, X1, X0, canonical_v=False):
 
 def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=32,
                   polish_evals=None, de_maxiter=60, de_popsize=10, certify=True,
-                  time_limit=None) -> BilevelFit:
+                  time_limit=None, prune_shady=False) -> BilevelFit:
     """Solve the V problem with bounds; see the module docstring for the backends.
 
     ``X1``, ``X0`` must be the (scaled) predictors, ``Z1``, ``Z0`` the outcomes over the
@@ -460,8 +558,22 @@ def solve_bilevel(X1, X0, Z1, Z0, *, backend="auto", seed=0, eps=1e-6, n_starts=
     polish_evals = polish_evals or min(60 * P, 400)
     if backend == "mscmt":
         rng_seed = int(seed)
-        differential_evolution(track.log, [(_LOG_LO, 0.0)] * P, seed=rng_seed, maxiter=de_maxiter,
-                               popsize=de_popsize, tol=1e-10, polish=False, init="sobol")
+        track.fast = True
+        search = track
+        sunny = sunny_donors(prob.X1, prob.X0) if prune_shady else None
+        if sunny is not None and 2 <= sunny.sum() < prob.J:
+            # the search runs on the sunny donors; its best V is then solved on the whole pool
+            sub = VProblem(prob.X1, prob.X0[:, sunny], prob.Z1, prob.Z0[:, sunny], eps=eps)
+            sub._zscale = sub._root_eps = prob._zscale  # the whole pool's tie-break weight: the same inner problem
+            search = _Tracker(sub, fast=True)
+        stages["n_sunny"] = prob.J if sunny is None else int(sunny.sum())
+        # a Latin hypercube population of exactly popsize x P (a Sobol one would be rounded up to a power of 2)
+        differential_evolution(search.log_many, [(_LOG_LO, 0.0)] * P, seed=rng_seed, maxiter=de_maxiter,
+                               popsize=de_popsize, tol=1e-10, polish=False, init="latinhypercube",
+                               vectorized=True, updating="deferred")
+        if search is not track:
+            prob.n_evals += search.prob.n_evals
+            track(search._best[1])
         stages["differential_evolution"] = track.best[0]
         _polish(track, track.best[1], polish_evals)
         stages["polish"] = track.best[0]
