@@ -155,6 +155,12 @@ class FitModel:
         ``stats`` dict counting fits (``n_fits``) and failed certificates (``n_uncertified``)."""
         raise SpecificationError(f"refits on other outcome arrays are not defined for {self.description}")
 
+    def resample_fitter(self):
+        """A picklable ``fitter(X (T, J), y (T,), fit_mask) -> (counterfactual (T,), certified)`` that
+        refits this model's estimator on resampled outcomes (the cluster bootstrap); None: the plain
+        simplex fit."""
+        raise SpecificationError(f"refits on resampled outcomes are not defined for {self.description}")
+
     def before_fake_date(self, later, label):
         """The model for an in-time placebo whose fake treatment starts ``later[0]`` (``later``: the
         periods from the fake date on; ``label``: that date, for messages): ``(model, names of the
@@ -282,6 +288,9 @@ class OutcomeModel(FitModel):
     def summary_rows(self, d):
         return [("Duality gap (SSR)", f"{d.get('duality_gap', float('nan')):.2e}")]
 
+    def resample_fitter(self):
+        return None  # the simplex fit (the bootstrap's own fast path)
+
     def refit(self, target, donors, mask=None, y=None) -> Refit:
         """A single refit, through the single-fit path (its own centring and certificate); what it
         cannot vouch for is in ``Refit.warnings``."""
@@ -387,6 +396,9 @@ class PenalizedOutcomeModel(FitModel):
         _, kkt, _, ok = penalized_certificate(y, X, w, self.lam)
         return w, bool(ok), float(kkt)
 
+    def resample_fitter(self):
+        return _PenalizedFitter(self.lam)
+
     def refit_arrays(self, Y=None, y=None):
         stats = {"n_fits": 0, "n_uncertified": 0}
 
@@ -397,6 +409,35 @@ class PenalizedOutcomeModel(FitModel):
             return Yd @ w
         refit.stats = stats
         return refit
+
+
+class _PenalizedFitter:
+    """The penalized fit at a fixed lambda, on resampled outcomes (picklable)."""
+
+    def __init__(self, lam):
+        self.lam = float(lam)
+        self.description = f"penalized fit at the fitted lambda {self.lam:.4g}"
+
+    def __call__(self, X, y, fit_mask):
+        from .solvers.vsearch import penalized_certificate, penalized_weights
+        w = penalized_weights(y[fit_mask], X[fit_mask], self.lam).weights
+        return X @ w, bool(penalized_certificate(y[fit_mask], X[fit_mask], w, self.lam)[3])
+
+
+class _RidgeFitter:
+    """Ridge ASCM at a fixed penalty (``inf``: augsynth's ``progfunc = "none"``), on resampled
+    outcomes whose first ``T0`` periods are the pre-period (picklable)."""
+
+    def __init__(self, lam, residualize, fixedeff):
+        self.lam, self.residualize, self.fixedeff = lam, residualize, fixedeff
+        self.description = (f"ridge ASCM at the fitted penalty {lam:.4g}" if math.isfinite(lam)
+                            else "the simplex fit of augsynth's progfunc = \"none\"")
+
+    def __call__(self, X, y, fit_mask):
+        from .solvers.ridge import fit_ridge_ascm
+        fit = fit_ridge_ascm(X, y, int(np.count_nonzero(fit_mask)), residualize=self.residualize,
+                             fixedeff=self.fixedeff, lam=self.lam)
+        return fit.counterfactual, fit.n_uncertified == 0
 
 
 class _PenalizedEngine:
@@ -690,6 +731,14 @@ class RidgeModel(FitModel):
         w = d.get("weights_scm") or {}
         return {"lambda_path": path, "weights_scm": {"names": [str(k) for k in w],
                                                      "values": [float(v) for v in w.values()]}}
+
+    def resample_fitter(self):
+        if self._cov is not None:
+            raise SpecificationError(
+                "the cluster bootstrap rebuilds only the outcome cells from the users drawn; this ridge fit "
+                "also uses covariates, unit-level columns a user resample cannot rebuild: fit without "
+                "covariates, or use conformal() or jackknife_plus()")
+        return _RidgeFitter(self.lam, self.residualize, self.fixedeff)
 
     def refit_arrays(self, Y=None, y=None):
         from .solvers.ridge import fit_ridge_ascm

@@ -17,13 +17,17 @@ from .base import Inference, register
 __all__ = ["cluster_bootstrap"]
 
 
-def _att_from_matrix(M, tr_cols, donor_cols, fit_mask, post):
-    """``(att, certified)`` of one resample's refit."""
+def _att_from_matrix(M, tr_cols, donor_cols, fit_mask, post, fitter=None):
+    """``(att, certified)`` of one resample's refit, by the fit's own estimator (``fitter``, a
+    model's :meth:`~synthcontrol.models.FitModel.resample_fitter`; default the simplex fit)."""
     y = np.nanmean(M[:, tr_cols], axis=1) if len(tr_cols) > 1 else M[:, tr_cols[0]]
     X = M[:, donor_cols]
     ok = ~np.isnan(X).any(axis=0)  # a donor that vanished from the resample sits this draw out
     if not ok.all():
         X = X[:, ok]
+    if fitter is not None:
+        cf, certified = fitter(X, y, fit_mask)
+        return float((y[post] - cf[post]).mean()), bool(certified)
     fit = simplex_ls(X[fit_mask], y[fit_mask])
     return float((y[post] - X[post] @ fit.weights).mean()), bool(fit.converged)
 
@@ -37,8 +41,8 @@ class _Rep:
     of the one seeded stream at the start of its draws (a worker redraws them: a few bytes travel
     instead of a count per user)."""
 
-    def __init__(self, src, tr_cols, donor_cols, fit_mask, post):
-        self.src, self.args = src, (tr_cols, donor_cols, fit_mask, post)
+    def __init__(self, src, tr_cols, donor_cols, fit_mask, post, fitter=None):
+        self.src, self.args = src, (tr_cols, donor_cols, fit_mask, post, fitter)
 
     def counts(self, state):
         rng = np.random.Generator(np.random.PCG64())
@@ -55,12 +59,10 @@ class _Rep:
         return self.from_counts(self.counts(state))
 
 
-@register("bootstrap", supports=("outcome",), title="User-level cluster bootstrap", why_not={
+@register("bootstrap", supports=("outcome", "ridge"), title="User-level cluster bootstrap", why_not={
     "predictors": "each resample rebuilds the panel's outcome cells from the users drawn, but covariates come "
                   "from unit-level columns that a user resample cannot rebuild (and, for a V search, every "
-                  "resample would rerun it)",
-    "ridge": "not implemented: each resample would also have to re-choose the ridge penalty by cross-validation; "
-             "for the ridge fit use conformal() or jackknife_plus()"})
+                  "resample would rerun it)"})
 def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress=None) -> Inference:
     """User-level cluster bootstrap (panels built with :func:`panel_from_events`).
 
@@ -76,6 +78,11 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     p-value, ``2 * min(1 + #{draws <= 0}, 1 + #{draws >= 0}) / (n_boot + 1)``
     capped at 1: never 0 (a finite number of draws cannot show that no
     resample crosses 0; the smallest value is ``2 / (n_boot + 1)``).
+
+    Each resample is refitted by the fit's own estimator: the simplex fit, the penalized fit at its
+    fitted lambda, or ridge ASCM at its fitted penalty (as every ridge refit keeps it); a ridge fit
+    with covariates is refused (they are unit-level columns a user resample cannot rebuild).
+    ``details["refit"]`` names it.
     """
     from .._validate import check_alpha, check_count, check_n_jobs, check_seed
     from ..parallel import _check_progress
@@ -96,7 +103,8 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     rng = np.random.default_rng(seed)
     from ..parallel import plan, pmap, progress_bar
     n_jobs = res.model.n_jobs if n_jobs is None else n_jobs  # None: the estimator's
-    job = _Rep(src, tr_cols, donor_cols, res.fit_mask, p.post)
+    fitter = res.model.resample_fitter()  # each resample refitted by the fit's own estimator
+    job = _Rep(src, tr_cols, donor_cols, res.fit_mask, p.post, fitter)
     n = src.n_clusters
     if hasattr(src, "bootstrap"):  # a log kept on a Dask cluster: the work goes where the rows are
         atts = src.bootstrap(job, rng, n_boot, progress)
@@ -123,7 +131,8 @@ def cluster_bootstrap(res, n_boot=500, seed=7, alpha=0.05, n_jobs=None, progress
     lo, hi = np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     pval = min(1.0, 2 * min(mc_pvalue(int(np.sum(draws <= 0)), n_boot), mc_pvalue(int(np.sum(draws >= 0)), n_boot)))
     details = {"n_boot": n_boot, "seed": seed, "se": float(draws.std(ddof=1)),
-               "mean": float(draws.mean()), "draws": draws, "att": res.att}
+               "mean": float(draws.mean()), "draws": draws, "att": res.att,
+               "refit": "simplex" if fitter is None else fitter.description}
     report_uncertified(n_unc, n_boot, "cluster bootstrap (the resamples' refits)", details)
     return Inference(method="cluster bootstrap", p_value=float(pval), ci_lower=float(lo),
                      ci_upper=float(hi), alpha=alpha, details=details)
