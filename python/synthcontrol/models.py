@@ -100,12 +100,16 @@ class FitModel:
         A refit that leaves out only zero-weight donors equals the fit it came from (exact fits).
     cheap : bool
         Refits take microseconds: batches run in-process, never worth a worker pool.
+    batched_simplex : bool
+        Refits are the plain outcome-only simplex fit, so a batch of them may go through the batched
+        simplex kernel (the placebo test's fast path) instead of the model's engine.
     """
 
     kind: str = ""
     simplex = True
     reuses_support = False
     cheap = False
+    batched_simplex = False
     #: what a refit's certificate vouches for, in messages: "simplex" fits or "covariate" V searches
     certificate = "simplex"
 
@@ -275,6 +279,7 @@ class OutcomeModel(FitModel):
     kind = "outcome"
     reuses_support = True
     cheap = True
+    batched_simplex = True
     description = "outcome-only simplex fits"
     scpi_design = "outcome-only simplex: the Cattaneo-Feng-Titiunik construction"
 

@@ -39,7 +39,7 @@ def placebo_gaps(res, donor_pool="donors"):
     if key in res._memo:
         return res._memo[key]
     p = res.panel
-    if not res.model.cheap:
+    if not res.model.batched_simplex:  # the model's own refits (the batched kernel is the simplex fit's)
         out = _refit_placebo_gaps(res, donor_pool)
         res._memo[key] = out
         return out
