@@ -66,9 +66,9 @@ def fits():
          lambda: sc.SyntheticControl(augment="ridge", ridge_lambda=0.05).fit(roll)),
         ("ridge-augmented with covariates", "Kansas",
          lambda: sc.SyntheticControl(augment="ridge", covariates=["lrevstate", "lrevlocal", "lwage"]).fit(kp)),
-        ("ridge on a covariate (V) fit", "Prop 99, ADH predictors",
+        ("ridge on a covariate (V) fit (`malo`)", "Prop 99, ADH predictors",
          lambda: sc.SyntheticControl(augment="ridge", backend="malo", **cov).fit(p99)),
-        ("ridge on the penalized fit", "Prop 99",
+        ("ridge on the penalized fit (no predictors)", "Prop 99",
          lambda: sc.SyntheticControl(augment="ridge", backend="penalized").fit(p99)),
     ]
 

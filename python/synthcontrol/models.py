@@ -43,7 +43,7 @@ from .inference._undefined import say
 from .errors import DataError, SolverError, SpecificationError
 from .solvers.simplex import SharedGram, simplex_ls
 
-__all__ = ["FitModel", "OutcomeModel", "PenalizedOutcomeModel", "PredictorModel", "RidgeModel", "Refit", "KINDS",
+__all__ = ["FitModel", "OutcomeModel", "PenalizedOutcomeModel", "AugmentedModel", "PredictorModel", "RidgeModel", "Refit", "KINDS",
            "V_GAP_RTOL", "unit_covariate_means", "fit_outcome_only", "model_class"]
 
 KINDS = ("outcome", "predictors", "ridge")
@@ -334,7 +334,8 @@ class PenalizedDispatch:
 def model_class(backend):
     """The fit model of an estimator's resolved backend: ``"ridge"`` (augment='ridge'),
     ``"outcome-only"``, or a covariate backend (``auto``, ``malo``, ``mscmt``, ``penalized``)."""
-    return {"ridge": RidgeModel, "outcome-only": OutcomeModel, "penalized": PenalizedDispatch, "demeaned": DemeanedModel,
+    return {"ridge": RidgeModel, "outcome-only": OutcomeModel, "penalized": PenalizedDispatch,
+            "ridge-on-base": AugmentedModel, "demeaned": DemeanedModel,
             "augsynth-scm": DemeanedModel}.get(backend, PredictorModel)
 
 
@@ -765,6 +766,151 @@ class RidgeModel(FitModel):
         out = super().to_dict()
         out.update(ridge_lambda=self.lam, lambda_from_cv=self.lambda_from_cv)
         return out
+
+
+def _ridge_correction(Yd, yk, mask, w_base, lam=None, base_w_fixed=True):
+    """Ridge augmentation of the base weights ``w_base`` (Ben-Michael, Feller & Rothstein 2021, for
+    any base weights): the pre-period imbalance on the periods ``mask``, centred by the donors' mean
+    per period (as augsynth), corrected by ``A (A'A + lam I)^-1 (a - A'w)``.  ``lam=None``: chosen by
+    augsynth's leave-one-period-out CV and one-SE rule with the base weights held fixed in every fold.
+    Returns ``(w, lam, cv)`` with ``cv`` = ``(lambdas, errors, se, info)`` or None."""
+    from .solvers.ridge import CVFolds, cv_lambda_extended, ridge_augment
+    mu = Yd.mean(axis=1)
+    A = (Yd[mask] - mu[mask, None]).T
+    a = yk[mask] - mu[mask]
+    cv = None
+    if lam is None:
+        lam, lambdas, me, se, info = cv_lambda_extended(A, a, folds=CVFolds(A, a, base_w=w_base))
+        cv = (lambdas, me, se, info)
+    return ridge_augment(A, a, np.asarray(w_base, dtype=float), lam), float(lam), cv
+
+
+class AugmentedModel(FitModel):
+    """Ridge augmentation of another fit's weights (``augment="ridge"`` with ``backend="malo"``,
+    ``"mscmt"`` or ``"penalized"``): the base model (a covariate fit, or the penalized fit) and the
+    fitted ridge penalty.  A refit is the base model's refit, then the ridge correction of its
+    weights at the fitted penalty (or at one chosen again by cross-validation when asked)."""
+
+    kind = "ridge"
+    simplex = False
+    scpi_design = RidgeModel.scpi_design
+
+    def __init__(self, panel, estimator, fit_mask, backend, lam, base):
+        super().__init__(panel, estimator, fit_mask, backend)
+        self.lam = float(lam)
+        self.base = base
+        self.lambda_from_cv = self.settings.get("ridge_lambda") is None
+
+    @property
+    def description(self):
+        return f"ridge augmentation of {self.base.description}"
+
+    def _with_base(self, base):
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.base = base
+        return new
+
+    def engine(self, mask=None, ridge_cv=False, **options):
+        return _AugmentedEngine(self, self.fit_mask if mask is None else mask, ridge_cv, mask is None)
+
+    @classmethod
+    def fit_panel(cls, estimator, panel, backend):
+        return estimator._fit_ridge_on_base(panel)
+
+    def before_fake_date(self, later, label):
+        base, dropped = self.base.before_fake_date(later, label)
+        return (self if base is self.base else self._with_base(base)), dropped
+
+    def for_held_out(self, periods):
+        base, dropped = self.base.for_held_out(periods)
+        return (self if base is self.base else self._with_base(base)), dropped
+
+    def summary_rows(self, d):
+        return [("Ridge lambda", f"{d['ridge_lambda']:.4g}" + ("  (CV, one-SE rule, base fixed)"
+                                                              if d.get("lambda_path") else "")),
+                ("Base fit", f"{d['base']['backend']} (loss_v {d['base']['loss_v']:.6g})"),
+                ("L2 imbalance (base / ridge)", f"{d['l2_imbalance_base']:.4g} / {d['l2_imbalance']:.4g}"),
+                ("Extrapolation", f"{d['extrapolation']:.4g}  ({d['n_negative_weights']} negative weights)")]
+
+    def schema_extras(self, d):
+        from .schema import floats
+        path = d.get("lambda_path")
+        if path is not None:
+            path = {k: floats(path[k]) for k in ("lambda", "cv_error", "cv_se")}
+        return {"lambda_path": path}
+
+    def refit_arrays(self, Y=None, y=None):
+        if not isinstance(self.base, PenalizedOutcomeModel):
+            raise SpecificationError(
+                f"refits on other outcome arrays are not defined for {self.description}: its base weights come "
+                f"from predictors measured in pre-treatment windows, which the arrays do not carry")
+        stats = {"n_fits": 0, "n_uncertified": 0}
+
+        def refit(Yd, yt):
+            Yd = np.asarray(Yd, dtype=float)
+            yt = np.asarray(yt, dtype=float)
+            wb, ok, _ = self.base.solve(yt, Yd)
+            w, _, _ = _ridge_correction(Yd, yt, np.ones(len(yt), dtype=bool), wb, self.lam)
+            stats["n_fits"] += 1
+            stats["n_uncertified"] += not ok
+            return Yd @ w
+        refit.stats = stats
+        return refit
+
+    def resample_fitter(self):
+        if not isinstance(self.base, PenalizedOutcomeModel):
+            raise SpecificationError(
+                f"the cluster bootstrap rebuilds only the outcome cells from the users drawn; {self.description} "
+                f"uses covariates, unit-level columns a user resample cannot rebuild")
+        return _AugmentedPenalizedFitter(self.base.lam, self.lam)
+
+    def to_dict(self):
+        out = super().to_dict()
+        out.update(ridge_lambda=self.lam, lambda_from_cv=self.lambda_from_cv, base=self.base.to_dict())
+        return out
+
+
+class _AugmentedPenalizedFitter:
+    """Ridge augmentation of the penalized fit, both penalties fixed, on resampled outcomes."""
+
+    def __init__(self, lam_pen, lam_ridge):
+        self.lam_pen, self.lam_ridge = float(lam_pen), float(lam_ridge)
+        self.description = (f"ridge ({self.lam_ridge:.4g}) on the penalized fit ({self.lam_pen:.4g}), "
+                            f"both at their fitted values")
+
+    def __call__(self, X, y, fit_mask):
+        from .solvers.vsearch import penalized_certificate, penalized_weights
+        wb = penalized_weights(y[fit_mask], X[fit_mask], self.lam_pen).weights
+        w, _, _ = _ridge_correction(X, y, fit_mask, wb, self.lam_ridge)
+        return X @ w, bool(penalized_certificate(y[fit_mask], X[fit_mask], wb, self.lam_pen)[3])
+
+
+class _AugmentedEngine:
+    def __init__(self, model, mask, ridge_cv, own):
+        self.model = model
+        self.mask = np.asarray(mask, dtype=bool)
+        self.ridge_cv = bool(ridge_cv)
+        base = model.base
+        if own:  # the fit's own periods: the base keeps its own (its fit_window)
+            bmask = None
+        else:  # other periods: the base's fitting periods within them
+            inter = self.mask & base.fit_mask
+            bmask = inter if inter.sum() >= 2 else self.mask
+        self.base_engine = base.engine(bmask)
+
+    def fit(self, k, D, y=None):
+        m = self.model
+        D = np.asarray(D, dtype=int)
+        r = self.base_engine.fit(k, D, y=y)
+        Z = m.Z
+        yk = Z[:, k] if y is None else np.asarray(y, dtype=float)
+        Yd = Z[:, D]
+        w, _, _ = _ridge_correction(Yd, yk, self.mask, r.weights, None if self.ridge_cv else m.lam)
+        gap = yk - Yd @ w
+        gap.setflags(write=False)
+        return Refit(D, np.asarray(w, dtype=float), gap, certified=r.certified, n_fits=r.n_fits,
+                     n_uncertified=r.n_uncertified, kkt_violation=r.kkt_violation, bound_gap=r.bound_gap)
 
 
 class DemeanedModel(RidgeModel):

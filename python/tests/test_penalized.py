@@ -172,7 +172,7 @@ def test_refits_keep_the_fitted_lambda(panel):
     (dict(backend="penalized", penalized_lambda=True), "penalized_lambda must be"),
     (dict(penalized_cv="loo"), "penalized_cv is an option of backend='penalized'"),
     (dict(penalized_lambda=0.1), "penalized_lambda is an option of backend='penalized'"),
-    (dict(backend="penalized", augment="ridge"), "cannot be combined"),
+    (dict(backend="penalized", augment="ridge", fixedeff=True), "fixedeff=True is augsynth's option"),
 ])
 def test_bad_options_are_refused(panel, kwargs, match):
     with pytest.raises(SpecificationError, match=match):

@@ -135,7 +135,7 @@ def test_fixedeff_removes_a_level_shift():
 
 @pytest.mark.parametrize("kw,match", [
     (dict(augment="lasso"), "augment must be"),
-    (dict(augment="ridge", backend="mscmt"), "cannot be combined"),
+    (dict(augment="ridge", backend="mscmt"), "weights predictors, but no covariates"),
     (dict(augment="ridge", outcome_lags=[1990]), "outcome_lags"),
     (dict(augment="ridge", covariates={"x": (1990, 1991)}), "list of column names"),
     (dict(augment="ridge", residualize=True), "residualize=True needs covariates"),

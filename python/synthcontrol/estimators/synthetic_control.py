@@ -301,13 +301,21 @@ class SyntheticControl(Settings):
     def _resolve_augment(self) -> str:
         if self.augment != "ridge":
             raise SpecificationError(f"augment must be None or 'ridge', got {self.augment!r}")
+        if self.backend in ("malo", "mscmt", "penalized"):
+            # the ridge correction of that backend's weights (Ben-Michael et al. allow any base weights)
+            for flag in ("residualize", "fixedeff"):
+                if getattr(self, flag):
+                    raise SpecificationError(
+                        f"{flag}=True is augsynth's option for the ridge fit of the outcome-only SCM; with "
+                        f"backend={self.backend!r} the ridge corrects that backend's weights: drop {flag}")
+            if self.ridge_lambda is not None and not (isinstance(self.ridge_lambda, (int, float))
+                                                      and not isinstance(self.ridge_lambda, bool)
+                                                      and math.isfinite(self.ridge_lambda) and self.ridge_lambda >= 0):
+                raise SpecificationError(f"ridge_lambda must be a finite number >= 0 or None, got "
+                                         f"{self.ridge_lambda!r}")
+            return "ridge-on-base"
         if self.backend not in ("auto", "outcome-only"):
-            raise SpecificationError(
-                f"augment='ridge' augments the outcome-only simplex fit (augsynth's scm=TRUE); "
-                f"backend={self.backend!r} cannot be combined with it: not implemented -- the ridge correction "
-                f"of a V-weighted or penalized fit (Ben-Michael et al. allow any weights) would also need its "
-                f"own cross-validation of the penalty around that fit. Use backend='auto' without predictors, "
-                f"or augment='ridge' with covariates (averaged over the pre-period, as augsynth)")
+            raise SpecificationError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
         if self.outcome_lags:
             raise SpecificationError("outcome_lags are not used by augment='ridge' (it matches every "
                                      "pre-period outcome already); drop them")
@@ -329,6 +337,57 @@ class SyntheticControl(Settings):
                                                   and self.ridge_lambda >= 0):
             raise SpecificationError(f"ridge_lambda must be a number >= 0 or None, got {self.ridge_lambda!r}")
         return "ridge"
+
+    def _fit_ridge_on_base(self, panel: Panel) -> SCResult:
+        """``augment="ridge"`` with ``backend="malo" | "mscmt" | "penalized"``: that backend's fit, then
+        the ridge correction of its weights on the pre-period outcomes (Ben-Michael, Feller & Rothstein
+        2021 allow any base weights).  The penalty: ``ridge_lambda``, or augsynth's leave-one-period-out
+        CV with the one-SE rule, the base weights held fixed in every fold."""
+        from ..models import AugmentedModel, _ridge_correction
+        base_est = self.clone()
+        base_est.augment = None
+        base_est.ridge_lambda = None
+        base = base_est.fit(panel)
+        wb = base.weights.reindex(panel.donors).to_numpy(dtype=float)
+        y = np.asarray(panel.y_treated, dtype=float)
+        Yd = np.asarray(panel.X_donors, dtype=float)
+        pre = ~np.asarray(panel.post, dtype=bool)
+        if pre.sum() < 3 and self.ridge_lambda is None:
+            raise SpecificationError("cross-validating the ridge penalty needs >= 3 pre-treatment periods; "
+                                     "give ridge_lambda")
+        w, lam, cv = _ridge_correction(Yd, y, pre, wb, None if self.ridge_lambda is None else float(self.ridge_lambda))
+        cf = Yd @ w
+        post = panel.post
+        bd = base.diagnostics
+        l2 = math.sqrt(float(np.sum((y[pre] - cf[pre]) ** 2)))
+        l2_base = math.sqrt(float(np.sum((y[pre] - Yd[pre] @ wb) ** 2)))
+        diag = {
+            "solver": f"{bd.get('solver')} + ridge augmentation (base weights fixed in the CV)",
+            "augment": "ridge",
+            "backend": f"{self.backend} + ridge",
+            "ridge_lambda": lam,
+            "lambda_path": None if cv is None else {"lambda": cv[0].tolist(), "cv_error": cv[1].tolist(),
+                                                    "cv_se": cv[2].tolist()},
+            "l2_imbalance": l2,
+            "l2_imbalance_base": l2_base,
+            "estimated_bias": float(np.mean(cf[post] - Yd[post] @ wb)) if post.any() else math.nan,
+            "extrapolation": float(np.linalg.norm(w - wb) / math.sqrt(len(w))),
+            "weights_sum": float(w.sum()),
+            "n_negative_weights": int((w < 0).sum()),
+            "n_active_donors": int(np.count_nonzero(np.abs(w) > 1e-12)),
+            "certified": bool(bd.get("certified", True)),
+            "base": {k: bd[k] for k in ("backend", "loss_v", "loss_w", "lambda", "bound_gap", "lower_bound",
+                                         "certified", "penalized_cv") if k in bd},
+        }
+        if cv is not None:
+            info = cv[3]
+            if info.get("at_edge"):
+                from ..inference._undefined import flag_grid_edge
+                flag_grid_edge("ridge_lambda", lam, list(cv[0]), diag, who="ridge (on the base fit)",
+                               where="diagnostics", why="the CV choice is on the edge of its extended grid",
+                               consequence="the penalty is set by the grid, not by the data")
+        model = AugmentedModel(panel, self, pre, "ridge-on-base", lam, base.model)
+        return SCResult.from_weights(panel, w, diag, model=model, fit_mask=pre, cf=cf)
 
     def _fit_ridge(self, panel: Panel, demeaned=False) -> SCResult:
         from ..solvers.ridge import fit_ridge_ascm
@@ -447,7 +506,8 @@ class SyntheticControl(Settings):
     def _check_canonical_v(self, backend):
         from ..solvers.vsearch import check_v_options
         cv = self.canonical_v
-        check_v_options(backend, cv, self.mscmt_maxiter, self.mscmt_popsize, self.mscmt_prune_shady)
+        check_v_options(self.backend if backend == "ridge-on-base" else backend, cv, self.mscmt_maxiter,
+                        self.mscmt_popsize, self.mscmt_prune_shady)
         if cv is False:
             return
         bilevel = backend in ("auto", "malo", "mscmt") and self.augment is None and \
@@ -467,11 +527,10 @@ class SyntheticControl(Settings):
         if lam is not None and not (isinstance(lam, (int, float, np.integer, np.floating)) and not isinstance(lam, bool)
                                     and math.isfinite(float(lam)) and float(lam) >= 0):
             raise SpecificationError(f"penalized_lambda must be a finite number >= 0 or None, got {lam!r}")
-        if backend != "penalized" and (self.penalized_cv != "holdout" or lam is not None):
+        if self.backend != "penalized" and (self.penalized_cv != "holdout" or lam is not None):
             name = "penalized_lambda" if lam is not None else "penalized_cv"
             raise SpecificationError(f"{name} is an option of backend='penalized'; this fit uses backend="
-                                     f"{self.backend!r}" + (" with augment='ridge'" if self.augment else "")
-                                     + ": drop it or set backend='penalized'")
+                                     f"{self.backend!r}: drop it or set backend='penalized'")
 
     def _fit_outcome(self, panel, mask, backend):
         w, diag = fit_outcome_only(panel.y_treated, panel.X_donors, mask)

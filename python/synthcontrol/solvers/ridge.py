@@ -65,7 +65,9 @@ class CVFolds:
     ``n_fits`` / ``n_uncertified``: the folds' simplex fits, and how many of them failed their
     certificate (``SimplexFit.converged`` False)."""
 
-    def __init__(self, A, a):
+    def __init__(self, A, a, base_w=None):
+        """``base_w``: fixed base weights (the ridge correction of another estimator's weights, e.g. a
+        covariate fit's): every fold keeps them instead of refitting the simplex on its columns."""
         A = np.asarray(A, dtype=float)
         a = np.asarray(a, dtype=float)
         n = A.shape[1]
@@ -76,16 +78,19 @@ class CVFolds:
         self.base = np.empty(n - 1)  # A_i'w0: the held-out column's simplex fit
         self.ev = np.empty((n - 1, J))
         self.coef = np.empty((n - 1, J))  # (U'A_i)_k (U'A0 r)_k
-        self.n_fits = n - 1
+        self.n_fits = 0 if base_w is not None else n - 1
         self.n_uncertified = 0
         keep = np.ones(n, dtype=bool)
         for i in range(n - 1):
             keep[i] = False
             A0, a0 = A[:, keep], a[keep]
             keep[i] = True
-            fit = simplex_ls(A0.T, a0)
-            self.n_uncertified += not fit.converged
-            w0 = fit.weights
+            if base_w is not None:
+                w0 = np.asarray(base_w, dtype=float)
+            else:
+                fit = simplex_ls(A0.T, a0)
+                self.n_uncertified += not fit.converged
+                w0 = fit.weights
             r = a0 - A0.T @ w0
             # A0 (A0'A0 + lam I)^-1 r = (A0 A0' + lam I)^-1 A0 r: one eigendecomposition of the
             # donors x donors matrix A0 A0' serves every lambda
