@@ -392,7 +392,7 @@ def cmd_fit(args) -> int:
     for note in panel.validation:
         print(f"Note: {note}")
     opts = _predictor_options(args, df)
-    if args.augment:  # --backend stays: the estimator refuses a covariate backend with augment='ridge'
+    if args.augment:  # --backend stays: with malo/mscmt/penalized the ridge corrects that backend's weights
         opts.update(augment=args.augment, ridge_lambda=args.ridge_lambda)
     elif args.ridge_lambda is not None:
         raise sc.SpecificationError("--ridge-lambda is the penalty of --augment ridge; give --augment ridge too, "

@@ -347,7 +347,17 @@ class SyntheticControl(Settings):
         base_est = self.clone()
         base_est.augment = None
         base_est.ridge_lambda = None
-        base = base_est.fit(panel)
+        import warnings
+        from ..errors import SynthWarning
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", SynthWarning)
+            base = base_est.fit(panel)
+        for m in said:  # the base fit's warnings, said as the base's (its weights are not the result's)
+            if issubclass(m.category, SynthWarning):
+                warnings.warn(f"the base fit (backend={self.backend!r}, before the ridge correction): {m.message}",
+                              SynthWarning, stacklevel=3)
+            else:
+                warnings.warn_explicit(m.message, m.category, m.filename, m.lineno)
         wb = base.weights.reindex(panel.donors).to_numpy(dtype=float)
         y = np.asarray(panel.y_treated, dtype=float)
         Yd = np.asarray(panel.X_donors, dtype=float)
