@@ -138,12 +138,15 @@ synthcontrol <- function(formula, unit, time, data, treated = NULL, treatment_ti
   }
   if (residualize) opts$residualize <- TRUE
   if (fixedeff) opts$fixedeff <- TRUE
-  if (progfunc == "ridge" && is.list(covariates)) {
+  backend <- .choice(backend, c("auto", "outcome-only", "malo", "mscmt", "penalized"), "backend")
+  # with backend = "malo" / "mscmt" / "penalized" the ridge corrects that backend's weights, whose
+  # covariates are Synth-style predictors (windows allowed); otherwise they are augsynth's unit means
+  if (progfunc == "ridge" && is.list(covariates) && backend %in% c("auto", "outcome-only")) {
     .sc_stop("with progfunc = \"ridge\", `covariates` is a character vector of column names (each ",
-             "averaged over the pre-period, as augsynth does); windows per covariate are not supported",
+             "averaged over the pre-period, as augsynth does); windows per covariate are not supported ",
+             "(they are with backend = \"malo\", \"mscmt\" or \"penalized\", whose weights the ridge then corrects)",
              class = "synthcontrol_spec_error")
   }
-  backend <- .choice(backend, c("auto", "outcome-only", "malo", "mscmt", "penalized"), "backend")
   if (!is.null(attr(covariates, "exprs"))) {   # `| log(x)`: evaluated here, on a copy of the data
     data <- .eval_formula_covariates(data, attr(covariates, "exprs"), env)
     covariates <- as.character(covariates)

@@ -123,6 +123,25 @@ test_that("synthcontrol() passes canonical_v and the mscmt budget to the core", 
   expect_error(one(mscmt_maxiter = 5), "mscmt_maxiter = 5 sets the 'mscmt' backend", class = "synthcontrol_error")
 })
 
+test_that("progfunc = \"ridge\" with a covariate backend corrects that backend's weights", {
+  skip_if_no_python_core()
+  cov <- list(lnincome = c(1980, 1988), beer = c(1984, 1988))
+  one <- function(...) suppressWarnings(synthcontrol(cigsale ~ 1, unit = state, time = year, data = prop99(),
+                                                     treated = "California", treatment_time = 1989,
+                                                     covariates = cov, outcome_lags = c(1975, 1980, 1988),
+                                                     backend = "malo", ...))
+  base <- one()
+  aug <- one(progfunc = "ridge", lambda = 100)
+  expect_equal(aug$diagnostics$backend, "malo + ridge")
+  expect_equal(aug$diagnostics$ridge_lambda, 100, tolerance = 1e-15)
+  expect_lt(aug$diagnostics$l2_imbalance, aug$diagnostics$l2_imbalance_base)
+  expect_false(isTRUE(all.equal(aug$att, base$att)))
+  # windows per covariate stay augsynth's refusal for the outcome-only ridge
+  expect_error(synthcontrol(cigsale ~ 1, unit = state, time = year, data = prop99(), treated = "California",
+                            treatment_time = 1989, covariates = cov, progfunc = "ridge"),
+               "windows per covariate are not supported", class = "synthcontrol_spec_error")
+})
+
 test_that("synthcontrol() passes the penalized backend's lambda rule to the core", {
   skip_if_no_python_core()
   one <- function(...) suppressWarnings(synthcontrol(cigsale ~ 1, unit = state, time = year, data = prop99(),
