@@ -3,6 +3,7 @@ data packaged with synthcontrol: `python docs/make_result_figures.py`.
 
     img/prop99_trajectory.png, img/prop99_weights.png   (index.md, outcome_only.md)
     img/rollout_placebo.png                              (inference.md)
+    img/penalized_path.png                               (penalized.md)
 
 This script writes the tracked figures on purpose; the docs' examples never do."""
 from pathlib import Path
@@ -26,5 +27,9 @@ roll = sc.panel_from_events(logs, unit="workspace_id", time="signup_week", outco
                             cluster="user_id", treated=range(25), treatment_time=20, window=(0, 30))
 rr = sc.SyntheticControl().fit(roll)
 rr.plot("placebo", inference=rr.placebo(statistic="mean_gap")).savefig(IMG / "rollout_placebo.png", dpi=100)
+adh = dict(covariates=["lnincome", "retprice", "age15to24", "beer"], predictor_window=(1980, 1988),
+           outcome_lags=[1975, 1980, 1988])
+pen = sc.SyntheticControl(backend="penalized", penalized_cv="loo", **adh).fit(p99)
+pen.plot("penalty").savefig(IMG / "penalized_path.png", dpi=100)
 print("wrote", ", ".join(f.name for f in (IMG / "prop99_trajectory.png", IMG / "prop99_weights.png",
-                                          IMG / "rollout_placebo.png")))
+                                          IMG / "rollout_placebo.png", IMG / "penalized_path.png")))

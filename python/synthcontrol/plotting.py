@@ -10,7 +10,7 @@ __all__ = ["plot_result", "plot_bootstrap", "plot_leave_one_out"]
 TREATED = "#C44E52"
 SYNTH = "#3B5B92"
 GREY = "#9A9A9A"
-KINDS = ("trajectory", "gap", "weights", "placebo", "intervals", "lto")
+KINDS = ("trajectory", "gap", "weights", "placebo", "intervals", "lto", "penalty")
 
 
 def _fig_ax(ax, figsize=(9, 4.5)):
@@ -52,7 +52,8 @@ def plot_result(res, kind="trajectory", ax=None, **kwargs):
     if kind not in KINDS:
         raise SpecificationError(f"kind must be one of {KINDS}, got {kind!r}")
     return {"trajectory": _trajectory, "gap": _gap, "weights": _weights,
-            "placebo": _placebo, "intervals": _intervals, "lto": _lto}[kind](res, ax=ax, **kwargs)
+            "placebo": _placebo, "intervals": _intervals, "lto": _lto,
+            "penalty": _penalty}[kind](res, ax=ax, **kwargs)
 
 
 def _trajectory(res, ax=None, title=None):
@@ -323,5 +324,64 @@ def plot_leave_one_out(loo, ax=None):
     ax.set_xlabel("ATT without the donor")
     ax.set_title("Leave-one-out donor sensitivity")
     _legend(ax, ncol=1)
+    fig.tight_layout()
+    return fig
+
+
+def _penalty(res, ax=None, title=None, top=8):
+    """The penalized fit's lambda: its rule's score along the grid (the chosen lambda marked) above,
+    and the donor weights along the same grid below (the ``top`` donors with the largest weight
+    anywhere on the path in colour, the rest grey).  ``lambda = 0`` (the limit 0+) is drawn at the left
+    edge of the log axis."""
+    import matplotlib.pyplot as plt
+    from .solvers.vsearch import penalized_weights
+    d = res.diagnostics
+    path = d.get("lambda_path")
+    if d.get("backend") != "penalized" or not path:
+        raise SpecificationError("plot('penalty') draws the lambda path of a penalized fit whose lambda was chosen "
+                                 "(backend='penalized' without penalized_lambda)")
+    lams = np.array([t[0] for t in path], dtype=float)
+    scores = np.array([t[1] for t in path], dtype=float)
+    pos = lams[lams > 0]
+    zero_at = pos.min() / 10 if pos.size else 1e-6
+    x = np.where(lams > 0, lams, zero_at)
+    m = res.model
+    if m.kind == "predictors":
+        X1, X0 = m.scaled(m.treated_units, m.donors)
+    else:
+        Zf = m.Z[m.fit_mask]
+        X1, X0 = Zf[:, 0], Zf[:, 1:]
+    W = np.array([penalized_weights(X1, X0, lam).weights for lam in lams])  # (grid, J)
+    if ax is None:
+        fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 7.2), sharex=True, gridspec_kw={"height_ratios": [2, 3]})
+    else:
+        fig, a1, a2 = ax.figure, ax, None
+    chosen = d["lambda"]
+    cx = chosen if chosen > 0 else zero_at
+    a1.plot(x, scores, color=SYNTH, marker="o", markersize=3.5, linewidth=1.6)
+    a1.axvline(cx, color=TREATED, linestyle="--", linewidth=1.3)
+    a1.set_xscale("log")
+    rule = {"holdout": "held-out MSE", "pensynth": "held-out MSE\n(pensynth's grid)",
+            "loo": "leave-one-out MSE\n(donors' post-period)"}.get(d.get("penalized_cv"), "score")
+    a1.set_ylabel(rule, fontsize=9)
+    a1.set_title(title or f"Penalized SC: lambda = {chosen:.3g} by the {d.get('penalized_cv')} rule, "
+                          f"{d['n_active_donors']} donor{'s' if d['n_active_donors'] != 1 else ''}, ATT {res.att:+.4g}", fontsize=10)
+    if a2 is not None:
+        donors = list(m.donors)
+        order = np.argsort(-W.max(axis=0))
+        for j in order[top:]:
+            a2.plot(x, W[:, j], color=GREY, linewidth=0.7, alpha=0.6)
+        for j in order[:top]:
+            if W[:, j].max() > 0:
+                a2.plot(x, W[:, j], linewidth=1.6, label=str(donors[j]))
+        a2.axvline(cx, color=TREATED, linestyle="--", linewidth=1.3, label=f"chosen lambda {chosen:.3g}")
+        a2.set_ylabel("donor weight")
+        a2.set_xlabel("lambda (the paper's scale; the leftmost point, 0+, is lambda = 0 read as its limit)")
+        a2.set_ylim(-0.02, 1.02)
+        _legend(a2, ncol=5)
+    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
+    base_fmt = LogFormatterSciNotation()
+    (a2 or a1).xaxis.set_major_formatter(FuncFormatter(
+        lambda v, i: "0+" if abs(np.log10(v) - np.log10(zero_at)) < 1e-9 else base_fmt(v, i)))
     fig.tight_layout()
     return fig

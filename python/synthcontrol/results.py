@@ -233,7 +233,9 @@ class SCResult:
         ``inf`` (an :class:`Inference` from :meth:`placebo`); without it the test is run here
         (``statistic="mean_gap"`` unless ``statistic`` is given, other keywords passed on).
         ``plot("intervals", inference=inf)`` draws the per-period intervals of a conformal, SCPI or
-        jackknife+ result beside the trajectory with the counterfactual's band.
+        jackknife+ result beside the trajectory with the counterfactual's band.  ``plot("lto")`` the
+        leave-two-out test; ``plot("penalty")`` a penalized fit's lambda path (its rule's score and the
+        donor weights along the grid).
         """
         from . import plotting
         return plotting.plot_result(self, kind=kind, ax=ax, **kwargs)

@@ -195,3 +195,20 @@ def test_placebo_refits_are_penalized_fits(panel):
     # and they differ from the outcome-only placebo gaps (the check can fail)
     plain = placebo_gaps(sc.SyntheticControl().fit(panel))[0]
     assert np.max(np.abs(gaps.iloc[:, 1:].to_numpy() - plain.iloc[:, 1:].to_numpy())) > 1e-2
+
+
+def test_the_penalty_plot(panel):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    res = sc.SyntheticControl(backend="penalized", penalized_cv="loo").fit(panel)
+    fig = res.plot("penalty")
+    a1, a2 = fig.axes[:2]
+    lams = [t[0] for t in res.diagnostics["lambda_path"]]
+    assert len(a1.lines[0].get_xdata()) == len(lams)  # one point per grid value
+    assert a2.get_ylabel() == "donor weight" and "loo rule" in a1.get_title()
+    plt.close(fig)
+    with pytest.raises(SpecificationError, match="lambda path of a penalized fit"):
+        sc.SyntheticControl().fit(panel).plot("penalty")
+    with pytest.raises(SpecificationError, match="lambda path of a penalized fit"):
+        sc.SyntheticControl(backend="penalized", penalized_lambda=0.1).fit(panel).plot("penalty")
