@@ -159,6 +159,11 @@ class FitModel:
         ``stats`` dict counting fits (``n_fits``) and failed certificates (``n_uncertified``)."""
         raise SpecificationError(f"refits on other outcome arrays are not defined for {self.description}")
 
+    def penalized_design(self):
+        """``(X1, X0)``: the predictors a penalized fit weighs (its scaled predictor table, or the
+        outcomes over its fitting periods)."""
+        raise SpecificationError(f"{self.description} are not penalized fits")
+
     def resample_fitter(self):
         """A picklable ``fitter(X (T, J), y (T,), fit_mask) -> (counterfactual (T,), certified)`` that
         refits this model's estimator on resampled outcomes (the cluster bootstrap); None: the plain
@@ -405,6 +410,10 @@ class PenalizedOutcomeModel(FitModel):
     def resample_fitter(self):
         return _PenalizedFitter(self.lam)
 
+    def penalized_design(self):
+        Zf = self.Z[self.fit_mask]
+        return Zf[:, 0], Zf[:, 1:]
+
     def refit_arrays(self, Y=None, y=None):
         stats = {"n_fits": 0, "n_uncertified": 0}
 
@@ -548,6 +557,11 @@ class PredictorModel(FitModel):
                             prune_shady=self.settings.get("mscmt_prune_shady", False))
         ok = bool(fit.attained or fit.bound_gap <= V_GAP_RTOL * max(abs(fit.loss_v), 1e-300))
         return fit.w, fit.bound_gap, ok
+
+    def penalized_design(self):
+        if self.backend != "penalized":
+            return super().penalized_design()
+        return self.scaled(self.treated_units, self.donors)
 
     def without(self, labels):
         """This model without the predictors ``labels``."""

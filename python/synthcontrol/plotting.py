@@ -346,11 +346,7 @@ def _penalty(res, ax=None, title=None, top=8):
     zero_at = pos.min() / 10 if pos.size else 1e-6
     x = np.where(lams > 0, lams, zero_at)
     m = res.model
-    if m.kind == "predictors":
-        X1, X0 = m.scaled(m.treated_units, m.donors)
-    else:
-        Zf = m.Z[m.fit_mask]
-        X1, X0 = Zf[:, 0], Zf[:, 1:]
+    X1, X0 = m.penalized_design()
     W = np.array([penalized_weights(X1, X0, lam).weights for lam in lams])  # (grid, J)
     if ax is None:
         fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 7.2), sharex=True, gridspec_kw={"height_ratios": [2, 3]})
