@@ -170,6 +170,7 @@ def test_refits_keep_the_fitted_lambda(panel):
     (dict(backend="penalized", penalized_lambda=-1), "penalized_lambda must be a finite number >= 0"),
     (dict(backend="penalized", penalized_lambda=float("inf")), "penalized_lambda must be a finite number"),
     (dict(backend="penalized", penalized_lambda=True), "penalized_lambda must be"),
+    (dict(backend="penalized", penalized_cv="loo", penalized_lambda=0.1), "give one or the other"),
     (dict(penalized_cv="loo"), "penalized_cv is an option of backend='penalized'"),
     (dict(penalized_lambda=0.1), "penalized_lambda is an option of backend='penalized'"),
     (dict(backend="penalized", augment="ridge", fixedeff=True), "fixedeff=True is augsynth's option"),

@@ -537,6 +537,9 @@ class SyntheticControl(Settings):
         if lam is not None and not (isinstance(lam, (int, float, np.integer, np.floating)) and not isinstance(lam, bool)
                                     and math.isfinite(float(lam)) and float(lam) >= 0):
             raise SpecificationError(f"penalized_lambda must be a finite number >= 0 or None, got {lam!r}")
+        if lam is not None and self.penalized_cv != "holdout":
+            raise SpecificationError(f"penalized_lambda={lam!r} fixes lambda, and penalized_cv={self.penalized_cv!r} "
+                                     f"would choose it: give one or the other")
         if self.backend != "penalized" and (self.penalized_cv != "holdout" or lam is not None):
             name = "penalized_lambda" if lam is not None else "penalized_cv"
             raise SpecificationError(f"{name} is an option of backend='penalized'; this fit uses backend="
@@ -667,7 +670,7 @@ class SyntheticControl(Settings):
         if has_predictors:
             diag["predictor_scale"] = divisor.to_dict()
         if lam_fixed is None:
-            flag_penalized_lambda(lam, table, diag, grid_info)  # lambda_at_grid_edge, n_uncertified_fits
+            flag_penalized_lambda(lam, table, diag, grid_info, cv)  # lambda_at_grid_edge, n_uncertified_fits
         if not ok:
             say(f"the penalized fit (lambda {lam:.4g}) is not certified: its duality gap {gap:.3g} "
                 f"is large against the objective {obj:.4g} (KKT violation {kkt:.3g})", diag)

@@ -814,23 +814,25 @@ def holdout_split(T):
     return T - n_va, n_va
 
 
-def flag_penalized_lambda(lam, table, details, info=None):
+def flag_penalized_lambda(lam, table, details, info=None, cv="holdout"):
     """Record in ``details["lambda_at_grid_edge"]`` (and say) a penalized fit whose ``lam`` is the
-    largest value of its grid (``table`` as :func:`penalized_fit` returns it): the outcome fit was
-    still improving at the largest penalty tried, so a larger one (towards matching on the single
-    nearest donor) might fit better.  ``lam = 0`` is the natural lower boundary of the penalty (plain
-    predictor matching), not an edge, and is not flagged.  With ``info`` (filled by
-    :func:`penalized_fit`), ``details["n_uncertified_fits"]`` counts the grid's fits whose certificate
-    did not hold (said once).  Returns the side or None."""
+    largest value of its grid (``table`` as :func:`penalized_fit` returns it): the rule ``cv``'s
+    score was still falling at the largest penalty tried, so a larger one (towards matching on the
+    single nearest donor) might score better.  ``lam = 0`` is the natural lower boundary of the
+    penalty (its limit 0+), not an edge, and is not flagged.  With ``info`` (filled by
+    :func:`penalized_fit`), ``details["n_uncertified_fits"]`` counts the grid's fits whose
+    certificate did not hold (said once).  Returns the side or None."""
     from ..inference._undefined import flag_grid_edge, report_uncertified
     if info is not None and "n_uncertified" in info:
         report_uncertified(info["n_uncertified"], info.get("n_fits"), "penalized (the lambda grid's fits)", details,
                            where="diagnostics")
+    scored = {"loo": "the leave-one-out prediction of the donors' post-period outcomes",
+              "pensynth": "the held-out outcomes' fit (pensynth's grid)"}.get(cv, "the held-out outcomes' fit")
     return flag_grid_edge(
         "lambda", lam, [t[0] for t in table], details, who="penalized", natural=("lower",),
         where="diagnostics",
-        why="the outcome fit over the fitting periods is best at the largest penalty tried",
-        consequence="a larger penalty, towards matching on the nearest donor, might fit the outcomes better; "
+        why=f"{scored} is best at the largest penalty tried",
+        consequence="a larger penalty, towards matching on the nearest donor, might score better; "
                     "lambda is bounded by the grid, not determined by the data")
 
 
